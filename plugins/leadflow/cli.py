@@ -1,0 +1,158 @@
+"""The ``leadflow`` command.
+
+leadflow db start|stop|status|url   the embedded PostgreSQL of this checkout
+leadflow env                        shell exports for airflow/dbt against the configured warehouse
+leadflow dbt ARGS…                  dbt in dbt_project/ with the warehouse profile
+leadflow airflow ARGS…              airflow with the leadflow environment (home, dags, connection)
+leadflow airflow-ui                 the Airflow UI on 127.0.0.1 (airflow standalone)
+leadflow demo                       run the pipeline on the demo data and print what it did
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from leadflow import __version__
+from leadflow.settings import ConfigError
+from leadflow.warehouse import WarehouseError
+
+
+def _bin(name: str) -> str:
+    """An executable of this venv (airflow, dbt), falling back to PATH."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from leadflow.settings import DatabaseUrl, configured_database_url
+    from leadflow.warehouse import EmbeddedPostgres
+
+    external = configured_database_url()
+    if external and args.action != "url":
+        print(
+            f"LEADFLOW_DATABASE_URL is set ({DatabaseUrl.parse(external).redacted()}): "
+            "the embedded server is not used."
+        )
+        return 0
+    if external:
+        print(external)
+        return 0
+    server = EmbeddedPostgres()
+    if args.action == "start":
+        status = server.start()
+        print(f"PostgreSQL running on 127.0.0.1:{status.port} (pid {status.pid}, data {server.pgdata})")
+    elif args.action == "stop":
+        server.stop()
+        print("PostgreSQL stopped")
+    elif args.action == "status":
+        status = server.status()
+        if status.running:
+            print(f"running on 127.0.0.1:{status.port} (pid {status.pid}, data {server.pgdata})")
+        else:
+            print(f"not running ({status.detail})")
+            return 3
+    else:
+        print(server.url())
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from leadflow.settings import airflow_env
+    from leadflow.warehouse import database_url
+
+    for key, value in sorted(airflow_env(database_url()).items()):
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _exec(argv: list[str], env: dict[str, str]) -> int:
+    os.execvpe(argv[0], argv, {**os.environ, **env})
+    return 0  # not reached
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from leadflow.settings import DatabaseUrl, project_root
+    from leadflow.warehouse import database_url
+
+    dbt_args = list(args.dbt_args)
+    offline = bool(dbt_args) and dbt_args[0] in ("parse", "deps", "clean", "--version")
+    # `dbt parse` needs no server: the profile's placeholders are enough
+    url = DatabaseUrl("127.0.0.1", 5432, "postgres", "", "leadflow") if offline else database_url()
+    project = project_root() / "dbt_project"
+    env = {
+        **url.dbt_env(),
+        "DBT_PROFILES_DIR": str(project),
+        "DBT_PROJECT_DIR": str(project),
+        "DBT_USE_COLORS": os.environ.get("DBT_USE_COLORS", "false"),
+    }
+    os.chdir(project)
+    return _exec([_bin("dbt"), *dbt_args], env)
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from leadflow.airflow_env import prepared_env
+
+    return _exec([_bin("airflow"), *args.airflow_args], prepared_env())
+
+
+def cmd_airflow_ui(args: argparse.Namespace) -> int:
+    from leadflow.airflow_env import run_standalone
+
+    return run_standalone(port=args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from leadflow.demo.run import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadflow", description="Lead-management data pipeline")
+    parser.add_argument("--version", action="version", version=f"leadflow {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL of this checkout")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=cmd_db)
+
+    env = sub.add_parser("env", help='print shell exports for airflow and dbt (eval "$(leadflow env)")')
+    env.set_defaults(func=cmd_env)
+
+    dbt = sub.add_parser("dbt", help="run dbt in dbt_project/ against the warehouse", add_help=False)
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=cmd_dbt)
+
+    airflow = sub.add_parser("airflow", help="run airflow with the leadflow environment", add_help=False)
+    airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    airflow.set_defaults(func=cmd_airflow)
+
+    ui = sub.add_parser("airflow-ui", help="the Airflow UI on 127.0.0.1 (airflow standalone)")
+    ui.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    ui.set_defaults(func=cmd_airflow_ui)
+
+    demo = sub.add_parser("demo", help="run the pipeline on the demo data and print what it did")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"leadflow: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except WarehouseError as exc:
+        print(f"leadflow: warehouse: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Builds leadflow's DAGs from configuration; the files in dags/ call these."""

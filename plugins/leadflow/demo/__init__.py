@@ -1,0 +1,1 @@
+"""Demo: run the pipeline on bundled data and explain what happened."""

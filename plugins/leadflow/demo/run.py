@@ -1,0 +1,75 @@
+"""`leadflow demo`: run the pipeline DAG on the demo data with `airflow dags test`, then summarise."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from leadflow.airflow_env import prepared_env
+from leadflow.dagfactory.pipeline import DAG_ID
+from leadflow.demo.summary import print_summary
+from leadflow.settings import DatabaseUrl, conn_env_var, load_config, state_dir
+
+TASK_EVENT = re.compile(r"\[DAG TEST\] (starting|end task) task_id=(\S+)")
+RUN_FINISHED = re.compile(r"DagRun Finished: .*?run_id=([^,]+),.*?state=(\w+)")
+
+
+def run_dag(dag_id: str, env: dict[str, str], log_path: Path, logical_date: str) -> tuple[str, str]:
+    """`airflow dags test`, full output to a log file, one progress line per task on the terminal.
+
+    Returns (run_id, state).
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    run_id, state = "", "unknown"
+    started: dict[str, float] = {}
+    airflow = str(Path(sys.executable).parent / "airflow")
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(
+            [airflow, "dags", "test", dag_id, logical_date],
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log_file.write(line)
+            if event := TASK_EVENT.search(line):
+                kind, task_id = event.groups()
+                if kind == "starting":
+                    started[task_id] = time.monotonic()
+                    print(f"  ▸ {task_id} …", flush=True)
+                else:
+                    took = time.monotonic() - started.get(task_id, time.monotonic())
+                    print(f"  ✓ {task_id} done in {took:.1f}s", flush=True)
+            if finished := RUN_FINISHED.search(line):
+                run_id, state = finished.group(1).strip(), finished.group(2)
+        proc.wait()
+    if proc.returncode != 0 and state == "success":
+        state = "failed"
+    return run_id, state
+
+
+def run_demo() -> int:
+    began = datetime.now(UTC)
+    t0 = time.monotonic()
+    print("leadflow demo: embedded PostgreSQL + Airflow (dags test) + dbt (cosmos) + Great Expectations")
+    env = prepared_env()
+    database = DatabaseUrl.parse(env[conn_env_var(load_config().warehouse.conn_id)])
+    print(f"warehouse: {database.redacted()}")
+    log_path = state_dir() / "logs" / f"demo-{began:%Y%m%dT%H%M%S}.log"
+    logical_date = began.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    print(f"running DAG {DAG_ID} (full log: {log_path})")
+    run_id, state = run_dag(DAG_ID, env, log_path, logical_date)
+    elapsed = time.monotonic() - t0
+    print_summary(database, since=began, run_id=run_id, state=state, elapsed_s=elapsed, log_path=log_path)
+    if state != "success":
+        tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-40:])
+        print(f"\nThe run ended {state}. Last lines of the log:\n{tail}", file=sys.stderr)
+        return 1
+    return 0

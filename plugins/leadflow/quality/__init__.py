@@ -1,0 +1,1 @@
+"""Data quality: GX suites from expectations/, checkpoints, ops.quality_results."""

@@ -1,0 +1,217 @@
+"""Configuration: environment variables → config/leadflow.yml → defaults, validated once.
+
+One setting decides the warehouse: ``LEADFLOW_DATABASE_URL``. When it is unset, the embedded
+PostgreSQL of this checkout is used. From that one URL we derive everything else that needs it:
+the Airflow connection (``AIRFLOW_CONN_LEADFLOW_WAREHOUSE``), dbt's profile (``LEADFLOW_DB_*``,
+read by ``dbt_project/profiles.yml``) and the Great Expectations data source.
+
+Nothing here touches the network or the database: it is safe to import while Airflow parses DAGs.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the file and field that caused it."""
+
+
+def project_root() -> Path:
+    """The leadflow checkout (or deployment folder) that holds dags/, dbt_project/, config/…"""
+    override = os.environ.get("LEADFLOW_HOME")
+    return Path(override).resolve() if override else PACKAGE_DIR.parents[1]
+
+
+def state_dir() -> Path:
+    """Git-ignored folder for local state: embedded PostgreSQL data, Airflow home, secrets."""
+    override = os.environ.get("LEADFLOW_STATE_DIR")
+    return Path(override).resolve() if override else project_root() / ".leadflow"
+
+
+# --- config file -------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseConfig(_Strict):
+    conn_id: str = Field(default="leadflow_warehouse", pattern=r"^[A-Za-z0-9_]+$")
+    database: str = Field(default="leadflow", pattern=r"^[a-z_][a-z0-9_]*$")
+
+
+class EmbeddedConfig(_Strict):
+    port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port once and keep it")
+
+
+class PipelineConfig(_Strict):
+    schedule: str | None = "@daily"
+    start_date: str = "2026-01-01"
+    demo_feed_dir: str = "examples/feed"
+    retries: int = Field(default=2, ge=0)
+
+
+class LeadflowConfig(_Strict):
+    warehouse: WarehouseConfig = WarehouseConfig()
+    embedded: EmbeddedConfig = EmbeddedConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+
+
+def config_path() -> Path:
+    override = os.environ.get("LEADFLOW_CONFIG")
+    return Path(override).resolve() if override else project_root() / "config" / "leadflow.yml"
+
+
+@functools.cache
+def load_config(path: Path | None = None) -> LeadflowConfig:
+    """Read and validate the config file once; errors name the file and the field."""
+    path = path or config_path()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return LeadflowConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+# --- the warehouse URL and what is derived from it --------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A PostgreSQL URL split into the parts dbt and Airflow want."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseUrl:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+            raise ConfigError(
+                f"LEADFLOW_DATABASE_URL: expected postgresql://user:password@host:port/db, got scheme "
+                f"{parts.scheme!r}"
+            )
+        dbname = parts.path.lstrip("/")
+        if not parts.hostname or not dbname:
+            raise ConfigError("LEADFLOW_DATABASE_URL: host and database name are required")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=dbname,
+        )
+
+    def url(self, dbname: str | None = None) -> str:
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname or self.dbname}"
+
+    def with_database(self, dbname: str) -> DatabaseUrl:
+        return DatabaseUrl(self.host, self.port, self.user, self.password, dbname)
+
+    def redacted(self) -> str:
+        """For messages and logs: the password never leaves this object."""
+        return f"postgresql://{self.user}:***@{self.host}:{self.port}/{self.dbname}"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Variables read by dbt_project/profiles.yml."""
+        return {
+            "LEADFLOW_DB_HOST": self.host,
+            "LEADFLOW_DB_PORT": str(self.port),
+            "LEADFLOW_DB_USER": self.user,
+            "LEADFLOW_DB_PASSWORD": self.password,
+            "LEADFLOW_DB_NAME": self.dbname,
+        }
+
+
+def configured_database_url() -> str | None:
+    """The external warehouse, if one is configured (``LEADFLOW_DATABASE_URL``)."""
+    return os.environ.get("LEADFLOW_DATABASE_URL") or None
+
+
+def conn_env_var(conn_id: str) -> str:
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+# --- Airflow -----------------------------------------------------------------------------------
+
+
+def _local_secret(name: str, make: Any) -> str:
+    """A secret generated once per checkout and kept in the state folder (mode 0600)."""
+    path = state_dir() / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def airflow_env(database: DatabaseUrl, airflow_home: Path | None = None) -> dict[str, str]:
+    """Environment for every Airflow process of the embedded default (CLI, dags test, UI, pytest).
+
+    Values already set in the environment win, so a deployment can override any of them.
+    """
+    root = project_root()
+    home = airflow_home or state_dir() / "airflow"
+    cfg = load_config()
+    defaults = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__FERNET_KEY": _local_secret("fernet_key", _fernet_key),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _local_secret("jwt_secret", lambda: secrets.token_urlsafe(64)),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(state_dir() / "cosmos-cache"),
+        "AIRFLOW__COSMOS__ENABLE_CACHE_PROFILE": "False",
+        # no usage telemetry: our machines are offline and users' data flows are theirs
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "SCARF_NO_ANALYTICS": "true",
+        # metadata DB: SQLite in the Airflow home for the embedded default; PostgreSQL in production
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        conn_env_var(cfg.warehouse.conn_id): database.url(),
+        "LEADFLOW_HOME": str(root),
+        "LEADFLOW_STATE_DIR": str(state_dir()),
+        "DBT_PROFILES_DIR": str(root / "dbt_project"),
+        "NO_COLOR": "1",
+        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR") or str(state_dir() / "run"),
+        **database.dbt_env(),
+    }
+    return {key: os.environ.get(key, value) for key, value in defaults.items()}

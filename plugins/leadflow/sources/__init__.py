@@ -1,0 +1,1 @@
+"""Ingest: read source systems and land their records in ``raw``."""
