@@ -1,0 +1,86 @@
+"""Shared fixtures: a PostgreSQL database per test session, the Airflow metadata DB, helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from leadflow.settings import DatabaseUrl, conn_env_var, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def create_database(server: DatabaseUrl, prefix: str = "leadflow_test") -> DatabaseUrl:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return server.with_database(name)
+
+
+def drop_database(database: DatabaseUrl) -> None:
+    with psycopg.connect(database.url(dbname="postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{database.dbname}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> DatabaseUrl:
+    """The configured warehouse server: LEADFLOW_DATABASE_URL, else this checkout's embedded one."""
+    from leadflow.warehouse import database_url
+
+    return database_url(start=True)
+
+
+@pytest.fixture(scope="session")
+def warehouse(pg_server: DatabaseUrl) -> Iterator[DatabaseUrl]:
+    """A database of this test session's own; Airflow's connection and dbt's profile point at it."""
+    database = create_database(pg_server)
+    previous = {key: os.environ.get(key) for key in (conn_env_var(load_config().warehouse.conn_id),)}
+    os.environ[conn_env_var(load_config().warehouse.conn_id)] = database.url()
+    os.environ.update(database.dbt_env())
+    try:
+        yield database
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        drop_database(database)
+
+
+@pytest.fixture
+def fresh_database(pg_server: DatabaseUrl) -> Iterator[DatabaseUrl]:
+    """An empty database for one test."""
+    database = create_database(pg_server, prefix="leadflow_t")
+    try:
+        yield database
+    finally:
+        drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata DB (SQLite in the session's Airflow home), migrated once per session."""
+    subprocess.run([str(BIN / "airflow"), "db", "migrate"], check=True, capture_output=True, env=os.environ)
+
+
+def run_dbt(database: DatabaseUrl, target_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Plain dbt against a test database; artifacts go to target_path (not the shared manifest)."""
+    project = ROOT / "dbt_project"
+    return subprocess.run(
+        [str(BIN / "dbt"), *args, "--project-dir", str(project), "--profiles-dir", str(project)]
+        + ["--target-path", str(target_path)],
+        cwd=project,
+        env={**os.environ, **database.dbt_env(), "DBT_USE_COLORS": "false"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

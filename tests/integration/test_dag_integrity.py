@@ -1,0 +1,39 @@
+"""Every DAG file imports without errors and every DAG carries tags, docs and retries."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadflow.settings import project_root
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(project_root() / "dags"))
+
+
+def test_dag_files_import_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert dagbag.dags, "no DAG found in dags/"
+
+
+def test_every_dag_has_tags_docs_and_retries(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert dag.doc_md and dag.doc_md.strip(), f"{dag_id} has no doc_md"
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_the_pipeline_runs_landing_then_dbt_then_quality(dagbag):
+    dag = dagbag.dags["leadflow_pipeline"]
+    dbt_tasks = [t for t in dag.task_ids if t.startswith("dbt.")]
+
+    assert "land" in dag.task_ids and "validate_marts" in dag.task_ids
+    assert {"dbt.stg_crm__contacts_model_build", "dbt.dim_contacts_model_build"} <= set(dbt_tasks)
+    assert dag.get_task("dbt.stg_crm__contacts_model_build").upstream_task_ids == {"land"}
+    assert dag.get_task("validate_marts").upstream_task_ids == {"dbt.dim_contacts_model_build"}

@@ -1,0 +1,78 @@
+"""GX checkpoints find what is wrong, say how bad it is, and keep the result in ops."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from leadflow.quality.checkpoints import expectations_dir, load_suite, record_result, run_suite
+
+pytestmark = pytest.mark.integration
+
+SUITE = expectations_dir() / "marts" / "dim_contacts.json"
+
+
+def _make_dim_contacts(conn: psycopg.Connection, rows: list[tuple]) -> None:
+    conn.execute("create schema marts")
+    conn.execute(
+        "create table marts.dim_contacts (contact_id text, email text, email_permission text,"
+        " phone_permission text, number_of_origins integer)"
+    )
+    with conn.cursor() as cur:
+        cur.executemany("insert into marts.dim_contacts values (%s, %s, %s, %s, %s)", rows)
+    conn.commit()
+
+
+def test_duplicate_ids_and_bad_consent_fail_critically_without_leaking_rows(fresh_database):
+    with psycopg.connect(fresh_database.url()) as conn:
+        _make_dim_contacts(
+            conn,
+            [
+                ("c1", "anna@example.com", "granted", "unknown", 1),
+                ("c1", "marco@example.com", "granted", "unknown", 1),
+                ("c2", "lena@example.net", "maybe", "unknown", 2),
+            ],
+        )
+        result = run_suite(fresh_database, load_suite(SUITE))
+        record_result(conn, result, run_id="test-run")
+        stored = conn.execute(
+            "select success, severity, evaluated_rows, failed_expectations from ops.quality_results"
+        ).fetchone()
+
+    assert not result.success and result.blocks_transfers
+    failed = {(f["expectation"], f["column"]) for f in result.failed}
+    assert failed == {
+        ("expect_column_values_to_be_unique", "contact_id"),
+        ("expect_column_values_to_be_in_set", "email_permission"),
+    }
+    assert stored[:3] == (False, "critical", 3)
+    assert "example" not in json.dumps(stored[3])  # observed values and counts, never the rows
+
+
+def test_a_warning_level_failure_is_reported_but_does_not_block(fresh_database):
+    with psycopg.connect(fresh_database.url()) as conn:
+        _make_dim_contacts(
+            conn,
+            [(f"c{i}", f"person{i}@example.com", "granted", "unknown", 1) for i in range(20)]
+            + [("c99", "not-an-email", "unknown", "unknown", 1)],
+        )
+        result = run_suite(fresh_database, load_suite(SUITE))
+
+    assert not result.success
+    assert result.severity == "warning" and not result.blocks_transfers
+    assert [f["expectation"] for f in result.failed] == ["expect_column_values_to_match_regex"]
+
+
+def test_the_pipeline_gate_fails_the_task_on_a_critical_failure(fresh_database, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from leadflow.dagfactory.pipeline import validate
+
+    monkeypatch.setenv("AIRFLOW_CONN_LEADFLOW_WAREHOUSE", fresh_database.url())
+    with psycopg.connect(fresh_database.url()) as conn:
+        _make_dim_contacts(conn, [(None, "a@example.com", "granted", "unknown", 1)])
+
+    with pytest.raises(AirflowFailException, match="marts.dim_contacts"):
+        validate("marts", "leadflow_warehouse", "gate-test")

@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import pytest
+
+from leadflow.settings import ConfigError, DatabaseUrl, airflow_env, load_config
+
+
+def test_database_url_round_trips_special_characters_in_the_password():
+    url = DatabaseUrl("db.example", 6543, "lead flow", "p@ss:w/rd%", "warehouse")
+
+    parsed = DatabaseUrl.parse(url.url())
+
+    assert parsed == url
+
+
+def test_database_url_defaults_port_and_requires_a_database():
+    assert DatabaseUrl.parse("postgresql://u:p@host/db").port == 5432
+    with pytest.raises(ConfigError, match="database name"):
+        DatabaseUrl.parse("postgresql://u:p@host")
+    with pytest.raises(ConfigError, match="scheme"):
+        DatabaseUrl.parse("mysql://u:p@host/db")
+
+
+def test_redacted_url_never_shows_the_password():
+    url = DatabaseUrl.parse("postgresql://leadflow:s3cret-value@host:5433/db")
+
+    assert "s3cret-value" not in url.redacted()
+    assert url.redacted() == "postgresql://leadflow:***@host:5433/db"
+
+
+def test_dbt_env_carries_every_profile_field():
+    env = DatabaseUrl.parse("postgresql://u:p@h:1/d").dbt_env()
+
+    assert env == {
+        "LEADFLOW_DB_HOST": "h",
+        "LEADFLOW_DB_PORT": "1",
+        "LEADFLOW_DB_USER": "u",
+        "LEADFLOW_DB_PASSWORD": "p",
+        "LEADFLOW_DB_NAME": "d",
+    }
+
+
+def test_config_errors_name_the_file_and_the_field(tmp_path: Path):
+    bad = tmp_path / "leadflow.yml"
+    bad.write_text("pipeline:\n  retries: -1\nembedded:\n  prot: 5432\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config.__wrapped__(bad)
+
+    message = str(caught.value)
+    assert str(bad) in message
+    assert "pipeline.retries" in message
+    assert "embedded.prot" in message
+
+
+def test_committed_config_is_valid():
+    config = load_config()
+
+    assert config.warehouse.conn_id == "leadflow_warehouse"
+
+
+def test_airflow_env_points_connection_dbt_and_folders_at_one_warehouse(monkeypatch, tmp_path):
+    url = DatabaseUrl("127.0.0.1", 40000, "postgres", "pw", "leadflow")
+    for key in ["AIRFLOW_CONN_LEADFLOW_WAREHOUSE", "AIRFLOW__CORE__DAGS_FOLDER", *url.dbt_env()]:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("LEADFLOW_STATE_DIR", str(tmp_path))
+
+    env = airflow_env(url, airflow_home=tmp_path / "airflow")
+
+    assert DatabaseUrl.parse(env["AIRFLOW_CONN_LEADFLOW_WAREHOUSE"]) == url
+    assert env["LEADFLOW_DB_HOST"] == "127.0.0.1"
+    assert env["LEADFLOW_DB_PORT"] == "40000"
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite:///")
+    assert len(env["AIRFLOW__API_AUTH__JWT_SECRET"]) >= 64
+    # generated secrets are kept, not regenerated on every call
+    assert (
+        airflow_env(url, airflow_home=tmp_path / "airflow")["AIRFLOW__CORE__FERNET_KEY"]
+        == (env["AIRFLOW__CORE__FERNET_KEY"])
+    )
+    assert oct((tmp_path / "secrets" / "jwt_secret").stat().st_mode & 0o777) == "0o600"
+
+
+def test_airflow_env_lets_the_environment_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("LEADFLOW_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW_CONN_LEADFLOW_WAREHOUSE", "postgresql://other:pw@elsewhere:5432/prod")
+
+    env = airflow_env(DatabaseUrl("127.0.0.1", 1, "postgres", "pw", "leadflow"), airflow_home=tmp_path)
+
+    assert env["AIRFLOW_CONN_LEADFLOW_WAREHOUSE"] == "postgresql://other:pw@elsewhere:5432/prod"
