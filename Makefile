@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
-DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
+DBT_FILES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune \
+	-o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -not -name '.*' -print)
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint format pytest airflow db-start db-stop db-status lock docs clean
@@ -35,6 +36,7 @@ test: install lint pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd dbt_project && ../$(BIN)/sqlfluff lint --disable-progress-bar models macros tests
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -31,11 +31,19 @@ def drop_database(database: DatabaseUrl) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> DatabaseUrl:
-    """The configured warehouse server: LEADFLOW_DATABASE_URL, else this checkout's embedded one."""
-    from leadflow.warehouse import database_url
+def pg_server() -> Iterator[DatabaseUrl]:
+    """The configured warehouse server: LEADFLOW_DATABASE_URL, else this checkout's embedded one.
 
-    return database_url(start=True)
+    An embedded server this session had to start is stopped again at the end.
+    """
+    from leadflow.settings import configured_database_url
+    from leadflow.warehouse import EmbeddedPostgres, database_url
+
+    embedded = None if configured_database_url() else EmbeddedPostgres()
+    was_running = embedded is not None and embedded.status().running
+    yield database_url(start=True)
+    if embedded is not None and not was_running:
+        embedded.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,13 @@ latest_per_origin as (
     -- raw is append-only: keep the latest landed version of each source record
     select distinct on (source_system, source_record_id) *
     from origins
-    order by source_system, source_record_id, updated_at desc, loaded_at desc
+    order by source_system asc, source_record_id asc, updated_at desc, loaded_at desc
 ),
 
 with_email as (
     select
         *,
-        row_number() over (partition by email order by updated_at desc, source_record_id) as recency_rank,
+        row_number() over (partition by email order by updated_at desc, source_record_id asc) as recency_rank,
         count(*) over (partition by email) as number_of_origins,
         min(updated_at) over (partition by email) as first_seen_at
     from latest_per_origin
