@@ -29,9 +29,7 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
     if stamp.exists() and env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] in stamp.read_text():
         return
     home.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [_airflow(), "db", "migrate"], env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL
-    )
+    subprocess.run([_airflow(), "db", "migrate"], env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
     stamp.write_text(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] + "\n")
 
 

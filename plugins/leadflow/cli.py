@@ -34,8 +34,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     external = configured_database_url()
     if external and args.action != "url":
         print(
-            f"LEADFLOW_DATABASE_URL is set ({DatabaseUrl.parse(external).redacted()}): "
-            "the embedded server is not used."
+            f"LEADFLOW_DATABASE_URL is set ({DatabaseUrl.parse(external).redacted()}): the embedded server is not used."
         )
         return 0
     if external:

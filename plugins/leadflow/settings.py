@@ -111,8 +111,7 @@ class DatabaseUrl:
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
             raise ConfigError(
-                f"LEADFLOW_DATABASE_URL: expected postgresql://user:password@host:port/db, got scheme "
-                f"{parts.scheme!r}"
+                f"LEADFLOW_DATABASE_URL: expected postgresql://user:password@host:port/db, got scheme {parts.scheme!r}"
             )
         dbname = parts.path.lstrip("/")
         if not parts.hostname or not dbname:

@@ -324,9 +324,7 @@ class EmbeddedPostgres:
         status = self.status()
         if not status.running or status.port is None:
             raise WarehouseError("the embedded PostgreSQL is not running: start it with `leadflow db start`")
-        return DatabaseUrl(
-            "127.0.0.1", status.port, SUPERUSER, self.password(), database or self.database
-        ).url()
+        return DatabaseUrl("127.0.0.1", status.port, SUPERUSER, self.password(), database or self.database).url()
 
 
 def database_url(start: bool = True) -> DatabaseUrl:
@@ -362,6 +360,4 @@ def airflow_database_url(conn_id: str) -> DatabaseUrl:
     conn = BaseHook.get_connection(conn_id)
     if not conn.host or not conn.schema:
         raise WarehouseError(f"Airflow connection {conn_id!r} needs a host and a database (schema) field")
-    return DatabaseUrl(
-        conn.host, conn.port or 5432, conn.login or "postgres", conn.password or "", conn.schema
-    )
+    return DatabaseUrl(conn.host, conn.port or 5432, conn.login or "postgres", conn.password or "", conn.schema)

@@ -56,9 +56,7 @@ def test_airflow_ui_serves_on_loopback_accepts_the_printed_login_and_stops_clean
             login = re.search(r"login: (\S+) / (\S+)", out.read())
             assert login, "the login was not printed"
 
-            refused = requests.post(
-                f"{base}/auth/token", json={"username": login[1], "password": "wrong"}, timeout=10
-            )
+            refused = requests.post(f"{base}/auth/token", json={"username": login[1], "password": "wrong"}, timeout=10)
             accepted = requests.post(
                 f"{base}/auth/token", json={"username": login[1], "password": login[2]}, timeout=10
             )

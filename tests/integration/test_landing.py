@@ -1,48 +1,166 @@
-"""Landing in raw: counts reconcile, quarantine keeps the reason, failed loads leave nothing half-visible."""
+"""Landing in raw: counts reconcile, quarantine keeps the reason, failed loads leave nothing half-visible,
+a re-dropped file lands once, and the fast (COPY + SQL) and line-by-line paths apply the same rules."""
 
 from __future__ import annotations
+
+import csv
+import gzip
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from leadflow.settings import project_root
-from leadflow.sources.files import FeedFile
+from leadflow.sources.files import FeedFile, land_feed_file
 from leadflow.sources.landing import land_records
 
 pytestmark = pytest.mark.integration
 
+SAMPLE = project_root() / "examples" / "feed" / "crm__contacts.csv"
+FUTURE = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+# (record, expected quarantine reason or None) — one case per rule
+CASES = [
+    ({"source_record_id": "ok-1", "updated_at": "2026-01-01T10:00:00Z", "email": "a@example.com"}, None),
+    ({"source_record_id": "ok-2", "updated_at": "2026-01-01", "email": ""}, None),
+    ({"source_record_id": "", "updated_at": "2026-01-01"}, "missing source_record_id"),
+    ({"source_record_id": "b-2", "updated_at": ""}, "missing updated_at"),
+    ({"source_record_id": "b-3", "updated_at": "yesterday"}, "unparseable timestamp"),
+    ({"source_record_id": "b-4", "updated_at": "2026-02-30"}, "unparseable timestamp"),
+    ({"source_record_id": "b-5", "updated_at": FUTURE}, "updated_at in the future"),
+    (
+        {"source_record_id": "b-6", "updated_at": "2026-01-01", "company": "x" * 10_001},
+        "field company longer than 10000 characters",
+    ),
+    (
+        {"source_record_id": "b-7", "updated_at": "2026-01-01", "source_system": "events"},
+        "source_system does not match the source",
+    ),
+]
+COLUMNS = ["source_system", "source_record_id", "updated_at", "email", "company", "loyalty_tier"]
+
+
+def _write_csv(path: Path) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        for record, _ in CASES:
+            writer.writerow({"source_system": "crm", "loyalty_tier": "gold", **record})
+    return path
+
+
+def _outcome(conn: psycopg.Connection, load_id: str) -> tuple[list, list]:
+    landed = conn.execute(
+        "select source_record_id, email, payload from raw.crm__contacts where load_id = %s order by 1", (load_id,)
+    ).fetchall()
+    quarantined = conn.execute(
+        "select position, reason from raw.quarantine where load_id = %s order by position", (load_id,)
+    ).fetchall()
+    return landed, quarantined
+
 
 def test_sample_feed_lands_or_quarantines_every_record(fresh_database):
-    feed = FeedFile.from_path(project_root() / "examples" / "feed" / "crm__contacts.csv")
-
     with psycopg.connect(fresh_database.url()) as conn:
-        result = land_records(conn, feed.source_system, feed.entity, feed.records(), batch_size=5)
+        result = land_feed_file(conn, FeedFile.from_path(SAMPLE))
         load = conn.execute(
-            "select status, fetched, landed, quarantined from ops.loads where load_id = %s", (result.load_id,)
+            "select status, fetched, landed, quarantined, origin from ops.loads where load_id = %s", (result.load_id,)
         ).fetchone()
-        raw_count = conn.execute(
-            "select count(*) from raw.crm__contacts where load_id = %s", (result.load_id,)
-        )
-        reasons = conn.execute(
-            "select reason, position from raw.quarantine where load_id = %s order by position",
-            (result.load_id,),
-        ).fetchall()
+        _, quarantined = _outcome(conn, result.load_id)
 
     assert (result.fetched, result.landed, result.quarantined) == (16, 14, 2)
-    assert load == ("succeeded", 16, 14, 2)
-    assert raw_count.fetchone()[0] == 14
-    assert reasons == [("missing source_record_id", 9), ("unparseable timestamp", 10)]
+    assert load == ("succeeded", 16, 14, 2, "crm__contacts.csv")
+    assert quarantined == [(9, "missing source_record_id"), (10, "unparseable timestamp")]
 
 
-def test_unparseable_records_are_quarantined_with_their_original_text(fresh_database):
-    records = [(1, {"campaign_id": "K1", "started_at": "2026-01-01"}), (2, "{not json")]
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz", "jsonl", "jsonl.gz", "python"])
+def test_every_path_applies_the_same_rules(fresh_database, tmp_path, fmt):
+    expected_landed = [r["source_record_id"] for r, reason in CASES if reason is None]
+    expected_quarantine = [(i, reason) for i, (_, reason) in enumerate(CASES, start=1) if reason]
 
     with psycopg.connect(fresh_database.url()) as conn:
-        result = land_records(conn, "crm", "campaigns", iter(records))
-        row = conn.execute("select reason, original from raw.quarantine").fetchone()
+        if fmt == "python":
+            records = [(i, {"source_system": "crm", "loyalty_tier": "gold", **r}) for i, (r, _) in enumerate(CASES, 1)]
+            result = land_records(conn, "crm", "contacts", records)
+        else:
+            path = tmp_path / f"crm__contacts.{fmt}"
+            if fmt.startswith("csv"):
+                _write_csv(tmp_path / "plain.csv")
+                data = (tmp_path / "plain.csv").read_bytes()
+            else:
+                data = "".join(
+                    json.dumps({"source_system": "crm", "loyalty_tier": "gold", **r}) + "\n" for r, _ in CASES
+                ).encode()
+            path.write_bytes(gzip.compress(data) if fmt.endswith(".gz") else data)
+            result = land_feed_file(conn, FeedFile.from_path(path))
+        landed, quarantined = _outcome(conn, result.load_id)
 
-    assert (result.landed, result.quarantined) == (1, 1)
-    assert row == ("unparseable record", "{not json")
+    assert [row[0] for row in landed] == sorted(expected_landed)
+    assert quarantined == expected_quarantine
+    assert landed[1][1] is None  # an empty email is null on every path
+    assert landed[0][2] == {"loyalty_tier": "gold"}  # extra fields travel in payload
+    assert result.fetched == result.landed + result.quarantined == len(CASES)
+
+
+def test_a_file_postgres_cannot_parse_is_read_line_by_line_and_bad_lines_quarantined(fresh_database, tmp_path):
+    path = tmp_path / "crm__contacts.csv"
+    path.write_text(
+        "source_system,source_record_id,updated_at\n"
+        "crm,A,2026-01-01\n"
+        "crm,B,2026-01-01,surplus\n"
+        "crm,C\n"
+        "crm,D,2026-01-02\n"
+    )
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        result = land_feed_file(conn, FeedFile.from_path(path))
+        landed, quarantined = _outcome(conn, result.load_id)
+
+    assert [row[0] for row in landed] == ["A", "D"]
+    assert quarantined == [(2, "more cells than header columns"), (3, "fewer cells than header columns")]
+
+
+def test_unparseable_json_lines_are_quarantined_with_their_text(fresh_database, tmp_path):
+    path = tmp_path / "crm__campaigns.jsonl"
+    path.write_text('{"campaign_id": "K1", "started_at": "2026-01-01"}\n{not json\n\n[1, 2]\n')
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        result = land_feed_file(conn, FeedFile.from_path(path))
+        rows = conn.execute("select reason, original from raw.quarantine order by position").fetchall()
+
+    assert (result.landed, result.quarantined) == (1, 2)
+    assert rows == [("unparseable record", "{not json"), ("unparseable record", "[1, 2]")]
+
+
+def test_the_same_file_dropped_twice_lands_once(fresh_database, tmp_path):
+    first_drop = tmp_path / "monday"
+    second_drop = tmp_path / "tuesday"
+    first_drop.mkdir()
+    second_drop.mkdir()
+    shutil.copy(SAMPLE, first_drop / SAMPLE.name)
+    shutil.copy(SAMPLE, second_drop / SAMPLE.name)
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        first = land_feed_file(conn, FeedFile.from_path(first_drop / SAMPLE.name))
+        second = land_feed_file(conn, FeedFile.from_path(second_drop / SAMPLE.name))
+        rows = conn.execute("select count(*) from raw.crm__contacts").fetchone()[0]
+        statuses = conn.execute("select status, detail from ops.loads order by started_at").fetchall()
+
+    assert first is not None and second is None
+    assert rows == 14
+    assert statuses == [("succeeded", None), ("skipped", f"same file as load {first.load_id}")]
+
+
+def test_records_seen_before_are_counted_as_duplicates(fresh_database):
+    records = [(1, {"source_record_id": "A", "updated_at": "2026-01-01"})]
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        first = land_records(conn, "crm", "contacts", records)
+        again = land_records(conn, "crm", "contacts", records)
+
+    assert (first.duplicates, again.duplicates) == (0, 1)
+    assert again.fetched == again.landed + again.quarantined == 1
 
 
 def test_a_load_that_fails_midway_leaves_no_rows_and_is_marked_failed(fresh_database):

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from leadflow.sources.files import FeedFile, find_feed_files
+from leadflow.sources.landing import Unlandable
 
 
 @pytest.mark.parametrize(
@@ -20,9 +21,7 @@ def test_feed_file_names_tell_source_entity_and_format(name, source, entity, fmt
     assert (feed.source_system, feed.entity, feed.format, feed.gzipped) == (source, entity, fmt, gz)
 
 
-@pytest.mark.parametrize(
-    "name", ["contacts.csv", "crm__leads.csv", "crm__contacts.xlsx", "CRM__contacts.csv"]
-)
+@pytest.mark.parametrize("name", ["contacts.csv", "crm__leads.csv", "crm__contacts.xlsx", "CRM__contacts.csv"])
 def test_other_names_are_refused_with_the_expected_pattern(name):
     with pytest.raises(ValueError, match="<source_system>__<entity>"):
         FeedFile.from_path(Path(name))
@@ -38,6 +37,27 @@ def test_csv_records_stream_with_their_position(tmp_path):
         (1, {"source_record_id": "C-1", "updated_at": "2026-01-01", "email": "a@example.com"}),
         (2, {"source_record_id": "C-2", "updated_at": "2026-01-02", "email": ""}),
     ]
+
+
+def test_csv_lines_with_the_wrong_number_of_cells_come_with_their_reason(tmp_path):
+    path = tmp_path / "crm__contacts.csv"
+    path.write_text("source_record_id,updated_at\nC-1,2026-01-01,surplus\nC-2\nC-3,2026-01-03\n")
+
+    records = list(FeedFile.from_path(path).records())
+
+    assert records == [
+        (1, Unlandable("more cells than header columns", "C-1,2026-01-01,surplus")),
+        (2, Unlandable("fewer cells than header columns", "C-2")),
+        (3, {"source_record_id": "C-3", "updated_at": "2026-01-03"}),
+    ]
+
+
+def test_header_names_must_be_identifiers(tmp_path):
+    path = tmp_path / "crm__contacts.csv"
+    path.write_text("source_record_id,First Name\n")
+
+    with pytest.raises(ValueError, match="'first name' is not a lower-case identifier"):
+        FeedFile.from_path(path).header()
 
 
 def test_gzipped_jsonl_keeps_unparseable_lines_as_text(tmp_path):

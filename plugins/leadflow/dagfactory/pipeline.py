@@ -32,8 +32,7 @@ def land_feed_folder(feed_dir: str, conn_id: str, airflow_run_id: str | None) ->
     """Land every feed file of a folder; return counts per file (no record data)."""
     import psycopg
 
-    from leadflow.sources.files import find_feed_files
-    from leadflow.sources.landing import land_records
+    from leadflow.sources.files import find_feed_files, land_feed_file
     from leadflow.warehouse import airflow_database_url
 
     folder = _feed_dir(feed_dir)
@@ -43,16 +42,11 @@ def land_feed_folder(feed_dir: str, conn_id: str, airflow_run_id: str | None) ->
     results = []
     with psycopg.connect(airflow_database_url(conn_id).url()) as conn:
         for feed in files:
-            result = land_records(conn, feed.source_system, feed.entity, feed.records(), airflow_run_id)
-            log.info(
-                "landed %s into %s: fetched=%d landed=%d quarantined=%d",
-                feed.path.name,
-                result.table,
-                result.fetched,
-                result.landed,
-                result.quarantined,
-            )
-            results.append(result.as_xcom())
+            result = land_feed_file(conn, feed, airflow_run_id)
+            if result is None:
+                results.append({"file": feed.path.name, "skipped": "already landed"})
+            else:
+                results.append({"file": feed.path.name, **result.as_xcom()})
     return results
 
 

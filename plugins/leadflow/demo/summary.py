@@ -21,7 +21,7 @@ def collect(conn: psycopg.Connection, since: datetime) -> dict[str, Any]:
     if _table_exists(conn, "ops.loads"):
         facts["loads"] = conn.execute(
             "select source_system, entity, status, fetched, landed, quarantined from ops.loads"
-            " where started_at >= %s order by source_system, entity",
+            " where started_at >= %s order by source_system, entity, started_at",
             (since,),
         ).fetchall()
         facts["quarantine"] = conn.execute(

@@ -86,9 +86,7 @@ def load_suite(path: Path) -> SuiteFile:
                 f"{path}: expectations[{index}] ({expectation.get('type')}): meta.severity must be one of "
                 f"{', '.join(SEVERITIES)}, got {severity!r}"
             )
-    return SuiteFile(
-        path, data.get("name") or path.stem, meta["layer"], meta["schema"], meta["table"], expectations
-    )
+    return SuiteFile(path, data.get("name") or path.stem, meta["layer"], meta["schema"], meta["table"], expectations)
 
 
 @dataclass

@@ -1,8 +1,14 @@
-"""Landing records in ``raw``: append-only, COPY in batches, quarantine with a reason, ops.loads.
+"""Landing records in ``raw``: append-only, written with COPY, quarantine with a reason, ops.loads.
 
 Guarantees, per load: fetched = landed + quarantined; the rows of a load and its finished
 ``ops.loads`` row commit together, so a crash mid-load leaves nothing half-visible (the load stays
-``running`` and the next load of the same table marks it ``abandoned``).
+``running`` and the next load of the same source and entity marks it ``abandoned``).
+
+Two ways in, with the same rules (``validate_record`` here, ``reason_sql`` for SQL):
+- records from Python (REST pages, SQL rows, a malformed file read line by line) are checked here
+  and written with COPY in batches;
+- feed files go the fast way (``leadflow.sources.files``): PostgreSQL parses the file with COPY and
+  the checks run as one set-based statement.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,12 +25,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from leadflow.sources.feed import ENTITIES, MAX_FIELD_CHARS, Entity, raw_table, raw_table_ddl
+
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
-MAX_FIELD_CHARS = 10_000
 FUTURE_TOLERANCE = timedelta(days=1)
-IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+# ISO 8601 date or date-time (the feed's timestamp format); PostgreSQL alone would also take 'yesterday'
+ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 
 OPS_DDL = """
 create schema if not exists raw;
@@ -35,7 +43,7 @@ create table if not exists ops.loads (
     entity text not null,
     started_at timestamptz not null,
     finished_at timestamptz,
-    status text not null check (status in ('running', 'succeeded', 'failed', 'abandoned')),
+    status text not null check (status in ('running', 'succeeded', 'failed', 'abandoned', 'skipped')),
     fetched bigint not null default 0,
     landed bigint not null default 0,
     quarantined bigint not null default 0,
@@ -43,9 +51,11 @@ create table if not exists ops.loads (
     watermark_from timestamptz,
     watermark_to timestamptz,
     airflow_run_id text,
+    origin text,
     detail text,
     check (status <> 'succeeded' or fetched = landed + quarantined)
 );
+create index if not exists loads_source_entity on ops.loads (source_system, entity, started_at desc);
 create table if not exists raw.quarantine (
     load_id uuid not null,
     quarantined_at timestamptz not null default now(),
@@ -55,39 +65,43 @@ create table if not exists raw.quarantine (
     reason text not null,
     original text
 );
+create index if not exists quarantine_load on raw.quarantine (load_id);
 """
 
-RAW_TABLE_DDL = """
-create table if not exists raw.{table} (
-    load_id uuid not null,
-    loaded_at timestamptz not null,
-    source_system text not null,
-    record_id text not null,
-    record_updated_at timestamptz not null,
-    payload jsonb not null
-)
+# pg_input_is_valid exists from PostgreSQL 16; on 15 a PL/pgSQL fallback gives the same answer.
+HELPERS_DDL = """
+do $$
+begin
+    if current_setting('server_version_num')::int >= 160000 then
+        create or replace function ops.is_timestamptz(value text) returns boolean
+            language sql immutable parallel safe
+            as 'select pg_input_is_valid(value, ''timestamptz'')';
+        create or replace function ops.is_jsonb(value text) returns boolean
+            language sql immutable parallel safe
+            as 'select pg_input_is_valid(value, ''jsonb'')';
+    else
+        create or replace function ops.is_timestamptz(value text) returns boolean
+            language plpgsql immutable parallel safe
+            as 'begin perform value::timestamptz; return true; exception when others then return false; end';
+        create or replace function ops.is_jsonb(value text) returns boolean
+            language plpgsql immutable parallel safe
+            as 'begin perform value::jsonb; return true; exception when others then return false; end';
+    end if;
+end
+$$;
 """
-
-
-@dataclass(frozen=True)
-class EntitySpec:
-    """What a record of an entity must have to be landed."""
-
-    name: str
-    id_field: str
-    timestamp_field: str
-
-
-ENTITIES = {
-    "contacts": EntitySpec("contacts", "source_record_id", "updated_at"),
-    "interactions": EntitySpec("interactions", "source_interaction_id", "occurred_at"),
-    "opportunities": EntitySpec("opportunities", "opportunity_id", "created_at"),
-    "campaigns": EntitySpec("campaigns", "campaign_id", "started_at"),
-}
 
 
 class Rejected(ValueError):
-    """A record that cannot be landed; the message is the quarantine reason (no record data)."""
+    """A record that cannot be landed; the message is the quarantine reason (never record data)."""
+
+
+@dataclass(frozen=True)
+class Unlandable:
+    """A record a reader already knows cannot land (e.g. a CSV line with the wrong number of cells)."""
+
+    reason: str
+    original: str
 
 
 @dataclass
@@ -99,7 +113,13 @@ class LoadResult:
     fetched: int = 0
     landed: int = 0
     quarantined: int = 0
+    duplicates: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    watermark_from: datetime | None = None
+    watermark_to: datetime | None = None
+
+    def count_reason(self, reason: str, count: int = 1) -> None:
+        self.reasons[reason] = self.reasons.get(reason, 0) + count
 
     def as_xcom(self) -> dict[str, Any]:
         """Counts and ids only: XComs never carry personal data."""
@@ -111,57 +131,204 @@ class LoadResult:
             "fetched": self.fetched,
             "landed": self.landed,
             "quarantined": self.quarantined,
+            "duplicates": self.duplicates,
             "reasons": self.reasons,
         }
 
 
+# --- the rules ---------------------------------------------------------------------------------
+
+
 def parse_timestamp(value: Any) -> datetime:
-    """ISO 8601 (date or date-time); naive values are taken as UTC."""
+    """ISO 8601 date or date-time; naive values are taken as UTC."""
     if isinstance(value, datetime):
         parsed = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip().replace("Z", "+00:00")
+    else:
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            raise Rejected("missing timestamp")
+        if not re.match(ISO_TIMESTAMP, text):
+            raise Rejected("unparseable timestamp")
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
             raise Rejected("unparseable timestamp") from exc
-    else:
-        raise Rejected("missing timestamp")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _text(value: Any) -> str | None:
+    """Feed columns are text: numbers and flags as written, nested values as JSON, '' as null."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def validate_record(
-    record: dict[str, Any], spec: EntitySpec, now: datetime
-) -> tuple[str, datetime, dict[str, Any]]:
-    """Return (record id, record timestamp, cleaned payload) or raise Rejected with the reason."""
-    if None in record:  # csv.DictReader puts surplus cells under the key None
-        raise Rejected("more cells than header columns")
-    if any(value is None for value in record.values()):
-        raise Rejected("fewer cells than header columns")
-    payload = {key: (value.strip() if isinstance(value, str) else value) for key, value in record.items()}
-    payload = {key: (None if value == "" else value) for key, value in payload.items()}
-    for key, value in payload.items():
-        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+    record: dict[str, Any], spec: Entity, source_system: str, now: datetime
+) -> tuple[datetime, dict[str, str | None], dict[str, Any]]:
+    """Return (record time, feed columns, extra fields) or raise Rejected with the reason.
+
+    The same rules, in the same order, as ``reason_sql``.
+    """
+    values = {key: _text(value) for key, value in record.items()}
+    for key, value in values.items():
+        if value is not None and len(value) > MAX_FIELD_CHARS:
             raise Rejected(f"field {key} longer than {MAX_FIELD_CHARS} characters")
-    record_id = payload.get(spec.id_field)
-    if record_id is None:
+    if not (values.get(spec.id_field) or "").strip():
         raise Rejected(f"missing {spec.id_field}")
-    if spec.timestamp_field not in payload or payload[spec.timestamp_field] is None:
+    if not (values.get(spec.timestamp_field) or "").strip():
         raise Rejected(f"missing {spec.timestamp_field}")
-    stamp = parse_timestamp(payload[spec.timestamp_field])
-    if stamp > now + FUTURE_TOLERANCE:
+    record_at = parse_timestamp(values[spec.timestamp_field])
+    if record_at > now + FUTURE_TOLERANCE:
         raise Rejected(f"{spec.timestamp_field} in the future")
-    return str(record_id), stamp, payload
+    declared = (values.get("source_system") or "").strip()
+    if declared and declared != source_system:
+        raise Rejected("source_system does not match the source")
+    columns = {name: values.get(name) for name in spec.fields}
+    extras = {key: value for key, value in values.items() if key not in spec.columns and value is not None}
+    return record_at, columns, extras
+
+
+def reason_sql(spec: Entity, column: Callable[[str], sql.Composable], present: set[str]) -> sql.Composed:
+    """The quarantine reason of a row as one SQL CASE (null = the row lands); ``column(name)`` gives
+    the expression of a feed column, ``present`` the columns the input has."""
+    whens: list[sql.Composable] = []
+    for name in sorted(present):
+        whens.append(
+            sql.SQL("when length({c}) > {n} then {r}").format(
+                c=column(name),
+                n=sql.Literal(MAX_FIELD_CHARS),
+                r=sql.Literal(f"field {name} longer than {MAX_FIELD_CHARS} characters"),
+            )
+        )
+    for name in (spec.id_field, spec.timestamp_field):
+        expr = column(name) if name in present else sql.SQL("null::text")
+        whens.append(
+            sql.SQL("when nullif(btrim({c}), '') is null then {r}").format(c=expr, r=sql.Literal(f"missing {name}"))
+        )
+    ts = column(spec.timestamp_field) if spec.timestamp_field in present else sql.SQL("null::text")
+    whens.append(
+        sql.SQL("when not (btrim({c}) ~ {iso} and ops.is_timestamptz(btrim({c}))) then 'unparseable timestamp'").format(
+            c=ts, iso=sql.Literal(ISO_TIMESTAMP)
+        )
+    )
+    whens.append(
+        sql.SQL("when btrim({c})::timestamptz > now() + {tol}::interval then {r}").format(
+            c=ts,
+            tol=sql.Literal(f"{int(FUTURE_TOLERANCE.total_seconds())} seconds"),
+            r=sql.Literal(f"{spec.timestamp_field} in the future"),
+        )
+    )
+    if "source_system" in present:
+        whens.append(
+            sql.SQL(
+                "when nullif(btrim({c}), '') is not null and btrim({c}) <> {src} "
+                "then 'source_system does not match the source'"
+            ).format(c=column("source_system"), src=sql.Placeholder("source_system"))
+        )
+    return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
+
+
+# --- loads -------------------------------------------------------------------------------------
 
 
 def ensure_schemas(conn: psycopg.Connection) -> None:
     conn.execute(OPS_DDL)
+    conn.execute(HELPERS_DDL)
 
 
-def raw_table_name(source_system: str, entity: str) -> str:
-    if not re.match(IDENTIFIER, source_system) or entity not in ENTITIES:
-        raise ValueError(f"invalid source/entity: {source_system!r}/{entity!r}")
-    return f"{source_system}__{entity}"
+def ensure_raw_table(conn: psycopg.Connection, source_system: str, entity: str) -> str:
+    conn.execute(raw_table_ddl(source_system, entity))
+    return raw_table(source_system, entity)
+
+
+def start_load(
+    conn: psycopg.Connection,
+    source_system: str,
+    entity: str,
+    airflow_run_id: str | None = None,
+    watermark_from: datetime | None = None,
+    watermark_to: datetime | None = None,
+    origin: str | None = None,
+) -> LoadResult:
+    """Register a running load (committed at once, so it is visible while it runs)."""
+    ensure_schemas(conn)
+    table = ensure_raw_table(conn, source_system, entity)
+    result = LoadResult(
+        str(uuid.uuid4()),
+        source_system,
+        entity,
+        f"raw.{table}",
+        watermark_from=watermark_from,
+        watermark_to=watermark_to,
+    )
+    conn.execute(
+        "update ops.loads set status = 'abandoned', finished_at = now(), detail = 'never finished'"
+        " where source_system = %s and entity = %s and status = 'running'",
+        (source_system, entity),
+    )
+    conn.execute(
+        "insert into ops.loads (load_id, source_system, entity, started_at, status, airflow_run_id,"
+        " watermark_from, watermark_to, origin) values (%s, %s, %s, now(), 'running', %s, %s, %s, %s)",
+        (result.load_id, source_system, entity, airflow_run_id, watermark_from, watermark_to, origin),
+    )
+    conn.commit()
+    return result
+
+
+def count_duplicates(conn: psycopg.Connection, result: LoadResult) -> None:
+    """Records of this load that an earlier load already landed unchanged (same id, same time).
+
+    They are landed again (raw is append-only and fetched = landed + quarantined holds); staging
+    keeps one version. The count shows reruns and overlapping windows in ops.loads.
+    """
+    spec = ENTITIES[result.entity]
+    table = sql.Identifier("raw", raw_table(result.source_system, result.entity))
+    query = sql.SQL(
+        "select count(*) from {t} new where new.load_id = %s and exists ("
+        " select 1 from {t} old where old.load_id <> new.load_id and old.{id} = new.{id}"
+        " and old.record_at = new.record_at)"
+    ).format(t=table, id=sql.Identifier(spec.id_field))
+    result.duplicates = conn.execute(query, (result.load_id,)).fetchone()[0]
+
+
+def finish_load(conn: psycopg.Connection, result: LoadResult) -> None:
+    """Inside the load's transaction: the finished row commits with the data."""
+    conn.execute(
+        "update ops.loads set status = 'succeeded', finished_at = now(), fetched = %s, landed = %s,"
+        " quarantined = %s, duplicates = %s where load_id = %s",
+        (result.fetched, result.landed, result.quarantined, result.duplicates, result.load_id),
+    )
+
+
+def fail_load(conn: psycopg.Connection, result: LoadResult, exc: BaseException) -> None:
+    """After a rollback: the load is failed; the detail names the error type, never record data."""
+    conn.rollback()
+    conn.execute(
+        "update ops.loads set status = 'failed', finished_at = now(), detail = %s where load_id = %s",
+        (type(exc).__name__, result.load_id),
+    )
+    conn.commit()
+
+
+def ensure_indexes(conn: psycopg.Connection, result: LoadResult) -> None:
+    """Indexes that duplicate counting and staging need; created once per raw table."""
+    spec = ENTITIES[result.entity]
+    table = raw_table(result.source_system, result.entity)
+    conn.execute(
+        sql.SQL("create index if not exists {name} on raw.{t} ({id}, record_at)").format(
+            name=sql.Identifier(f"{table}_key"), t=sql.Identifier(table), id=sql.Identifier(spec.id_field)
+        )
+    )
+
+
+# --- the Python path ----------------------------------------------------------------------------
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -175,92 +342,115 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _original(record: dict[str, Any] | str | Unlandable) -> str:
+    if isinstance(record, Unlandable):
+        return record.original
+    return record if isinstance(record, str) else json.dumps(record, default=str, ensure_ascii=False)
+
+
+def write_records(
+    conn: psycopg.Connection,
+    result: LoadResult,
+    records: Iterable[tuple[int, dict[str, Any] | str | Unlandable]],
+    batch_size: int = BATCH_SIZE,
+    keep_original: bool = False,
+) -> None:
+    """Check and COPY records in batches into the load's raw table and the quarantine.
+
+    Runs inside the caller's transaction. ``keep_original`` stores each whole record in ``payload``
+    (REST/SQL sources); otherwise ``payload`` holds only fields beyond the feed columns.
+    """
+    spec = ENTITIES[result.entity]
+    table = sql.Identifier("raw", raw_table(result.source_system, result.entity))
+    columns = ["load_id", "loaded_at", "source_system", "record_at", *spec.fields, "payload"]
+    copy_raw = sql.SQL("copy {t} ({c}) from stdin").format(t=table, c=sql.SQL(", ").join(map(sql.Identifier, columns)))
+    copy_quarantine = "copy raw.quarantine (load_id, source_system, entity, position, reason, original) from stdin"
+    now = datetime.now(UTC)
+    for batch in _batches(records, batch_size):
+        good: list[tuple[Any, ...]] = []
+        bad: list[tuple[Any, ...]] = []
+        for position, record in batch:
+            result.fetched += 1
+            try:
+                if isinstance(record, Unlandable):
+                    raise Rejected(record.reason)
+                if not isinstance(record, dict):
+                    raise Rejected("unparseable record")
+                record_at, values, extras = validate_record(record, spec, result.source_system, now)
+            except Rejected as exc:
+                result.count_reason(str(exc))
+                bad.append(
+                    (
+                        result.load_id,
+                        result.source_system,
+                        result.entity,
+                        position,
+                        str(exc),
+                        _original(record),
+                    )
+                )
+                continue
+            payload = record if keep_original else (extras or None)
+            good.append(
+                (
+                    result.load_id,
+                    now,
+                    result.source_system,
+                    record_at,
+                    *values.values(),
+                    json.dumps(payload, default=str, ensure_ascii=False) if payload else None,
+                )
+            )
+        with conn.cursor() as cur:
+            if good:
+                with cur.copy(copy_raw) as copy:
+                    for row in good:
+                        copy.write_row(row)
+            if bad:
+                with cur.copy(copy_quarantine) as copy:
+                    for row in bad:
+                        copy.write_row(row)
+        result.landed += len(good)
+        result.quarantined += len(bad)
+        log.info(
+            "%s: %d fetched, %d landed, %d quarantined so far",
+            result.table,
+            result.fetched,
+            result.landed,
+            result.quarantined,
+        )
+
+
+def complete_load(conn: psycopg.Connection, result: LoadResult) -> None:
+    """The last steps inside a load's transaction: indexes, duplicate count, the finished row."""
+    ensure_indexes(conn, result)
+    count_duplicates(conn, result)
+    finish_load(conn, result)
+
+
 def land_records(
     conn: psycopg.Connection,
     source_system: str,
     entity: str,
-    records: Iterable[tuple[int, dict[str, Any] | str]],
+    records: Iterable[tuple[int, dict[str, Any] | str | Unlandable]],
     airflow_run_id: str | None = None,
     batch_size: int = BATCH_SIZE,
+    watermark_from: datetime | None = None,
+    watermark_to: datetime | None = None,
+    keep_original: bool = False,
+    origin: str | None = None,
 ) -> LoadResult:
-    """Land ``(position, record)`` pairs; a ``str`` record is raw text that could not be parsed.
+    """One load of ``(position, record)`` pairs from Python, in one transaction.
 
-    The whole load is one transaction; its ``ops.loads`` row is inserted (committed) first so a
-    running load is visible, then finished inside the data transaction.
+    A ``str`` record is text that could not be parsed; an ``Unlandable`` one comes with its reason.
     """
-    spec = ENTITIES[entity]
-    table = raw_table_name(source_system, entity)
-    result = LoadResult(str(uuid.uuid4()), source_system, entity, f"raw.{table}")
-    now = datetime.now(UTC)
-
-    ensure_schemas(conn)
-    conn.execute(sql.SQL(RAW_TABLE_DDL).format(table=sql.Identifier(table)))
-    conn.execute(
-        "update ops.loads set status = 'abandoned', finished_at = now(), detail = 'never finished'"
-        " where source_system = %s and entity = %s and status = 'running'",
-        (source_system, entity),
-    )
-    conn.execute(
-        "insert into ops.loads (load_id, source_system, entity, started_at, status, airflow_run_id)"
-        " values (%s, %s, %s, %s, 'running', %s)",
-        (result.load_id, source_system, entity, now, airflow_run_id),
-    )
-    conn.commit()
-
-    copy_raw = sql.SQL(
-        "copy raw.{table} (load_id, loaded_at, source_system, record_id, record_updated_at, payload)"
-        " from stdin"
-    ).format(table=sql.Identifier(table))
-    copy_quarantine = (
-        "copy raw.quarantine (load_id, source_system, entity, position, reason, original) from stdin"
-    )
+    result = start_load(conn, source_system, entity, airflow_run_id, watermark_from, watermark_to, origin)
     try:
         with conn.transaction():
-            for batch in _batches(records, batch_size):
-                good: list[tuple[Any, ...]] = []
-                bad: list[tuple[Any, ...]] = []
-                for position, record in batch:
-                    result.fetched += 1
-                    try:
-                        if isinstance(record, str):
-                            raise Rejected("unparseable record")
-                        record_id, stamp, payload = validate_record(record, spec, now)
-                    except Rejected as exc:
-                        reason = str(exc)
-                        result.reasons[reason] = result.reasons.get(reason, 0) + 1
-                        original = record if isinstance(record, str) else json.dumps(record, default=str)
-                        bad.append((result.load_id, source_system, entity, position, reason, original))
-                        continue
-                    good.append((result.load_id, now, source_system, record_id, stamp, json.dumps(payload)))
-                with conn.cursor() as cur:
-                    if good:
-                        with cur.copy(copy_raw) as copy:
-                            for row in good:
-                                copy.write_row(row)
-                    if bad:
-                        with cur.copy(copy_quarantine) as copy:
-                            for row in bad:
-                                copy.write_row(row)
-                result.landed += len(good)
-                result.quarantined += len(bad)
-                log.info(
-                    "%s: %d fetched, %d landed, %d quarantined so far",
-                    result.table,
-                    result.fetched,
-                    result.landed,
-                    result.quarantined,
-                )
-            conn.execute(
-                "update ops.loads set status = 'succeeded', finished_at = now(), fetched = %s, landed = %s,"
-                " quarantined = %s where load_id = %s",
-                (result.fetched, result.landed, result.quarantined, result.load_id),
-            )
-    except Exception as exc:
-        conn.execute(
-            "update ops.loads set status = 'failed', finished_at = now(), detail = %s where load_id = %s",
-            (type(exc).__name__, result.load_id),
-        )
-        conn.commit()
+            write_records(conn, result, records, batch_size, keep_original)
+            complete_load(conn, result)
+    except BaseException as exc:
+        fail_load(conn, result, exc)
         raise
     conn.commit()
     return result
