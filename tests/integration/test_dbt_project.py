@@ -45,11 +45,10 @@ def test_dbt_build_fails_when_a_test_fails(fresh_database, tmp_path):
             "contacts",
             iter([(1, {"source_record_id": "X", "updated_at": "2026-01-01", "email": "a@example.com"})]),
         )
-        # a record without source_system (as a broken loader might land) breaks stg's not_null test
-        conn.execute("alter table raw.crm__contacts alter column source_system drop not null")
-        conn.execute("update raw.crm__contacts set source_system = null")
+        # a record without its id (as a broken loader might land) breaks stg's not_null test
+        conn.execute("update raw.crm__contacts set source_record_id = null")
 
     result = run_dbt(fresh_database, tmp_path / "target", "build", "--select", "stg_crm__contacts")
 
     assert result.returncode != 0
-    assert "not_null_stg_crm__contacts_source_system" in result.stdout
+    assert "not_null_stg_crm__contacts_source_record_id" in result.stdout

@@ -80,3 +80,18 @@ def test_a_folder_yields_only_feed_files_sorted(tmp_path):
         "crm__contacts.csv",
         "web__interactions.jsonl",
     ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_the_scan_counts_rows_quotes_and_the_longest_line_across_chunks(tmp_path, monkeypatch, gz):
+    import leadflow.sources.files as files
+
+    monkeypatch.setattr(files, "CHUNK_BYTES", 7)  # lines straddle chunk boundaries
+    text = "a,b\n" + "x" * 30 + ",1\n" + "y,2\n" + 'z,"3"'  # no newline at the end
+    path = tmp_path / ("crm__contacts.csv.gz" if gz else "crm__contacts.csv")
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+
+    scan = files.scan_file(FeedFile.from_path(path))
+
+    assert (scan.rows, scan.has_quotes, scan.longest_line) == (3, True, 32)
+    assert scan.sha256 == FeedFile.from_path(path).sha256()

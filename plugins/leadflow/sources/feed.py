@@ -94,17 +94,19 @@ def raw_table(source_system: str, entity: str) -> str:
 
 
 def raw_table_ddl(source_system: str, entity: str) -> str:
-    """Append-only raw table: load metadata, the typed record time, every feed column as received
-    (text), and ``payload`` for what those columns do not hold verbatim (the original record of a
-    REST/SQL source, or a file's extra columns)."""
+    """Append-only raw table: load metadata, then every feed column as received (text, source_system
+    included), and ``payload`` for what those columns do not hold verbatim (the original record of a
+    REST/SQL source, or a file's extra columns). Staging types the columns.
+
+    The load metadata has defaults so a file can be COPYed straight in: ``leadflow.load_id`` is set
+    for the load's transaction (``set_config(..., true)``); without it the insert fails (not null).
+    """
     spec = ENTITIES[entity]
-    feed_columns = ",\n    ".join(f"{name} text" for name in spec.fields)
+    feed_columns = ",\n    ".join(f"{name} text" for name in spec.columns)
     return f"""
 create table if not exists raw.{raw_table(source_system, entity)} (
-    load_id uuid not null,
-    loaded_at timestamptz not null,
-    source_system text not null,
-    record_at timestamptz not null,
+    load_id uuid not null default nullif(current_setting('leadflow.load_id', true), '')::uuid,
+    loaded_at timestamptz not null default now(),
     {feed_columns},
     payload jsonb
 )"""

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 
-from leadflow.sources.feed import ENTITIES, IDENTIFIER, raw_table
+from leadflow.sources.feed import ENTITIES, IDENTIFIER, MAX_FIELD_CHARS, raw_table
 from leadflow.sources.landing import (
     LoadResult,
     Unlandable,
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 FEED_FILE = re.compile(r"^(?P<source>[a-z][a-z0-9_]*?)__(?P<entity>[a-z]+)\.(?P<format>csv|jsonl)(?P<gz>\.gz)?$")
 CHUNK_BYTES = 1 << 20
 # PostgreSQL could not parse the file as CSV: read it line by line instead
-COPY_FORMAT_ERRORS = (psycopg.errors.BadCopyFileFormat,)
+# (or a date PostgreSQL cannot read, such as 2026-02-30)
+COPY_FORMAT_ERRORS = (psycopg.errors.BadCopyFileFormat, psycopg.errors.DataError)
 
 FILES_DDL = """
 create table if not exists ops.files (
@@ -144,113 +146,199 @@ def find_feed_files(folder: Path) -> list[FeedFile]:
 # --- the fast way ------------------------------------------------------------------------------
 
 
-def _insert_statement(feed: FeedFile, source: sql.Composable, present: set[str], column) -> sql.Composed:
-    """One statement that checks every row and sends it to raw or to the quarantine; returns counts."""
+@dataclass
+class FileScan:
+    """One pass over the file's bytes before PostgreSQL reads them: checksum and shape."""
+
+    sha256: str
+    rows: int  # data lines: newlines after the header (exact when has_quotes is false)
+    has_quotes: bool  # a quoted cell may hold a newline, so lines are not rows
+    longest_line: int  # bytes; no cell can be longer
+
+
+def scan_file(feed: FeedFile) -> FileScan:
+    """Checksum, line count, quotes and longest line, vectorised with numpy (≈ 1 GB/s)."""
+    import numpy as np
+
+    hasher = hashlib.sha256()
+    decompressor = zlib.decompressobj(wbits=31) if feed.gzipped else None
+    newlines = longest = 0
+    current = 0  # length of the line still open at the end of the previous chunk
+    quotes = False
+    with open(feed.path, "rb") as handle:
+        while raw := handle.read(CHUNK_BYTES):
+            hasher.update(raw)
+            chunk = decompressor.decompress(raw) if decompressor else raw
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            ends = np.flatnonzero(data == 0x0A)
+            quotes = quotes or bool((data == 0x22).any())
+            if ends.size:
+                newlines += int(ends.size)
+                longest = max(longest, current + int(ends[0]))
+                if ends.size > 1:
+                    longest = max(longest, int(np.diff(ends).max()) - 1)
+                current = len(chunk) - int(ends[-1]) - 1
+            else:
+                current += len(chunk)
+    longest = max(longest, current)
+    rows = newlines + (1 if current else 0) - 1  # the header line is not a row
+    return FileScan(hasher.hexdigest(), max(rows, 0), quotes, longest)
+
+
+def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, feed: FeedFile) -> int:
+    with cur.copy(statement) as writer:
+        for chunk in feed.chunks():
+            writer.write(chunk)
+    return cur.rowcount
+
+
+def _csv_column(name: str) -> sql.Composable:
+    return sql.SQL("c.{}").format(sql.Identifier(name))
+
+
+def _json_column(name: str) -> sql.Composable:
+    return sql.SQL("(c.j ->> {})").format(sql.Literal(name))
+
+
+def _quarantine_from(
+    conn: psycopg.Connection,
+    result: LoadResult,
+    source: sql.Composable,
+    reason: sql.Composable,
+    original: sql.Composable,
+) -> int:
+    """Send the rows of ``source`` (aliased c) that have a reason to the quarantine."""
+    statement = sql.SQL(
+        "insert into raw.quarantine (load_id, source_system, entity, position, reason, original)"
+        " select %(load)s, %(source)s, %(entity)s, c._row, r.reason, {original}"
+        " from ({source}) c cross join lateral (select {reason} as reason) r where r.reason is not null"
+    ).format(source=source, reason=reason, original=original)
+    return conn.execute(
+        statement, {"load": result.load_id, "source": result.source_system, "entity": result.entity}
+    ).rowcount
+
+
+def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan: FileScan) -> None:
+    """COPY the file into its raw table, keeping only rows that pass the checks; when rows were held
+    back (or quoted cells make the line count uncertain), read it once more into a temporary table
+    to quarantine exactly those rows, by line position."""
     spec = ENTITIES[feed.entity]
-
-    def value(name: str) -> sql.Composable:
-        return sql.SQL("nullif({}, '')").format(column(name)) if name in present else sql.SQL("null")
-
+    names = feed.header()
+    present = set(names)
     extras = sorted(present - set(spec.columns))
-    if feed.format == "jsonl":
-        keys = sql.SQL(", ").join(sql.Literal(c) for c in spec.columns)
-        payload = sql.SQL("nullif(jsonb_strip_nulls(c.j - array[{}]::text[]), '{{}}'::jsonb)").format(keys)
-    elif extras:
-        pairs = [sql.SQL("{}, {}").format(sql.Literal(name), value(name)) for name in extras]
-        objects = [
-            sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + 40]))
-            for i in range(0, len(pairs), 40)
-        ]
-        payload = sql.SQL("nullif(jsonb_strip_nulls({}), '{{}}'::jsonb)").format(sql.SQL(" || ").join(objects))
-    else:
-        payload = sql.SQL("null::jsonb")
+    check_lengths = scan.longest_line > MAX_FIELD_CHARS
+    reason = reason_sql(spec, _csv_column, present, feed.source_system, check_lengths)
+    column_list = sql.SQL(", ").join(map(sql.Identifier, names))
     target = sql.Identifier("raw", raw_table(feed.source_system, feed.entity))
-    fields = sql.SQL(", ").join(map(sql.Identifier, spec.fields))
-    field_values = sql.SQL(", ").join(value(name) for name in spec.fields)
-    reason = reason_sql(spec, column, present)
-    original = sql.SQL("c.line") if feed.format == "jsonl" else sql.SQL("(to_jsonb(c) - '_row' - '_reason')::text")
-    return sql.SQL(
-        """
-        with checked as materialized (
-            select c.*, {reason} as _reason from ({source}) c
-        ),
-        quarantined as (
-            insert into raw.quarantine (load_id, source_system, entity, position, reason, original)
-            select %(load_id)s, %(source_system)s, %(entity)s, c._row, c._reason, {original}
-            from checked c where c._reason is not null
-            returning 1
-        ),
-        landed as (
-            insert into {target} (load_id, loaded_at, source_system, record_at, {fields}, payload)
-            select %(load_id)s, now(), %(source_system)s, btrim({ts})::timestamptz, {field_values}, {payload}
-            from checked c where c._reason is null
-            returning 1
-        )
-        select (select count(*) from checked), (select count(*) from landed), (select count(*) from quarantined)
-        """
-    ).format(
-        reason=sql.SQL("case when c.unparseable then 'unparseable record' else {} end").format(reason)
-        if feed.format == "jsonl"
-        else reason,
-        source=source,
-        original=original,
-        target=target,
-        fields=fields,
-        ts=column(spec.timestamp_field),
-        field_values=field_values,
-        payload=payload,
-    )
-
-
-def _land_fast(conn: psycopg.Connection, feed: FeedFile, result: LoadResult) -> None:
-    conn.execute("set local timezone = 'UTC'")
-    spec = ENTITIES[feed.entity]
-    if feed.format == "csv":
-        names = feed.header()
-        conn.execute(
+    with conn.cursor() as cur:
+        if not extras:
+            # straight into raw: PostgreSQL parses and checks each row once
+            reason_bare = reason_sql(spec, sql.Identifier, present, feed.source_system, check_lengths)
+            landed = _copy_file(
+                cur,
+                sql.SQL("copy {t} ({c}) from stdin (format csv, header true) where ({r}) is null").format(
+                    t=target, c=column_list, r=reason_bare
+                ),
+                feed,
+            )
+            if not scan.has_quotes and landed == scan.rows:
+                result.fetched, result.landed, result.quarantined = scan.rows, landed, 0
+                return
+        cur.execute(
             sql.SQL("create temp table feed_rows (_row bigint generated always as identity, {}) on commit drop").format(
                 sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)
             )
         )
-        copy = sql.SQL("copy feed_rows ({}) from stdin (format csv, header true)").format(
-            sql.SQL(", ").join(map(sql.Identifier, names))
+        fetched = _copy_file(
+            cur, sql.SQL("copy feed_rows ({}) from stdin (format csv, header true)").format(column_list), feed
         )
-        source = sql.SQL("select * from feed_rows")
-        present = set(names)
+        if extras:
+            pairs = [sql.SQL("{}, nullif(c.{}, '')").format(sql.Literal(n), sql.Identifier(n)) for n in extras]
+            objects = [
+                sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + 40]))
+                for i in range(0, len(pairs), 40)
+            ]
+            payload = sql.SQL("nullif(jsonb_strip_nulls({}), '{{}}'::jsonb)").format(sql.SQL(" || ").join(objects))
+            values = sql.SQL(", ").join(
+                sql.SQL("nullif(c.{}, '')").format(sql.Identifier(n)) if n in present else sql.SQL("null")
+                for n in spec.columns
+            )
+            landed = cur.execute(
+                sql.SQL(
+                    "insert into {t} (load_id, loaded_at, {cols}, payload) select %(load)s, now(), {values}, {payload}"
+                    " from feed_rows c where ({reason}) is null"
+                ).format(
+                    t=target,
+                    cols=sql.SQL(", ").join(map(sql.Identifier, spec.columns)),
+                    values=values,
+                    payload=payload,
+                    reason=reason,
+                ),
+                {"load": result.load_id},
+            ).rowcount
+        quarantined = _quarantine_from(
+            conn,
+            result,
+            sql.SQL("select * from feed_rows"),
+            reason,
+            sql.SQL("(to_jsonb(c) - '_row')::text"),
+        )
+    result.fetched, result.landed, result.quarantined = fetched, landed, quarantined
 
-        def column(name: str) -> sql.Composable:
-            return sql.SQL("c.{}").format(sql.Identifier(name))
-    else:
-        conn.execute(
-            "create temp table feed_lines (_row bigint generated always as identity, line text) on commit drop"
+
+def _land_jsonl(conn: psycopg.Connection, feed: FeedFile, result: LoadResult) -> None:
+    spec = ENTITIES[feed.entity]
+    with conn.cursor() as cur:
+        cur.execute("create temp table feed_lines (_row bigint generated always as identity, line text) on commit drop")
+        # one line per row: delimiter and quote are control characters that JSON text never holds raw
+        _copy_file(
+            cur, sql.SQL("copy feed_lines (line) from stdin (format csv, delimiter e'\\x1f', quote e'\\x1e')"), feed
         )
-        # one line per row: delimiter and quote are control characters that JSON text never contains raw
-        copy = sql.SQL("copy feed_lines (line) from stdin (format csv, delimiter e'\\x1f', quote e'\\x1e')")
-        source = sql.SQL(
-            "select _row, line, j is null as unparseable, j from ("
+        cur.execute(
+            "create temp table feed_json on commit drop as"
             " select _row, line, case when ops.is_jsonb(line) then"
             " case when jsonb_typeof(line::jsonb) = 'object' then line::jsonb end end as j"
-            " from feed_lines where nullif(btrim(line), '') is not null) parsed"
+            " from feed_lines where nullif(btrim(line), '') is not null"
         )
-        present = set(spec.columns)
-
-        def column(name: str) -> sql.Composable:
-            return sql.SQL("(c.j ->> {})").format(sql.Literal(name))
-
-    with conn.cursor() as cur:
-        with cur.copy(copy) as writer:
-            for chunk in feed.chunks():
-                writer.write(chunk)
-        fetched, landed, quarantined = cur.execute(
-            _insert_statement(feed, source, present, column),
-            {"load_id": result.load_id, "source_system": feed.source_system, "entity": feed.entity},
-        ).fetchone()
-        for reason, count in cur.execute(
-            "select reason, count(*) from raw.quarantine where load_id = %s group by reason",
-            (result.load_id,),
-        ):
-            result.count_reason(reason, count)
+        fetched = cur.execute("select count(*) from feed_json").fetchone()[0]
+        reason = sql.SQL("case when c.j is null then 'unparseable record' else {} end").format(
+            reason_sql(spec, _json_column, set(spec.columns), feed.source_system)
+        )
+        keys = sql.SQL(", ").join(sql.Literal(c) for c in spec.columns)
+        landed = cur.execute(
+            sql.SQL(
+                "insert into {t} (load_id, loaded_at, {cols}, payload)"
+                " select %(load)s, now(), {values},"
+                " nullif(jsonb_strip_nulls(c.j - array[{keys}]::text[]), '{{}}'::jsonb)"
+                " from feed_json c where ({reason}) is null"
+            ).format(
+                t=sql.Identifier("raw", raw_table(feed.source_system, feed.entity)),
+                cols=sql.SQL(", ").join(map(sql.Identifier, spec.columns)),
+                values=sql.SQL(", ").join(sql.SQL("nullif({}, '')").format(_json_column(n)) for n in spec.columns),
+                keys=keys,
+                reason=reason,
+            ),
+            {"load": result.load_id},
+        ).rowcount
+        quarantined = _quarantine_from(conn, result, sql.SQL("select * from feed_json"), reason, sql.SQL("c.line"))
     result.fetched, result.landed, result.quarantined = fetched, landed, quarantined
+
+
+def _land_fast(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan: FileScan) -> None:
+    conn.execute("set local timezone = 'UTC'")
+    conn.execute("select set_config('leadflow.load_id', %s, true)", (result.load_id,))
+    if feed.format == "csv":
+        _land_csv(conn, feed, result, scan)
+    else:
+        _land_jsonl(conn, feed, result)
+    if result.landed + result.quarantined != result.fetched:
+        raise RuntimeError(
+            f"{feed.path.name}: {result.fetched} rows but {result.landed} landed + {result.quarantined} quarantined"
+        )
+    for reason, count in conn.execute(
+        "select reason, count(*) from raw.quarantine where load_id = %s group by reason", (result.load_id,)
+    ):
+        result.count_reason(reason, count)
 
 
 # --- a whole file ------------------------------------------------------------------------------
@@ -270,7 +358,8 @@ def land_feed_file(conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str
     ensure_schemas(conn)
     conn.execute(FILES_DDL)
     conn.commit()
-    digest = feed.sha256()
+    scan = scan_file(feed)
+    digest = scan.sha256
     previous = already_landed(conn, feed, digest)
     if previous:
         # reported, not landed again: a skip row in ops.loads says which load had it
@@ -287,7 +376,7 @@ def land_feed_file(conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str
         with conn.transaction():
             try:
                 with conn.transaction():  # a savepoint: a file PostgreSQL cannot parse is read again
-                    _land_fast(conn, feed, result)
+                    _land_fast(conn, feed, result, scan)
             except COPY_FORMAT_ERRORS as exc:
                 log.warning("%s: %s; reading it line by line", feed.path.name, str(exc).splitlines()[0])
                 result.fetched = result.landed = result.quarantined = 0

@@ -43,7 +43,7 @@ create table if not exists ops.loads (
     entity text not null,
     started_at timestamptz not null,
     finished_at timestamptz,
-    status text not null check (status in ('running', 'succeeded', 'failed', 'abandoned', 'skipped')),
+    status text not null,
     fetched bigint not null default 0,
     landed bigint not null default 0,
     quarantined bigint not null default 0,
@@ -55,6 +55,11 @@ create table if not exists ops.loads (
     detail text,
     check (status <> 'succeeded' or fetched = landed + quarantined)
 );
+-- columns and states added after the first release of ops.loads
+alter table ops.loads add column if not exists origin text;
+alter table ops.loads drop constraint if exists loads_status_check;
+alter table ops.loads add constraint loads_status_check
+    check (status in ('running', 'succeeded', 'failed', 'abandoned', 'skipped'));
 create index if not exists loads_source_entity on ops.loads (source_system, entity, started_at desc);
 create table if not exists raw.quarantine (
     load_id uuid not null,
@@ -73,16 +78,10 @@ HELPERS_DDL = """
 do $$
 begin
     if current_setting('server_version_num')::int >= 160000 then
-        create or replace function ops.is_timestamptz(value text) returns boolean
-            language sql immutable parallel safe
-            as 'select pg_input_is_valid(value, ''timestamptz'')';
         create or replace function ops.is_jsonb(value text) returns boolean
             language sql immutable parallel safe
             as 'select pg_input_is_valid(value, ''jsonb'')';
     else
-        create or replace function ops.is_timestamptz(value text) returns boolean
-            language plpgsql immutable parallel safe
-            as 'begin perform value::timestamptz; return true; exception when others then return false; end';
         create or replace function ops.is_jsonb(value text) returns boolean
             language plpgsql immutable parallel safe
             as 'begin perform value::jsonb; return true; exception when others then return false; end';
@@ -144,8 +143,9 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         parsed = value
     else:
-        text = str(value).strip() if value is not None else ""
-        if not text:
+        # no leading blanks (as in SQL: the value must start with the date); trailing ones are ignored
+        text = str(value).rstrip() if value is not None else ""
+        if not text.strip():
             raise Rejected("missing timestamp")
         if not re.match(ISO_TIMESTAMP, text):
             raise Rejected("unparseable timestamp")
@@ -171,8 +171,8 @@ def _text(value: Any) -> str | None:
 
 def validate_record(
     record: dict[str, Any], spec: Entity, source_system: str, now: datetime
-) -> tuple[datetime, dict[str, str | None], dict[str, Any]]:
-    """Return (record time, feed columns, extra fields) or raise Rejected with the reason.
+) -> tuple[dict[str, str | None], dict[str, Any]]:
+    """Return (feed columns, extra fields) or raise Rejected with the reason.
 
     The same rules, in the same order, as ``reason_sql``.
     """
@@ -190,47 +190,60 @@ def validate_record(
     declared = (values.get("source_system") or "").strip()
     if declared and declared != source_system:
         raise Rejected("source_system does not match the source")
-    columns = {name: values.get(name) for name in spec.fields}
+    columns = {name: values.get(name) for name in spec.columns}
     extras = {key: value for key, value in values.items() if key not in spec.columns and value is not None}
-    return record_at, columns, extras
+    return columns, extras
 
 
-def reason_sql(spec: Entity, column: Callable[[str], sql.Composable], present: set[str]) -> sql.Composed:
-    """The quarantine reason of a row as one SQL CASE (null = the row lands); ``column(name)`` gives
-    the expression of a feed column, ``present`` the columns the input has."""
+def reason_sql(
+    spec: Entity,
+    column: Callable[[str], sql.Composable],
+    present: set[str],
+    source_system: str,
+    check_lengths: bool = True,
+) -> sql.Composed:
+    """The quarantine reason of a row as one SQL CASE (null = the row lands): ``validate_record``'s
+    rules, cheap enough to run on every row of a COPY.
+
+    ``column(name)`` gives the expression of a feed column, ``present`` the columns the input has.
+    A timestamp shaped like an ISO date that PostgreSQL still cannot read (2026-02-30) raises an
+    error: the caller then lands the file line by line, where such a record is quarantined.
+    """
+
+    def col(name: str) -> sql.Composable:
+        return column(name) if name in present else sql.SQL("null::text")
+
     whens: list[sql.Composable] = []
-    for name in sorted(present):
+    if check_lengths:
+        for name in sorted(present):
+            whens.append(
+                sql.SQL("when length({c}) > {n} then {r}").format(
+                    c=column(name),
+                    n=sql.Literal(MAX_FIELD_CHARS),
+                    r=sql.Literal(f"field {name} longer than {MAX_FIELD_CHARS} characters"),
+                )
+            )
+    # ordered so that the common, valid row costs the fewest calls
+    for name in (spec.id_field, spec.timestamp_field):
         whens.append(
-            sql.SQL("when length({c}) > {n} then {r}").format(
-                c=column(name),
-                n=sql.Literal(MAX_FIELD_CHARS),
-                r=sql.Literal(f"field {name} longer than {MAX_FIELD_CHARS} characters"),
+            sql.SQL("when {c} is null or btrim({c}) = '' then {r}").format(
+                c=col(name), r=sql.Literal(f"missing {name}")
             )
         )
-    for name in (spec.id_field, spec.timestamp_field):
-        expr = column(name) if name in present else sql.SQL("null::text")
-        whens.append(
-            sql.SQL("when nullif(btrim({c}), '') is null then {r}").format(c=expr, r=sql.Literal(f"missing {name}"))
-        )
-    ts = column(spec.timestamp_field) if spec.timestamp_field in present else sql.SQL("null::text")
+    ts = col(spec.timestamp_field)
+    # chr(37) is '%': a literal % would be read as a query parameter; folded once at plan time
+    whens.append(sql.SQL("when {c} not like '____-__-__' || chr(37) then 'unparseable timestamp'").format(c=ts))
+    limit = (datetime.now(UTC) + FUTURE_TOLERANCE).isoformat()
     whens.append(
-        sql.SQL("when not (btrim({c}) ~ {iso} and ops.is_timestamptz(btrim({c}))) then 'unparseable timestamp'").format(
-            c=ts, iso=sql.Literal(ISO_TIMESTAMP)
-        )
-    )
-    whens.append(
-        sql.SQL("when btrim({c})::timestamptz > now() + {tol}::interval then {r}").format(
-            c=ts,
-            tol=sql.Literal(f"{int(FUTURE_TOLERANCE.total_seconds())} seconds"),
-            r=sql.Literal(f"{spec.timestamp_field} in the future"),
+        sql.SQL("when {c}::timestamptz > {limit}::timestamptz then {r}").format(
+            c=ts, limit=sql.Literal(limit), r=sql.Literal(f"{spec.timestamp_field} in the future")
         )
     )
     if "source_system" in present:
         whens.append(
             sql.SQL(
-                "when nullif(btrim({c}), '') is not null and btrim({c}) <> {src} "
-                "then 'source_system does not match the source'"
-            ).format(c=column("source_system"), src=sql.Placeholder("source_system"))
+                "when {c} <> {src} and btrim({c}) not in ('', {src}) then 'source_system does not match the source'"
+            ).format(c=column("source_system"), src=sql.Literal(source_system))
         )
     return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
 
@@ -288,14 +301,21 @@ def count_duplicates(conn: psycopg.Connection, result: LoadResult) -> None:
     They are landed again (raw is append-only and fetched = landed + quarantined holds); staging
     keeps one version. The count shows reruns and overlapping windows in ops.loads.
     """
+    earlier = conn.execute(
+        "select exists (select 1 from ops.loads where source_system = %s and entity = %s"
+        " and status = 'succeeded' and landed > 0 and load_id <> %s)",
+        (result.source_system, result.entity, result.load_id),
+    ).fetchone()[0]
+    if not earlier:  # a first load has nothing to repeat: skip the scan
+        result.duplicates = 0
+        return
     spec = ENTITIES[result.entity]
     table = sql.Identifier("raw", raw_table(result.source_system, result.entity))
     query = sql.SQL(
-        "select count(*) from {t} new where new.load_id = %s and exists ("
-        " select 1 from {t} old where old.load_id <> new.load_id and old.{id} = new.{id}"
-        " and old.record_at = new.record_at)"
-    ).format(t=table, id=sql.Identifier(spec.id_field))
-    result.duplicates = conn.execute(query, (result.load_id,)).fetchone()[0]
+        "select count(*) from {t} new where new.load_id = %(load)s and exists ("
+        " select 1 from {t} old where old.load_id <> %(load)s and old.{id} = new.{id} and old.{ts} = new.{ts})"
+    ).format(t=table, id=sql.Identifier(spec.id_field), ts=sql.Identifier(spec.timestamp_field))
+    result.duplicates = conn.execute(query, {"load": result.load_id}).fetchone()[0]
 
 
 def finish_load(conn: psycopg.Connection, result: LoadResult) -> None:
@@ -315,17 +335,6 @@ def fail_load(conn: psycopg.Connection, result: LoadResult, exc: BaseException) 
         (type(exc).__name__, result.load_id),
     )
     conn.commit()
-
-
-def ensure_indexes(conn: psycopg.Connection, result: LoadResult) -> None:
-    """Indexes that duplicate counting and staging need; created once per raw table."""
-    spec = ENTITIES[result.entity]
-    table = raw_table(result.source_system, result.entity)
-    conn.execute(
-        sql.SQL("create index if not exists {name} on raw.{t} ({id}, record_at)").format(
-            name=sql.Identifier(f"{table}_key"), t=sql.Identifier(table), id=sql.Identifier(spec.id_field)
-        )
-    )
 
 
 # --- the Python path ----------------------------------------------------------------------------
@@ -362,7 +371,7 @@ def write_records(
     """
     spec = ENTITIES[result.entity]
     table = sql.Identifier("raw", raw_table(result.source_system, result.entity))
-    columns = ["load_id", "loaded_at", "source_system", "record_at", *spec.fields, "payload"]
+    columns = ["load_id", "loaded_at", *spec.columns, "payload"]
     copy_raw = sql.SQL("copy {t} ({c}) from stdin").format(t=table, c=sql.SQL(", ").join(map(sql.Identifier, columns)))
     copy_quarantine = "copy raw.quarantine (load_id, source_system, entity, position, reason, original) from stdin"
     now = datetime.now(UTC)
@@ -376,7 +385,7 @@ def write_records(
                     raise Rejected(record.reason)
                 if not isinstance(record, dict):
                     raise Rejected("unparseable record")
-                record_at, values, extras = validate_record(record, spec, result.source_system, now)
+                values, extras = validate_record(record, spec, result.source_system, now)
             except Rejected as exc:
                 result.count_reason(str(exc))
                 bad.append(
@@ -395,8 +404,6 @@ def write_records(
                 (
                     result.load_id,
                     now,
-                    result.source_system,
-                    record_at,
                     *values.values(),
                     json.dumps(payload, default=str, ensure_ascii=False) if payload else None,
                 )
@@ -422,8 +429,7 @@ def write_records(
 
 
 def complete_load(conn: psycopg.Connection, result: LoadResult) -> None:
-    """The last steps inside a load's transaction: indexes, duplicate count, the finished row."""
-    ensure_indexes(conn, result)
+    """The last steps inside a load's transaction: the duplicate count, the finished row."""
     count_duplicates(conn, result)
     finish_load(conn, result)
 

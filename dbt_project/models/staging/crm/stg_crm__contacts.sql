@@ -6,9 +6,9 @@ source as (
 
 renamed as (
     select
-        -- ids
-        source_system,
-        source_record_id,
+        -- ids (the raw table is this source's: an empty source_system means this one)
+        coalesce({{ clean_text("source_system") }}, 'crm') as source_system,
+        btrim(source_record_id) as source_record_id,
         load_id,
         {{ clean_text("crm_id") }} as crm_id,
         {{ clean_text("cookie_id") }} as cookie_id,
@@ -32,7 +32,7 @@ renamed as (
         {{ parse_flag("phone_opt_in") }} as phone_opt_in,
 
         -- timestamps
-        record_at as updated_at,
+        cast(updated_at as timestamptz) as updated_at,
         loaded_at
 
     from source
