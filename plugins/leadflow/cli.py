@@ -104,6 +104,31 @@ def cmd_airflow_ui(args: argparse.Namespace) -> int:
     return run_standalone(port=args.port)
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    import time
+    from datetime import UTC, datetime
+
+    from leadflow.demo.generator import Generator
+
+    as_of = datetime.fromisoformat(args.as_of).replace(tzinfo=UTC) if args.as_of else None
+    started = time.monotonic()
+    generator = Generator(args.contacts, seed=args.seed, as_of=as_of, interactions_per_contact=args.interactions)
+    counts = generator.write(Path(args.out), progress=not args.quiet)
+    for name, rows in sorted(counts.items()):
+        print(f"  {name:<32} {rows:>12,} rows")
+    print(
+        f"wrote {sum(counts.values()):,} rows to {args.out} in {time.monotonic() - started:.1f}s "
+        f"(ground truth: {Path(args.out) / 'ground_truth.csv'})"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from leadflow.demo.run import run_feed
+
+    return run_feed(Path(args.feed).resolve(), as_of=args.as_of)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from leadflow.demo.run import run_demo
 
@@ -133,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("airflow-ui", help="the Airflow UI on 127.0.0.1 (airflow standalone)")
     ui.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     ui.set_defaults(func=cmd_airflow_ui)
+
+    generate = sub.add_parser("generate", help="write synthetic multi-source feed files with a ground truth")
+    generate.add_argument("--out", required=True, help="folder to write the feed files into")
+    generate.add_argument("--contacts", type=int, default=1000, help="number of people (default 1000)")
+    generate.add_argument("--interactions", type=int, default=10, help="mean interactions per person")
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--as-of", help="newest timestamp written (ISO date; default 2026-11-01)")
+    generate.add_argument("--quiet", action="store_true")
+    generate.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="run the whole pipeline through Airflow on a folder of feed files")
+    run.add_argument("--feed", required=True, help="folder of <source_system>__<entity>.csv|jsonl[.gz] files")
+    run.add_argument("--as-of", help="logical date of the run (ISO date or date-time; default now)")
+    run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run the pipeline on the demo data and print what it did")
     demo.set_defaults(func=cmd_demo)

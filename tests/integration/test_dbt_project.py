@@ -24,7 +24,7 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
     assert "ERROR=0" in result.stdout
     with psycopg.connect(fresh_database.url()) as conn:
         contacts = conn.execute("select count(*), count(distinct email) from marts.dim_contacts").fetchone()
-        staged = conn.execute("select count(*) from staging.stg_crm__contacts").fetchone()[0]
+        staged = conn.execute("select count(*) from staging.stg_feed__contacts").fetchone()[0]
         lena = conn.execute(
             "select email_permission, number_of_origins from marts.dim_contacts where email = %s",
             ("lena.meier@example.net",),
@@ -48,7 +48,7 @@ def test_dbt_build_fails_when_a_test_fails(fresh_database, tmp_path):
         # a record without its id (as a broken loader might land) breaks stg's not_null test
         conn.execute("update raw.crm__contacts set source_record_id = null")
 
-    result = run_dbt(fresh_database, tmp_path / "target", "build", "--select", "stg_crm__contacts")
+    result = run_dbt(fresh_database, tmp_path / "target", "build", "--select", "base_feed__contacts", "stg_feed__contacts")
 
     assert result.returncode != 0
-    assert "not_null_stg_crm__contacts_source_record_id" in result.stdout
+    assert "not_null_stg_feed__contacts_source_record_id" in result.stdout

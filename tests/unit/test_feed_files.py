@@ -95,3 +95,15 @@ def test_the_scan_counts_rows_quotes_and_the_longest_line_across_chunks(tmp_path
 
     assert (scan.rows, scan.has_quotes, scan.longest_line) == (3, True, 32)
     assert scan.sha256 == FeedFile.from_path(path).sha256()
+
+
+def test_the_dbt_feed_columns_match_the_landing_spec():
+    import re
+
+    from leadflow.settings import project_root
+    from leadflow.sources.feed import ENTITIES
+
+    macro = (project_root() / "dbt_project" / "macros" / "feed.sql").read_text()
+    for entity, spec in ENTITIES.items():
+        block = re.search(rf'"{entity}": \[(.*?)\]', macro, re.S).group(1)
+        assert re.findall(r'"(\w+)"', block) == list(spec.columns), entity

@@ -4,7 +4,7 @@
 with
 
 origins as (
-    select * from {{ ref('stg_crm__contacts') }}
+    select * from {{ ref('stg_feed__contacts') }}
 ),
 
 latest_per_origin as (

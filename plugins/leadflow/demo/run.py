@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,7 +20,9 @@ TASK_EVENT = re.compile(r"\[DAG TEST\] (starting|end task) task_id=(\S+)")
 RUN_FINISHED = re.compile(r"DagRun Finished: .*?run_id=([^,]+),.*?state=(\w+)")
 
 
-def run_dag(dag_id: str, env: dict[str, str], log_path: Path, logical_date: str) -> tuple[str, str]:
+def run_dag(
+    dag_id: str, env: dict[str, str], log_path: Path, logical_date: str, conf: dict | None = None
+) -> tuple[str, str]:
     """`airflow dags test`, full output to a log file, one progress line per task on the terminal.
 
     Returns (run_id, state).
@@ -29,8 +32,11 @@ def run_dag(dag_id: str, env: dict[str, str], log_path: Path, logical_date: str)
     started: dict[str, float] = {}
     airflow = str(Path(sys.executable).parent / "airflow")
     with open(log_path, "w") as log_file:
+        command = [airflow, "dags", "test", dag_id, logical_date]
+        if conf:
+            command += ["--conf", json.dumps(conf)]
         proc = subprocess.Popen(
-            [airflow, "dags", "test", dag_id, logical_date],
+            command,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -55,17 +61,20 @@ def run_dag(dag_id: str, env: dict[str, str], log_path: Path, logical_date: str)
     return run_id, state
 
 
-def run_demo() -> int:
+def run_pipeline(title: str, conf: dict | None = None, as_of: str | None = None) -> int:
+    """Run the pipeline DAG through Airflow and print what it did, read back from the warehouse."""
     began = datetime.now(UTC)
     t0 = time.monotonic()
-    print("leadflow demo: embedded PostgreSQL + Airflow (dags test) + dbt (cosmos) + Great Expectations")
+    print(title)
     env = prepared_env()
     database = DatabaseUrl.parse(env[conn_env_var(load_config().warehouse.conn_id)])
     print(f"warehouse: {database.redacted()}")
-    log_path = state_dir() / "logs" / f"demo-{began:%Y%m%dT%H%M%S}.log"
-    logical_date = began.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    log_path = state_dir() / "logs" / f"run-{began:%Y%m%dT%H%M%S}.log"
+    logical = datetime.fromisoformat(as_of) if as_of else began
+    if logical.tzinfo is None:
+        logical = logical.replace(tzinfo=UTC)
     print(f"running DAG {DAG_ID} (full log: {log_path})")
-    run_id, state = run_dag(DAG_ID, env, log_path, logical_date)
+    run_id, state = run_dag(DAG_ID, env, log_path, logical.isoformat(), conf)
     elapsed = time.monotonic() - t0
     print_summary(database, since=began, run_id=run_id, state=state, elapsed_s=elapsed, log_path=log_path)
     if state != "success":
@@ -73,3 +82,18 @@ def run_demo() -> int:
         print(f"\nThe run ended {state}. Last lines of the log:\n{tail}", file=sys.stderr)
         return 1
     return 0
+
+
+def run_demo() -> int:
+    return run_pipeline("leadflow demo: embedded PostgreSQL + Airflow (dags test) + dbt (cosmos) + Great Expectations")
+
+
+def run_feed(folder: Path, as_of: str | None = None) -> int:
+    """`leadflow run --feed DIR`: the whole pipeline on a folder of feed files (new files only)."""
+    from leadflow.sources.files import find_feed_files
+
+    files = find_feed_files(folder)  # fails early, with the path, when the folder is missing
+    if not files:
+        print(f"no feed files (<source_system>__<entity>.csv|.jsonl[.gz]) in {folder}", file=sys.stderr)
+        return 2
+    return run_pipeline(f"leadflow run: {len(files)} feed files in {folder}", {"feed_dir": str(folder)}, as_of)

@@ -1,13 +1,13 @@
 with
 
 source as (
-    select * from {{ source('crm', 'crm__contacts') }}
+    select * from {{ ref('base_feed__contacts') }}
 ),
 
 renamed as (
     select
-        -- ids (the raw table is this source's: an empty source_system means this one)
-        coalesce({{ clean_text("source_system") }}, 'crm') as source_system,
+        -- ids
+        source_system,
         btrim(source_record_id) as source_record_id,
         load_id,
         {{ clean_text("crm_id") }} as crm_id,
@@ -31,7 +31,7 @@ renamed as (
         {{ parse_flag("email_opt_in") }} as email_opt_in,
         {{ parse_flag("phone_opt_in") }} as phone_opt_in,
 
-        -- timestamps
+        -- timestamps (checked at landing: ISO 8601, not in the future)
         cast(updated_at as timestamptz) as updated_at,
         loaded_at
 
