@@ -48,7 +48,7 @@ def test_dbt_build_fails_when_a_test_fails(fresh_database, tmp_path):
         # a record without its id (as a broken loader might land) breaks stg's not_null test
         conn.execute("update raw.crm__contacts set source_record_id = null")
 
-    result = run_dbt(fresh_database, tmp_path / "target", "build", "--select", "base_feed__contacts", "stg_feed__contacts")
+    result = run_dbt(fresh_database, tmp_path / "target", "build", "--select", "+stg_feed__contacts")
 
     assert result.returncode != 0
     assert "not_null_stg_feed__contacts_source_record_id" in result.stdout
