@@ -30,9 +30,12 @@ def test_pipeline_lands_builds_validates_and_a_rerun_skips_the_landed_file(pipel
 
     assert first.state == "success"
     with psycopg.connect(warehouse.url()) as conn:
-        loads = conn.execute("select status, fetched, landed, quarantined from ops.loads").fetchall()
+        loads = conn.execute(
+            "select status, fetched, landed, quarantined from ops.loads where airflow_run_id = %s", (first.run_id,)
+        ).fetchall()
         quality = conn.execute(
-            "select suite, layer, run_id, success, severity, evaluated_rows from ops.quality_results"
+            "select suite, layer, run_id, success, severity, evaluated_rows from ops.quality_results where run_id = %s",
+            (first.run_id,),
         ).fetchall()
         contacts = _snapshot(conn)
 
@@ -45,5 +48,8 @@ def test_pipeline_lands_builds_validates_and_a_rerun_skips_the_landed_file(pipel
     assert second.state == "success"
     with psycopg.connect(warehouse.url()) as conn:
         assert _snapshot(conn) == contacts
-        loads = conn.execute("select status, airflow_run_id from ops.loads order by started_at").fetchall()
+        loads = conn.execute(
+            "select status, airflow_run_id from ops.loads where airflow_run_id in (%s, %s) order by started_at",
+            (first.run_id, second.run_id),
+        ).fetchall()
     assert loads == [("succeeded", first.run_id), ("skipped", second.run_id)]

@@ -64,6 +64,45 @@ def validate(layer: str, conn_id: str, airflow_run_id: str | None) -> list[dict[
     return [r.summary() for r in results]
 
 
+def transform_and_validate(conn_id: str) -> tuple[Any, Any]:
+    """The dbt task group (cosmos) followed by the marts' quality gate: (first, last) to chain on."""
+    from leadflow.transform.dbt_tasks import dbt_task_group
+
+    @task(outlets=[MARTS_ASSET])
+    def validate_marts(run_id: str) -> list[dict[str, Any]]:
+        return validate("marts", conn_id, run_id)
+
+    dbt = dbt_task_group("dbt")
+    gate = validate_marts()
+    dbt >> gate
+    return dbt, gate
+
+
+def build_transform_dag(doc_md: str | None = None) -> Any:
+    """dbt + quality, scheduled on the raw Assets the ingest DAGs publish (any of them)."""
+    from airflow.sdk import AssetAny
+
+    from leadflow.dagfactory.ingest import all_raw_assets
+
+    cfg = load_config()
+    assets = all_raw_assets()
+
+    @dag(
+        dag_id="leadflow_transform",
+        schedule=AssetAny(*assets) if assets else None,
+        start_date=pendulum.parse(cfg.pipeline.start_date, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        doc_md=doc_md,
+        tags=["leadflow", "dbt", "quality"],
+        default_args={"retries": cfg.pipeline.retries, "retry_delay": timedelta(seconds=30)},
+    )
+    def transform() -> None:
+        transform_and_validate(cfg.warehouse.conn_id)
+
+    return transform()
+
+
 def build_pipeline_dag(doc_md: str | None = None) -> Any:
     cfg = load_config()
     conn_id = cfg.warehouse.conn_id
@@ -86,16 +125,11 @@ def build_pipeline_dag(doc_md: str | None = None) -> Any:
         },
     )
     def pipeline() -> None:
-        from leadflow.transform.dbt_tasks import dbt_task_group
-
         @task(outlets=[RAW_ASSET])
         def land(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
             return land_feed_folder(params["feed_dir"], conn_id, run_id)
 
-        @task(outlets=[MARTS_ASSET])
-        def validate_marts(run_id: str) -> list[dict[str, Any]]:
-            return validate("marts", conn_id, run_id)
-
-        land() >> dbt_task_group("dbt") >> validate_marts()
+        first, _ = transform_and_validate(conn_id)
+        land() >> first
 
     return pipeline()

@@ -21,6 +21,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -192,10 +193,6 @@ def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, feed: FeedFile) -
     return cur.rowcount
 
 
-def _csv_column(name: str) -> sql.Composable:
-    return sql.SQL("c.{}").format(sql.Identifier(name))
-
-
 def _json_column(name: str) -> sql.Composable:
     return sql.SQL("(c.j ->> {})").format(sql.Literal(name))
 
@@ -219,54 +216,52 @@ def _quarantine_from(
 
 
 def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan: FileScan) -> None:
-    """COPY the file into its raw table, keeping only rows that pass the checks; when rows were held
-    back (or quoted cells make the line count uncertain), read it once more into a temporary table
-    to quarantine exactly those rows, by line position."""
+    """COPY the file straight into its raw table, the checks as the COPY's WHERE clause, so
+    PostgreSQL parses and checks each row once. Only when rows were held back (or quoted cells make
+    the line count uncertain) is the file read again, keeping just the held-back rows, with their
+    line positions, for the quarantine. A file with columns beyond the feed goes through a
+    temporary table instead, so its extra columns can travel in ``payload``."""
     spec = ENTITIES[feed.entity]
     names = feed.header()
     present = set(names)
     extras = sorted(present - set(spec.columns))
-    check_lengths = scan.longest_line > MAX_FIELD_CHARS
-    reason = reason_sql(spec, _csv_column, present, feed.source_system, check_lengths)
+    # one rule set for every pass over the file (same clock), columns by their bare names
+    reason = reason_sql(
+        spec, sql.Identifier, present, feed.source_system, scan.longest_line > MAX_FIELD_CHARS, datetime.now(UTC)
+    )
     column_list = sql.SQL(", ").join(map(sql.Identifier, names))
     target = sql.Identifier("raw", raw_table(feed.source_system, feed.entity))
+    temp_table = sql.SQL("create temp table feed_rows (_row bigint generated always as identity, {}) on commit drop")
     with conn.cursor() as cur:
+        cur.execute(temp_table.format(sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)))
+        copy_into = sql.SQL("copy {t} ({c}) from stdin (format csv, header true)")
         if not extras:
-            # straight into raw: PostgreSQL parses and checks each row once
-            reason_bare = reason_sql(spec, sql.Identifier, present, feed.source_system, check_lengths)
             landed = _copy_file(
-                cur,
-                sql.SQL("copy {t} ({c}) from stdin (format csv, header true) where ({r}) is null").format(
-                    t=target, c=column_list, r=reason_bare
-                ),
-                feed,
+                cur, sql.SQL("{} where ({}) is null").format(copy_into.format(t=target, c=column_list), reason), feed
             )
             if not scan.has_quotes and landed == scan.rows:
                 result.fetched, result.landed, result.quarantined = scan.rows, landed, 0
                 return
-        cur.execute(
-            sql.SQL("create temp table feed_rows (_row bigint generated always as identity, {}) on commit drop").format(
-                sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)
+            held_back = sql.SQL("{} where ({}) is not null").format(
+                copy_into.format(t=sql.Identifier("feed_rows"), c=column_list), reason
             )
-        )
-        fetched = _copy_file(
-            cur, sql.SQL("copy feed_rows ({}) from stdin (format csv, header true)").format(column_list), feed
-        )
-        if extras:
-            pairs = [sql.SQL("{}, nullif(c.{}, '')").format(sql.Literal(n), sql.Identifier(n)) for n in extras]
+            _copy_file(cur, held_back, feed)
+        else:
+            fetched = _copy_file(cur, copy_into.format(t=sql.Identifier("feed_rows"), c=column_list), feed)
+            pairs = [sql.SQL("{}, nullif({}, '')").format(sql.Literal(n), sql.Identifier(n)) for n in extras]
             objects = [
                 sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + 40]))
                 for i in range(0, len(pairs), 40)
             ]
             payload = sql.SQL("nullif(jsonb_strip_nulls({}), '{{}}'::jsonb)").format(sql.SQL(" || ").join(objects))
             values = sql.SQL(", ").join(
-                sql.SQL("nullif(c.{}, '')").format(sql.Identifier(n)) if n in present else sql.SQL("null")
+                sql.SQL("nullif({}, '')").format(sql.Identifier(n)) if n in present else sql.SQL("null")
                 for n in spec.columns
             )
             landed = cur.execute(
                 sql.SQL(
                     "insert into {t} (load_id, loaded_at, {cols}, payload) select %(load)s, now(), {values}, {payload}"
-                    " from feed_rows c where ({reason}) is null"
+                    " from feed_rows where ({reason}) is null"
                 ).format(
                     t=target,
                     cols=sql.SQL(", ").join(map(sql.Identifier, spec.columns)),
@@ -277,13 +272,11 @@ def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan
                 {"load": result.load_id},
             ).rowcount
         quarantined = _quarantine_from(
-            conn,
-            result,
-            sql.SQL("select * from feed_rows"),
-            reason,
-            sql.SQL("(to_jsonb(c) - '_row')::text"),
+            conn, result, sql.SQL("select * from feed_rows"), reason, sql.SQL("(to_jsonb(c) - '_row')::text")
         )
-    result.fetched, result.landed, result.quarantined = fetched, landed, quarantined
+    # straight COPY: every row was either kept (reason null) or held back (reason not null)
+    result.fetched = fetched if extras else landed + quarantined
+    result.landed, result.quarantined = landed, quarantined
 
 
 def _land_jsonl(conn: psycopg.Connection, feed: FeedFile, result: LoadResult) -> None:
@@ -302,7 +295,7 @@ def _land_jsonl(conn: psycopg.Connection, feed: FeedFile, result: LoadResult) ->
         )
         fetched = cur.execute("select count(*) from feed_json").fetchone()[0]
         reason = sql.SQL("case when c.j is null then 'unparseable record' else {} end").format(
-            reason_sql(spec, _json_column, set(spec.columns), feed.source_system)
+            reason_sql(spec, _json_column, set(spec.columns), feed.source_system, now=datetime.now(UTC))
         )
         keys = sql.SQL(", ").join(sql.Literal(c) for c in spec.columns)
         landed = cur.execute(

@@ -96,6 +96,14 @@ class Rejected(ValueError):
 
 
 @dataclass(frozen=True)
+class SourceRecord:
+    """A record mapped onto the feed columns, with the source's original kept for ``payload``."""
+
+    values: dict[str, Any]
+    original: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Unlandable:
     """A record a reader already knows cannot land (e.g. a CSV line with the wrong number of cells)."""
 
@@ -201,6 +209,7 @@ def reason_sql(
     present: set[str],
     source_system: str,
     check_lengths: bool = True,
+    now: datetime | None = None,
 ) -> sql.Composed:
     """The quarantine reason of a row as one SQL CASE (null = the row lands): ``validate_record``'s
     rules, cheap enough to run on every row of a COPY.
@@ -233,7 +242,7 @@ def reason_sql(
     ts = col(spec.timestamp_field)
     # chr(37) is '%': a literal % would be read as a query parameter; folded once at plan time
     whens.append(sql.SQL("when {c} not like '____-__-__' || chr(37) then 'unparseable timestamp'").format(c=ts))
-    limit = (datetime.now(UTC) + FUTURE_TOLERANCE).isoformat()
+    limit = ((now or datetime.now(UTC)) + FUTURE_TOLERANCE).isoformat()
     whens.append(
         sql.SQL("when {c}::timestamptz > {limit}::timestamptz then {r}").format(
             c=ts, limit=sql.Literal(limit), r=sql.Literal(f"{spec.timestamp_field} in the future")
@@ -246,6 +255,24 @@ def reason_sql(
             ).format(c=column("source_system"), src=sql.Literal(source_system))
         )
     return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
+
+
+Record = dict[str, Any] | str | Unlandable | SourceRecord
+
+
+def window_start(
+    conn: psycopg.Connection, source_system: str, entity: str, window_end: datetime, initial: datetime | None
+) -> datetime | None:
+    """Where an incremental extraction ending at ``window_end`` (the run's data interval end) starts:
+    the end of the last successful load before it — so missed runs leave no gap, and a rerun or a
+    backfill of an interval gets the window it had — else the initial watermark (None = everything)."""
+    ensure_schemas(conn)
+    row = conn.execute(
+        "select max(watermark_to) from ops.loads where source_system = %s and entity = %s"
+        " and status = 'succeeded' and watermark_to < %s",
+        (source_system, entity, window_end),
+    ).fetchone()
+    return row[0] if row and row[0] else initial
 
 
 # --- loads -------------------------------------------------------------------------------------
@@ -351,7 +378,7 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _original(record: dict[str, Any] | str | Unlandable) -> str:
+def _original(record: dict[str, Any] | str | Unlandable) -> str:  # for the quarantine
     if isinstance(record, Unlandable):
         return record.original
     return record if isinstance(record, str) else json.dumps(record, default=str, ensure_ascii=False)
@@ -360,14 +387,13 @@ def _original(record: dict[str, Any] | str | Unlandable) -> str:
 def write_records(
     conn: psycopg.Connection,
     result: LoadResult,
-    records: Iterable[tuple[int, dict[str, Any] | str | Unlandable]],
+    records: Iterable[tuple[int, Record]],
     batch_size: int = BATCH_SIZE,
-    keep_original: bool = False,
 ) -> None:
     """Check and COPY records in batches into the load's raw table and the quarantine.
 
-    Runs inside the caller's transaction. ``keep_original`` stores each whole record in ``payload``
-    (REST/SQL sources); otherwise ``payload`` holds only fields beyond the feed columns.
+    Runs inside the caller's transaction. ``payload`` gets a ``SourceRecord``'s original, or the
+    fields of a plain record beyond the feed columns.
     """
     spec = ENTITIES[result.entity]
     table = sql.Identifier("raw", raw_table(result.source_system, result.entity))
@@ -378,8 +404,10 @@ def write_records(
     for batch in _batches(records, batch_size):
         good: list[tuple[Any, ...]] = []
         bad: list[tuple[Any, ...]] = []
-        for position, record in batch:
+        for position, item in batch:
             result.fetched += 1
+            original = item.original if isinstance(item, SourceRecord) else None
+            record = item.values if isinstance(item, SourceRecord) else item
             try:
                 if isinstance(record, Unlandable):
                     raise Rejected(record.reason)
@@ -399,7 +427,7 @@ def write_records(
                     )
                 )
                 continue
-            payload = record if keep_original else (extras or None)
+            payload = original if original is not None else (extras or None)
             good.append(
                 (
                     result.load_id,
@@ -438,12 +466,11 @@ def land_records(
     conn: psycopg.Connection,
     source_system: str,
     entity: str,
-    records: Iterable[tuple[int, dict[str, Any] | str | Unlandable]],
+    records: Iterable[tuple[int, Record]],
     airflow_run_id: str | None = None,
     batch_size: int = BATCH_SIZE,
     watermark_from: datetime | None = None,
     watermark_to: datetime | None = None,
-    keep_original: bool = False,
     origin: str | None = None,
 ) -> LoadResult:
     """One load of ``(position, record)`` pairs from Python, in one transaction.
@@ -453,7 +480,7 @@ def land_records(
     result = start_load(conn, source_system, entity, airflow_run_id, watermark_from, watermark_to, origin)
     try:
         with conn.transaction():
-            write_records(conn, result, records, batch_size, keep_original)
+            write_records(conn, result, records, batch_size)
             complete_load(conn, result)
     except BaseException as exc:
         fail_load(conn, result, exc)

@@ -1,0 +1,187 @@
+"""File-drop ingest against the floor: bare COPY of the same files into a plain table, same run.
+
+    .venv/bin/python benchmarks/ingest_files.py --interactions 10000000
+    .venv/bin/python benchmarks/ingest_files.py --interactions 1000000 --interactions 10000000   # RSS flatness
+
+For each size: generate (once, cached in benchmarks/data/) a leadflow-generate feed with about that
+many interactions, then in a fresh database per measurement
+  floor — COPY each interactions file into a table of text columns (what PostgreSQL can do);
+  ours  — leadflow's land_feed_file on the same files (checksum, checks, quarantine, ops.loads),
+          in a child process whose peak RSS is reported.
+Prints a table and writes benchmarks/results/ingest_files-<timestamp>.json with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from leadflow.settings import DatabaseUrl  # noqa: E402
+from leadflow.sources.feed import ENTITIES  # noqa: E402
+from leadflow.warehouse import database_url  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def feed_folder(interactions: int) -> Path:
+    """Generated once per size: ~10 interactions per person."""
+    folder = DATA / f"feed-{interactions}"
+    if not (folder / ".complete").exists():
+        from leadflow.demo.generator import Generator
+
+        print(f"generating ~{interactions:,} interactions into {folder} (once) …", flush=True)
+        Generator(contacts=max(1, interactions // 10), seed=7).write(folder)
+        (folder / ".complete").write_text("")
+    return folder
+
+
+def interaction_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*__interactions.csv"))
+
+
+def count_rows(files: list[Path]) -> int:
+    total = 0
+    for path in files:
+        with open(path, "rb") as handle:
+            total += sum(chunk.count(b"\n") for chunk in iter(lambda h=handle: h.read(1 << 24), b"")) - 1
+    return total
+
+
+def fresh_database(server: DatabaseUrl, name: str) -> DatabaseUrl:
+    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return server.with_database(name)
+
+
+def drop_database(server: DatabaseUrl, name: str) -> None:
+    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def floor_copy(database: DatabaseUrl, files: list[Path]) -> float:
+    columns = ENTITIES["interactions"].columns
+    with psycopg.connect(database.url()) as conn:
+        conn.execute(
+            sql.SQL("create table floor ({})").format(
+                sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)
+            )
+        )
+        conn.commit()
+        started = time.perf_counter()
+        for path in files:
+            statement = "copy floor from stdin (format csv, header true)"
+            with conn.cursor() as cur, cur.copy(statement) as copy, open(path, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    copy.write(chunk)
+            conn.commit()
+        return time.perf_counter() - started
+
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+import psycopg
+sys.path.insert(0, {plugins!r})
+from leadflow.sources.files import FeedFile, land_feed_file
+totals = dict(fetched=0, landed=0, quarantined=0)
+started = time.perf_counter()
+with psycopg.connect({url!r}) as conn:
+    for name in {files!r}:
+        result = land_feed_file(conn, FeedFile.from_path(Path(name)))
+        for key in totals:
+            totals[key] += getattr(result, key)
+totals["seconds"] = time.perf_counter() - started
+totals["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(totals))
+"""
+
+
+def ours(database: DatabaseUrl, files: list[Path]) -> dict:
+    code = CHILD.format(plugins=str(ROOT / "plugins"), url=database.url(), files=[str(f) for f in files])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    import psutil
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": platform.processor() or platform.machine(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--interactions", type=int, action="append", help="size(s); default 1M and 10M")
+    args = parser.parse_args()
+    sizes = args.interactions or [1_000_000, 10_000_000]
+    server = database_url()
+    with psycopg.connect(server.url(dbname="postgres")) as conn:
+        server_version = conn.execute("show server_version").fetchone()[0]
+    rows_out = []
+    for size in sizes:
+        files = interaction_files(feed_folder(size))
+        rows = count_rows(files)
+        floor_db = fresh_database(server, "leadflow_bench_floor")
+        floor_s = floor_copy(floor_db, files)
+        drop_database(server, "leadflow_bench_floor")
+        ours_db = fresh_database(server, "leadflow_bench_ours")
+        result = ours(ours_db, files)
+        drop_database(server, "leadflow_bench_ours")
+        assert result["fetched"] == rows == result["landed"] + result["quarantined"], (result, rows)
+        row = {
+            "interactions": rows,
+            "files": len(files),
+            "floor_seconds": round(floor_s, 2),
+            "floor_rows_per_s": round(rows / floor_s),
+            "ingest_seconds": round(result["seconds"], 2),
+            "ingest_rows_per_s": round(rows / result["seconds"]),
+            "ratio_to_floor": round(floor_s / result["seconds"], 2),
+            "quarantined": result["quarantined"],
+            "peak_rss_mb": round(result["peak_rss_mb"], 1),
+        }
+        rows_out.append(row)
+        print(
+            f"{rows:>12,} rows  floor {floor_s:6.1f}s ({row['floor_rows_per_s']:>9,}/s)  "
+            f"ingest {result['seconds']:6.1f}s ({row['ingest_rows_per_s']:>9,}/s)  "
+            f"ratio {row['ratio_to_floor']:.2f}  quarantined {result['quarantined']:,}  "
+            f"peak RSS {row['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
+    if len(rows_out) > 1:
+        first, last = rows_out[0]["peak_rss_mb"], rows_out[-1]["peak_rss_mb"]
+        print(f"peak RSS {first:.0f} MB → {last:.0f} MB ({(last / first - 1) * 100:+.0f}%)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"ingest_files-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_text(
+        json.dumps(
+            {"benchmark": "ingest_files", "machine": machine(), "postgres": server_version, "results": rows_out},
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"written {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
