@@ -70,6 +70,13 @@ def sources(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def warehouse(fresh_database, monkeypatch):
+    """A warehouse of this test's own (the session one holds the end-to-end test's tables)."""
+    monkeypatch.setenv("AIRFLOW_CONN_LEADFLOW_WAREHOUSE", fresh_database.url())
+    return fresh_database
+
+
+@pytest.fixture
 def ingest_dags(sources, airflow_db, warehouse):
     from airflow.dag_processing.dagbag import DagBag
 
