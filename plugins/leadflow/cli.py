@@ -129,6 +129,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_feed(Path(args.feed).resolve(), as_of=args.as_of)
 
 
+def cmd_demo_sources(args: argparse.Namespace) -> int:
+    from leadflow.demo.run import demo_data
+    from leadflow.demo.sources_server import Faults, serve
+
+    faults = Faults(args.rate_429, args.rate_500, args.slow_ms, args.malformed, args.retry_after)
+    serve(Path(args.data) if args.data else demo_data(), args.port, faults)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from leadflow.demo.run import run_demo
 
@@ -172,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--feed", required=True, help="folder of <source_system>__<entity>.csv|jsonl[.gz] files")
     run.add_argument("--as-of", help="logical date of the run (ISO date or date-time; default now)")
     run.set_defaults(func=cmd_run)
+
+    sources = sub.add_parser("demo-sources", help="serve generated data as four source-system APIs on 127.0.0.1")
+    sources.add_argument("--data", help="folder written by `leadflow generate` (default: the demo's data)")
+    sources.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    sources.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
+    sources.add_argument("--rate-500", type=float, default=0.0, help="share of requests answered 500")
+    sources.add_argument("--slow-ms", type=int, default=0, help="delay every page by this much")
+    sources.add_argument("--malformed", type=float, default=0.0, help="share of records sent broken")
+    sources.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
+    sources.set_defaults(func=cmd_demo_sources)
 
     demo = sub.add_parser("demo", help="run the pipeline on the demo data and print what it did")
     demo.set_defaults(func=cmd_demo)

@@ -57,7 +57,6 @@ class EmbeddedConfig(_Strict):
 
 
 class PipelineConfig(_Strict):
-    schedule: str | None = "@daily"
     start_date: str = "2026-01-01"
     demo_feed_dir: str = "examples/feed"
     retries: int = Field(default=2, ge=0)

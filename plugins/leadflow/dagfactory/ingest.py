@@ -69,8 +69,21 @@ def land_source_table(
     # runs without a data interval (manual, schedule None) extract up to now
     interval_end = interval_end or pendulum.now("UTC")
     with psycopg.connect(airflow_database_url(conn_id).url()) as conn:
-        result = land_sql_entity(conn, airflow_database_url(source.conn_id), source, entity, interval_end, run_id)
+        if source.kind == "rest":
+            from leadflow.sources.rest import RestClient, land_rest_entity
+
+            client = RestClient.from_airflow(source.conn_id)
+            result = land_rest_entity(conn, client, source, entity, interval_end, run_id)
+        else:
+            result = land_sql_entity(conn, airflow_database_url(source.conn_id), source, entity, interval_end, run_id)
     return result.as_xcom()
+
+
+def land_source(source: SourceConfig, conn_id: str, run_id: str | None, interval_end: Any) -> list[dict[str, Any]]:
+    """Everything new from one source: its files, or each of its entities in turn."""
+    if source.kind == "files":
+        return land_source_files(source, conn_id, run_id)
+    return [land_source_table(source, entity, conn_id, run_id, interval_end) for entity in source.entity_names]
 
 
 def build_ingest_dag(source: SourceConfig) -> Any:

@@ -1,7 +1,8 @@
-"""The end-to-end pipeline DAG: land the feed files, build the dbt models, validate the marts.
+"""DAGs that build and check the warehouse: the end-to-end pipeline and the asset-driven transform.
 
-This is the foundation slice; ingest per source, scoring and transfers join it in later versions
-while keeping its wiring (landing → cosmos task group → GX checkpoint → ops).
+``leadflow_pipeline`` runs everything once, in order, on demand (the demo, ``leadflow run --feed``,
+a full rerun): every configured source and/or a folder of feed files → dbt → quality gate.
+Day to day, each source has its own ingest DAG and ``leadflow_transform`` runs on their Assets.
 """
 
 from __future__ import annotations
@@ -104,12 +105,16 @@ def build_transform_dag(doc_md: str | None = None) -> Any:
 
 
 def build_pipeline_dag(doc_md: str | None = None) -> Any:
+    from leadflow.dagfactory.ingest import land_source
+    from leadflow.sources.config import load_sources
+
     cfg = load_config()
     conn_id = cfg.warehouse.conn_id
+    sources = load_sources()
 
     @dag(
         dag_id=DAG_ID,
-        schedule=cfg.pipeline.schedule,
+        schedule=None,
         start_date=pendulum.parse(cfg.pipeline.start_date, tz="UTC"),
         catchup=False,
         max_active_runs=1,
@@ -120,16 +125,33 @@ def build_pipeline_dag(doc_md: str | None = None) -> Any:
             "feed_dir": Param(
                 cfg.pipeline.demo_feed_dir,
                 type="string",
-                description="Folder of feed files (relative to the leadflow home or absolute)",
-            )
+                description="Folder of feed files (relative to the leadflow home or absolute); empty = none",
+            ),
+            "include_sources": Param(
+                False, type="boolean", description="Also ingest every source defined in config/sources/"
+            ),
         },
     )
     def pipeline() -> None:
         @task(outlets=[RAW_ASSET])
         def land(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+            if not params["feed_dir"]:
+                return []
             return land_feed_folder(params["feed_dir"], conn_id, run_id)
 
+        landing = [land()]
+        for source in sources:
+
+            @task(task_id=f"ingest_{source.name}", outlets=[RAW_ASSET])
+            def ingest(
+                params: dict[str, Any], run_id: str, data_interval_end: Any, source: Any = source
+            ) -> list[dict[str, Any]]:
+                if not params["include_sources"]:
+                    return []
+                return land_source(source, conn_id, run_id, data_interval_end)
+
+            landing.append(ingest())
         first, _ = transform_and_validate(conn_id)
-        land() >> first
+        landing >> first
 
     return pipeline()

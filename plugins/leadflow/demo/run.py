@@ -61,12 +61,14 @@ def run_dag(
     return run_id, state
 
 
-def run_pipeline(title: str, conf: dict | None = None, as_of: str | None = None) -> int:
+def run_pipeline(
+    title: str, conf: dict | None = None, as_of: str | None = None, extra_env: dict[str, str] | None = None
+) -> int:
     """Run the pipeline DAG through Airflow and print what it did, read back from the warehouse."""
     began = datetime.now(UTC)
     t0 = time.monotonic()
     print(title)
-    env = prepared_env()
+    env = {**prepared_env(), **(extra_env or {})}
     database = DatabaseUrl.parse(env[conn_env_var(load_config().warehouse.conn_id)])
     print(f"warehouse: {database.redacted()}")
     log_path = state_dir() / "logs" / f"run-{began:%Y%m%dT%H%M%S}.log"
@@ -84,8 +86,37 @@ def run_pipeline(title: str, conf: dict | None = None, as_of: str | None = None)
     return 0
 
 
+DEMO_PEOPLE = 500
+# the demo's sources misbehave a little, as real ones do: rate limits, errors, broken records
+DEMO_FAULTS = {"rate_429": 0.05, "rate_500": 0.03, "malformed_rate": 0.002, "retry_after_s": 1}
+
+
+def demo_data() -> Path:
+    """Generated once per checkout (seeded, so every demo serves the same data)."""
+    from leadflow.demo.generator import Generator
+
+    folder = state_dir() / "demo-data"
+    if not (folder / ".complete").exists():
+        Generator(DEMO_PEOPLE, seed=42).write(folder, progress=False)
+        (folder / ".complete").write_text("")
+    return folder
+
+
 def run_demo() -> int:
-    return run_pipeline("leadflow demo: embedded PostgreSQL + Airflow (dags test) + dbt (cosmos) + Great Expectations")
+    """The demo: four REST sources served on 127.0.0.1 with faults on, the trade-fair file drop, then
+    dbt and the quality gate, all through one Airflow run."""
+    from leadflow.demo.sources_server import DemoSources, Faults
+
+    sources = DemoSources(demo_data(), faults=Faults(**DEMO_FAULTS)).start()
+    try:
+        print(f"demo sources (email, web, events, CRM) on {sources.url}, faults: {DEMO_FAULTS}")
+        return run_pipeline(
+            "leadflow demo: embedded PostgreSQL + Airflow (dags test) + dbt (cosmos) + Great Expectations",
+            conf={"feed_dir": "", "include_sources": True},
+            extra_env=sources.connections(),
+        )
+    finally:
+        sources.stop()
 
 
 def run_feed(folder: Path, as_of: str | None = None) -> int:

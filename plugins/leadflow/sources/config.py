@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leadflow.settings import ConfigError, project_root
 from leadflow.sources.feed import ENTITIES, IDENTIFIER
+from leadflow.sources.rest import RestEntity
 
 QUALIFIED_NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 Identifier = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
@@ -67,7 +68,7 @@ class SqlEntity(_Strict):
 
 class SourceConfig(_Strict):
     name: Identifier
-    kind: Literal["files", "sql"]
+    kind: Literal["files", "sql", "rest"]
     description: str = ""
     schedule: str | None = "@daily"
     start_date: str = "2026-01-01"
@@ -76,7 +77,7 @@ class SourceConfig(_Strict):
     conn_id: Identifier | None = None
     files: FilesSettings | None = None
     initial_watermark: str | None = Field(default=None, description="first extraction starts here (ISO)")
-    entities: list[str] | dict[str, SqlEntity]
+    entities: list[str] | dict[str, SqlEntity] | dict[str, RestEntity]
 
     @model_validator(mode="after")
     def _kind_settings(self) -> SourceConfig:
@@ -89,11 +90,13 @@ class SourceConfig(_Strict):
                 raise ValueError("files: required for kind files (folder, pattern)")
             if not isinstance(self.entities, list):
                 raise ValueError("entities: a list of entity names for kind files")
-        if self.kind == "sql":
+        if self.kind in ("sql", "rest"):
             if not self.conn_id:
-                raise ValueError("conn_id: required for kind sql")
-            if not isinstance(self.entities, dict):
-                raise ValueError("entities: a mapping of entity → table, timestamp_column, mapping for kind sql")
+                raise ValueError(f"conn_id: required for kind {self.kind}")
+            expected = SqlEntity if self.kind == "sql" else RestEntity
+            if not isinstance(self.entities, dict) or not all(isinstance(e, expected) for e in self.entities.values()):
+                fields = "table, timestamp_column, mapping" if self.kind == "sql" else "path, pagination, mapping"
+                raise ValueError(f"entities: a mapping of entity → {fields} for kind {self.kind}")
             for entity, settings in self.entities.items():
                 spec = ENTITIES[entity]
                 unknown_columns = sorted(set(settings.mapping) - set(spec.columns))

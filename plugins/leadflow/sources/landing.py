@@ -172,6 +172,8 @@ def _text(value: Any) -> str | None:
         return value or None
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return "|".join(str(v) for v in value) or None  # the feed's list convention: a|b|c
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
