@@ -36,5 +36,8 @@ def test_the_pipeline_runs_landing_then_dbt_then_quality(dagbag):
     assert "land" in dag.task_ids and "validate_marts" in dag.task_ids
     staging = {"dbt.base_feed__contacts_model_build", "dbt.stg_feed__contacts_model_build"}
     assert staging | {"dbt.dim_contacts_model_build"} <= set(dbt_tasks)
-    assert dag.get_task("dbt.base_feed__contacts_model_build").upstream_task_ids == {"land"}
+    from leadflow.sources.config import load_sources
+
+    ingest = {"land"} | {f"ingest_{source.name}" for source in load_sources()}
+    assert dag.get_task("dbt.base_feed__contacts_model_build").upstream_task_ids == ingest
     assert dag.get_task("validate_marts").upstream_task_ids == {"dbt.dim_contacts_model_build"}

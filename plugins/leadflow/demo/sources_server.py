@@ -260,6 +260,7 @@ class DemoSources:
         self.lock = threading.Lock()
         self.tokens: set[str] = set()
         self.requests = 0
+        self.faults_served = 0
         handler = type("Handler", (_Handler,), {"app": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]
@@ -360,8 +361,10 @@ class _Handler(BaseHTTPRequestHandler):
         if app.faults.slow_ms:
             time.sleep(app.faults.slow_ms / 1000)
         if app.roll(app.faults.rate_429):
+            app.faults_served += 1
             return self._send(429, {"error": "rate limited"}, {"Retry-After": str(app.faults.retry_after_s)})
         if app.roll(app.faults.rate_500):
+            app.faults_served += 1
             return self._send(500, {"error": "internal"})
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         rows = app.data[parts.path]

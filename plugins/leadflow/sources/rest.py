@@ -86,9 +86,17 @@ class Auth:
 class RestClient:
     """One source's HTTP session: base URL, auth, retries, timeouts."""
 
-    def __init__(self, base_url: str, auth: Auth, retries: int = 6, backoff: float = 0.5):
+    def __init__(
+        self,
+        base_url: str,
+        auth: Auth,
+        retries: int = 6,
+        backoff: float = 0.5,
+        timeout: tuple[float, float] = TIMEOUT,
+    ):
         self.base_url = base_url.rstrip("/") + "/"
         self.auth = auth
+        self.timeout = timeout
         self.session = requests.Session()
         retry = Retry(
             total=retries,
@@ -109,7 +117,7 @@ class RestClient:
             self.session.auth = (auth.login or "", auth.password or "")
 
     @classmethod
-    def from_airflow(cls, conn_id: str) -> RestClient:
+    def from_airflow(cls, conn_id: str, **options: Any) -> RestClient:
         from airflow.sdk import BaseHook
 
         conn = BaseHook.get_connection(conn_id)
@@ -125,7 +133,7 @@ class RestClient:
             extra.get("token_url"),
             extra.get("scope"),
         )
-        return cls(host, auth)
+        return cls(host, auth, **options)
 
     # -- auth --
 
@@ -138,7 +146,7 @@ class RestClient:
             urljoin(self.base_url, self.auth.token_url),
             data=data,
             auth=(self.auth.login or "", self.auth.password or ""),
-            timeout=TIMEOUT,
+            timeout=self.timeout,
         )
         response.raise_for_status()
         body = response.json()
@@ -157,10 +165,10 @@ class RestClient:
     def get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
         """GET with retries; an expired OAuth token is refreshed once on 401."""
         full = url if "://" in url else urljoin(self.base_url, url.lstrip("/"))
-        response = self.session.get(full, params=params, headers=self._headers(), timeout=TIMEOUT)
+        response = self.session.get(full, params=params, headers=self._headers(), timeout=self.timeout)
         if response.status_code == 401 and self.auth.kind == "oauth2":
             self._token = None
-            response = self.session.get(full, params=params, headers=self._headers(), timeout=TIMEOUT)
+            response = self.session.get(full, params=params, headers=self._headers(), timeout=self.timeout)
         if response.status_code >= 400:
             # the status and the path only: bodies may echo personal data
             raise requests.HTTPError(f"{response.status_code} from {response.request.path_url.split('?')[0]}")
