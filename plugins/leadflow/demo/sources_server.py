@@ -17,6 +17,7 @@ answers, slow pages, malformed records. The data is held in memory: this is a de
 from __future__ import annotations
 
 import base64
+import bisect
 import csv
 import json
 import random
@@ -228,8 +229,9 @@ def _typed(field: str, value: str) -> Any:
     return value
 
 
-def load_data(folder: Path) -> dict[str, list[dict[str, Any]]]:
-    data: dict[str, list[dict[str, Any]]] = {}
+def load_data(folder: Path) -> dict[str, tuple[list[dict[str, Any]], list[datetime]]]:
+    """Per resource: its records sorted by change time, and those times (for bisecting a window)."""
+    data: dict[str, tuple[list[dict[str, Any]], list[datetime]]] = {}
     for path, resource in RESOURCES.items():
         rows: list[dict[str, Any]] = []
         file = folder / resource.file
@@ -237,8 +239,9 @@ def load_data(folder: Path) -> dict[str, list[dict[str, Any]]]:
             with open(file, newline="", encoding="utf-8") as handle:
                 for row in csv.DictReader(handle):
                     rows.append({api: _typed(api, row.get(feed) or "") for api, feed in resource.fields.items()})
-        rows.sort(key=lambda r: (str(r[resource.stamp]), str(next(iter(r.values())))))
-        data[path] = rows
+        never = datetime.min.replace(tzinfo=UTC)  # unreadable times sort first and always match
+        keyed = sorted(((_parse_stamp(str(r[resource.stamp] or "")) or never, r) for r in rows), key=lambda t: t[0])
+        data[path] = ([r for _, r in keyed], [t for t, _ in keyed])
     return data
 
 
@@ -367,16 +370,14 @@ class _Handler(BaseHTTPRequestHandler):
             app.faults_served += 1
             return self._send(500, {"error": "internal"})
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        rows = app.data[parts.path]
+        rows, stamps = app.data[parts.path]
         since = _parse_stamp(query[resource.since]) if resource.since in query else None
         until = _parse_stamp(query[resource.until]) if resource.until and resource.until in query else None
-        if since or until:
-            rows = [
-                r
-                for r in rows
-                if (stamp := _parse_stamp(str(r[resource.stamp])) if r[resource.stamp] else None) is None
-                or ((since is None or stamp >= since) and (until is None or stamp < until))
-            ]
+        # records whose time cannot be read are always sent (they are the broken ones to quarantine)
+        unreadable = bisect.bisect_right(stamps, datetime.min.replace(tzinfo=UTC))
+        low = bisect.bisect_left(stamps, since) if since else unreadable
+        high = bisect.bisect_left(stamps, until) if until else len(stamps)
+        rows = rows[:unreadable] + rows[max(low, unreadable) : high]
         body, start, size = {}, 0, 100
         if resource.style == "cursor":
             size = int(query.get("limit", 100))
