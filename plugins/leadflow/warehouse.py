@@ -15,7 +15,6 @@ import platform
 import secrets
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,21 +335,6 @@ def database_url(start: bool = True) -> DatabaseUrl:
     if start:
         server.start()
     return DatabaseUrl.parse(server.url())
-
-
-def wait_until_accepting(url: str, timeout_s: float = 30.0) -> None:
-    """Block until the server accepts connections (a started server may still be recovering)."""
-    import psycopg
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with psycopg.connect(url, connect_timeout=5):
-                return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def airflow_database_url(conn_id: str) -> DatabaseUrl:

@@ -33,22 +33,15 @@ def land_feed_folder(feed_dir: str, conn_id: str, airflow_run_id: str | None) ->
     """Land every feed file of a folder; return counts per file (no record data)."""
     import psycopg
 
-    from leadflow.sources.files import find_feed_files, land_feed_file
+    from leadflow.sources.files import find_feed_files, land_files
     from leadflow.warehouse import airflow_database_url
 
     folder = _feed_dir(feed_dir)
     files = find_feed_files(folder)
     if not files:
         raise FileNotFoundError(f"no feed files (<source_system>__<entity>.csv|.jsonl[.gz]) in {folder}")
-    results = []
     with psycopg.connect(airflow_database_url(conn_id).url()) as conn:
-        for feed in files:
-            result = land_feed_file(conn, feed, airflow_run_id)
-            if result is None:
-                results.append({"file": feed.path.name, "skipped": "already landed"})
-            else:
-                results.append({"file": feed.path.name, **result.as_xcom()})
-    return results
+        return land_files(conn, files, airflow_run_id)
 
 
 def validate(layer: str, conn_id: str, airflow_run_id: str | None) -> list[dict[str, Any]]:

@@ -93,10 +93,6 @@ class FeedFile:
             while chunk := handle.read(CHUNK_BYTES):
                 yield chunk
 
-    def sha256(self) -> str:
-        with open(self.path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-
     def header(self) -> list[str]:
         """The CSV header as feed column names; a name that is not an identifier is an error."""
         with self.open_text() as handle:
@@ -402,3 +398,12 @@ def land_feed_file(conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str
         result.duplicates,
     )
     return result
+
+
+def land_files(conn: psycopg.Connection, feeds: list[FeedFile], airflow_run_id: str | None) -> list[dict[str, Any]]:
+    """Land each file once; the outcome per file for logs and XComs (counts, never record data)."""
+    outcomes = []
+    for feed in feeds:
+        result = land_feed_file(conn, feed, airflow_run_id)
+        outcomes.append({"file": feed.path.name, **(result.as_xcom() if result else {"skipped": "already landed"})})
+    return outcomes
