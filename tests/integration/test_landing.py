@@ -189,3 +189,18 @@ def test_a_load_left_running_by_a_crash_is_marked_abandoned_by_the_next(fresh_da
         statuses = [r[0] for r in conn.execute("select status from ops.loads order by started_at")]
 
     assert statuses == ["abandoned", "succeeded"]
+
+
+def test_the_second_pass_leaves_no_table_behind_whether_the_load_succeeds_or_falls_back(fresh_database, tmp_path):
+    good = _write_csv(tmp_path / "crm__contacts.csv")
+    odd = tmp_path / "odd" / "crm__contacts.csv"
+    odd.parent.mkdir()
+    odd.write_text("source_system,source_record_id,updated_at\ncrm,A,2026-02-30\n")  # PostgreSQL cannot read it
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        land_feed_file(conn, FeedFile.from_path(good))
+        fallback = land_feed_file(conn, FeedFile.from_path(odd))
+        left = conn.execute("select tablename from pg_tables where tablename like 'held_back%'").fetchall()
+
+    assert fallback.reasons == {"unparseable timestamp": 1}
+    assert left == []

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -211,12 +212,45 @@ def _quarantine_from(
     ).rowcount
 
 
+class HeldBackPass(threading.Thread):
+    """A second COPY of the same file on its own connection, keeping only the rows the checks hold
+    back. Its table is committed (and so visible to the load's transaction) before ``join`` returns."""
+
+    def __init__(self, conn: psycopg.Connection, feed: FeedFile, create: sql.Composable, copy: sql.Composable):
+        super().__init__(daemon=True)
+        password = conn.pgconn.password
+        self.connect = {"conninfo": conn.info.dsn, "password": password.decode() if password else None}
+        self.feed, self.create, self.copy = feed, create, copy
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with psycopg.connect(**self.connect) as conn:
+                conn.execute("set timezone = 'UTC'")
+                conn.execute(self.create)
+                with conn.cursor() as cur:
+                    _copy_file(cur, self.copy, self.feed)
+        except BaseException as exc:  # re-raised in the load's thread by join()
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
+def held_back_table(load_id: str) -> sql.Identifier:
+    """The unlogged table a load's second pass fills (dropped with the load, or after it fails)."""
+    return sql.Identifier("ops", f"held_back_{load_id.replace('-', '')}")
+
+
 def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan: FileScan) -> None:
-    """COPY the file straight into its raw table, the checks as the COPY's WHERE clause, so
-    PostgreSQL parses and checks each row once. Only when rows were held back (or quoted cells make
-    the line count uncertain) is the file read again, keeping just the held-back rows, with their
-    line positions, for the quarantine. A file with columns beyond the feed goes through a
-    temporary table instead, so its extra columns can travel in ``payload``."""
+    """COPY the file straight into its raw table with the checks as the COPY's WHERE clause, so
+    PostgreSQL parses and checks each row once. The rows the checks hold back are collected at the
+    same time by a second COPY on a second connection (the machine's second core), with their line
+    positions, for the quarantine. A file with columns beyond the feed goes through a temporary
+    table instead, so its extra columns can travel in ``payload``."""
     spec = ENTITIES[feed.entity]
     names = feed.header()
     present = set(names)
@@ -226,53 +260,66 @@ def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan
         spec, sql.Identifier, present, feed.source_system, scan.longest_line > MAX_FIELD_CHARS, datetime.now(UTC)
     )
     column_list = sql.SQL(", ").join(map(sql.Identifier, names))
+    text_columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)
     target = sql.Identifier("raw", raw_table(feed.source_system, feed.entity))
-    temp_table = sql.SQL("create temp table feed_rows (_row bigint generated always as identity, {}) on commit drop")
+    copy_into = sql.SQL("copy {t} ({c}) from stdin (format csv, header true)")
+    original = sql.SQL("(to_jsonb(c) - '_row')::text")
     with conn.cursor() as cur:
-        cur.execute(temp_table.format(sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)))
-        copy_into = sql.SQL("copy {t} ({c}) from stdin (format csv, header true)")
         if not extras:
-            landed = _copy_file(
-                cur, sql.SQL("{} where ({}) is null").format(copy_into.format(t=target, c=column_list), reason), feed
-            )
-            if not scan.has_quotes and landed == scan.rows:
-                result.fetched, result.landed, result.quarantined = scan.rows, landed, 0
-                return
-            held_back = sql.SQL("{} where ({}) is not null").format(
-                copy_into.format(t=sql.Identifier("feed_rows"), c=column_list), reason
-            )
-            _copy_file(cur, held_back, feed)
-        else:
-            fetched = _copy_file(cur, copy_into.format(t=sql.Identifier("feed_rows"), c=column_list), feed)
-            pairs = [sql.SQL("{}, nullif({}, '')").format(sql.Literal(n), sql.Identifier(n)) for n in extras]
-            objects = [
-                sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + 40]))
-                for i in range(0, len(pairs), 40)
-            ]
-            payload = sql.SQL("nullif(jsonb_strip_nulls({}), '{{}}'::jsonb)").format(sql.SQL(" || ").join(objects))
-            values = sql.SQL(", ").join(
-                sql.SQL("nullif({}, '')").format(sql.Identifier(n)) if n in present else sql.SQL("null")
-                for n in spec.columns
-            )
-            landed = cur.execute(
-                sql.SQL(
-                    "insert into {t} (load_id, loaded_at, {cols}, payload) select %(load)s, now(), {values}, {payload}"
-                    " from feed_rows where ({reason}) is null"
-                ).format(
-                    t=target,
-                    cols=sql.SQL(", ").join(map(sql.Identifier, spec.columns)),
-                    values=values,
-                    payload=payload,
-                    reason=reason,
+            held = held_back_table(result.load_id)
+            helper = HeldBackPass(
+                conn,
+                feed,
+                sql.SQL("create unlogged table {} (_row bigint generated always as identity, {})").format(
+                    held, text_columns
                 ),
-                {"load": result.load_id},
-            ).rowcount
-        quarantined = _quarantine_from(
-            conn, result, sql.SQL("select * from feed_rows"), reason, sql.SQL("(to_jsonb(c) - '_row')::text")
+                sql.SQL("{} where ({}) is not null").format(copy_into.format(t=held, c=column_list), reason),
+            )
+            helper.start()
+            try:
+                landed = _copy_file(
+                    cur,
+                    sql.SQL("{} where ({}) is null").format(copy_into.format(t=target, c=column_list), reason),
+                    feed,
+                )
+            finally:
+                helper.join()  # the second pass has ended (and committed its table) either way
+            quarantined = _quarantine_from(conn, result, sql.SQL("select * from {}").format(held), reason, original)
+            cur.execute(sql.SQL("drop table {}").format(held))
+            # every row was either kept (reason null) or held back (reason not null)
+            result.fetched, result.landed, result.quarantined = landed + quarantined, landed, quarantined
+            return
+        cur.execute(
+            sql.SQL("create temp table feed_rows (_row bigint generated always as identity, {}) on commit drop").format(
+                text_columns
+            )
         )
-    # straight COPY: every row was either kept (reason null) or held back (reason not null)
-    result.fetched = fetched if extras else landed + quarantined
-    result.landed, result.quarantined = landed, quarantined
+        fetched = _copy_file(cur, copy_into.format(t=sql.Identifier("feed_rows"), c=column_list), feed)
+        pairs = [sql.SQL("{}, nullif({}, '')").format(sql.Literal(n), sql.Identifier(n)) for n in extras]
+        objects = [
+            sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + 40]))
+            for i in range(0, len(pairs), 40)
+        ]
+        payload = sql.SQL("nullif(jsonb_strip_nulls({}), '{{}}'::jsonb)").format(sql.SQL(" || ").join(objects))
+        values = sql.SQL(", ").join(
+            sql.SQL("nullif({}, '')").format(sql.Identifier(n)) if n in present else sql.SQL("null")
+            for n in spec.columns
+        )
+        landed = cur.execute(
+            sql.SQL(
+                "insert into {t} (load_id, loaded_at, {cols}, payload) select %(load)s, now(), {values}, {payload}"
+                " from feed_rows where ({reason}) is null"
+            ).format(
+                t=target,
+                cols=sql.SQL(", ").join(map(sql.Identifier, spec.columns)),
+                values=values,
+                payload=payload,
+                reason=reason,
+            ),
+            {"load": result.load_id},
+        ).rowcount
+        quarantined = _quarantine_from(conn, result, sql.SQL("select * from feed_rows"), reason, original)
+    result.fetched, result.landed, result.quarantined = fetched, landed, quarantined
 
 
 def _land_jsonl(conn: psycopg.Connection, feed: FeedFile, result: LoadResult) -> None:
@@ -368,6 +415,7 @@ def land_feed_file(conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str
                     _land_fast(conn, feed, result, scan)
             except COPY_FORMAT_ERRORS as exc:
                 log.warning("%s: %s; reading it line by line", feed.path.name, str(exc).splitlines()[0])
+                conn.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
                 result.fetched = result.landed = result.quarantined = 0
                 result.reasons.clear()
                 write_records(conn, result, feed.records())
@@ -386,6 +434,8 @@ def land_feed_file(conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str
             complete_load(conn, result)
     except BaseException as exc:
         fail_load(conn, result, exc)
+        conn.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
+        conn.commit()
         raise
     conn.commit()
     log.info(
