@@ -58,8 +58,8 @@ def validate(layer: str, conn_id: str, airflow_run_id: str | None) -> list[dict[
     return [r.summary() for r in results]
 
 
-def transform_and_validate(conn_id: str) -> tuple[Any, Any]:
-    """The dbt task group (cosmos) followed by the marts' quality gate: (first, last) to chain on."""
+def transform_and_validate(conn_id: str) -> Any:
+    """The dbt task group (cosmos) followed by the marts' quality gate; returns the group to chain on."""
     from leadflow.transform.dbt_tasks import dbt_task_group
 
     @task(outlets=[MARTS_ASSET])
@@ -67,9 +67,8 @@ def transform_and_validate(conn_id: str) -> tuple[Any, Any]:
         return validate("marts", conn_id, run_id)
 
     dbt = dbt_task_group("dbt")
-    gate = validate_marts()
-    dbt >> gate
-    return dbt, gate
+    dbt >> validate_marts()
+    return dbt
 
 
 def build_transform_dag(doc_md: str | None = None) -> Any:
@@ -144,7 +143,6 @@ def build_pipeline_dag(doc_md: str | None = None) -> Any:
                 return land_source(source, conn_id, run_id, data_interval_end)
 
             landing.append(ingest())
-        first, _ = transform_and_validate(conn_id)
-        landing >> first
+        landing >> transform_and_validate(conn_id)
 
     return pipeline()

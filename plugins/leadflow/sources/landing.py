@@ -55,11 +55,22 @@ create table if not exists ops.loads (
     detail text,
     check (status <> 'succeeded' or fetched = landed + quarantined)
 );
--- columns and states added after the first release of ops.loads
-alter table ops.loads add column if not exists origin text;
-alter table ops.loads drop constraint if exists loads_status_check;
-alter table ops.loads add constraint loads_status_check
-    check (status in ('running', 'succeeded', 'failed', 'abandoned', 'skipped'));
+-- columns and states added after the first release of ops.loads; changed only when missing, so a
+-- load takes no exclusive lock on ops.loads and does not revalidate its rows every time
+do $$
+begin
+    if not exists (select 1 from information_schema.columns
+                   where table_schema = 'ops' and table_name = 'loads' and column_name = 'origin') then
+        alter table ops.loads add column origin text;
+    end if;
+    if not exists (select 1 from pg_constraint where conrelid = 'ops.loads'::regclass
+                   and conname = 'loads_status_check' and pg_get_constraintdef(oid) like '%skipped%') then
+        alter table ops.loads drop constraint if exists loads_status_check;
+        alter table ops.loads add constraint loads_status_check
+            check (status in ('running', 'succeeded', 'failed', 'abandoned', 'skipped'));
+    end if;
+end
+$$;
 create index if not exists loads_source_entity on ops.loads (source_system, entity, started_at desc);
 create table if not exists raw.quarantine (
     load_id uuid not null,
@@ -71,6 +82,17 @@ create table if not exists raw.quarantine (
     original text
 );
 create index if not exists quarantine_load on raw.quarantine (load_id);
+-- feed files landed, by checksum: a re-dropped file is skipped
+create table if not exists ops.files (
+    source_system text not null,
+    entity text not null,
+    sha256 text not null,
+    file_name text not null,
+    size_bytes bigint not null,
+    load_id uuid not null,
+    loaded_at timestamptz not null default now(),
+    primary key (source_system, entity, sha256)
+);
 """
 
 # pg_input_is_valid exists from PostgreSQL 16; on 15 a PL/pgSQL fallback gives the same answer.
