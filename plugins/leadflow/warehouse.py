@@ -49,7 +49,10 @@ class ServerStatus:
 
 
 def _port_is_free(port: int) -> bool:
+    """Free for a listener, as PostgreSQL binds it: connections of a stopped server lingering in
+    TIME_WAIT do not count (SO_REUSEADDR), another listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
