@@ -8,6 +8,8 @@ many interactions, then in a fresh database per measurement
   floor — COPY each interactions file into a table of text columns (what PostgreSQL can do);
   ours  — leadflow's land_feed_file on the same files (checksum, checks, quarantine, ops.loads),
           in a child process whose peak RSS is reported.
+The two alternate --repeat times (default 3) and the medians are compared: on a small shared
+machine one bare COPY of 10M rows took anywhere from 14 to 23 s, so a single pair says little.
 Prints a table and writes benchmarks/results/ingest_files-<timestamp>.json with the machine.
 """
 
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -132,6 +135,7 @@ def machine() -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--interactions", type=int, action="append", help="size(s); default 1M and 10M")
+    parser.add_argument("--repeat", type=int, default=3, help="floor/ours pairs per size (medians compared)")
     args = parser.parse_args()
     sizes = args.interactions or [1_000_000, 10_000_000]
     server = database_url()
@@ -141,16 +145,29 @@ def main() -> int:
     for size in sizes:
         files = interaction_files(feed_folder(size))
         rows = count_rows(files)
-        floor_db = fresh_database(server, "leadflow_bench_floor")
-        floor_s = floor_copy(floor_db, files)
-        drop_database(server, "leadflow_bench_floor")
-        ours_db = fresh_database(server, "leadflow_bench_ours")
-        result = ours(ours_db, files)
-        drop_database(server, "leadflow_bench_ours")
-        assert result["fetched"] == rows == result["landed"] + result["quarantined"], (result, rows)
+        floors, runs = [], []
+        for _ in range(args.repeat):
+            floor_db = fresh_database(server, "leadflow_bench_floor")
+            floors.append(floor_copy(floor_db, files))
+            drop_database(server, "leadflow_bench_floor")
+            ours_db = fresh_database(server, "leadflow_bench_ours")
+            runs.append(ours(ours_db, files))
+            drop_database(server, "leadflow_bench_ours")
+            result = runs[-1]
+            assert result["fetched"] == rows == result["landed"] + result["quarantined"], (result, rows)
+            print(f"  {rows:,} rows: floor {floors[-1]:.1f}s, ours {result['seconds']:.1f}s", flush=True)
+        floor_s = statistics.median(floors)
+        result = {
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "quarantined": runs[0]["quarantined"],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        }
         row = {
             "interactions": rows,
             "files": len(files),
+            "repeats": args.repeat,
+            "floor_seconds_each": [round(f, 2) for f in floors],
+            "ingest_seconds_each": [round(r["seconds"], 2) for r in runs],
             "floor_seconds": round(floor_s, 2),
             "floor_rows_per_s": round(rows / floor_s),
             "ingest_seconds": round(result["seconds"], 2),

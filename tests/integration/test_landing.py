@@ -152,6 +152,40 @@ def test_the_same_file_dropped_twice_lands_once(fresh_database, tmp_path):
     assert statuses == [("succeeded", None), ("skipped", f"same file as load {first.load_id}")]
 
 
+def test_a_file_of_the_same_size_but_other_content_is_landed(fresh_database, tmp_path):
+    header = "source_system,source_record_id,updated_at\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "crm__contacts.csv").write_text(header + "crm,A,2026-01-01\n")
+    (tmp_path / "b" / "crm__contacts.csv").write_text(header + "crm,B,2026-01-01\n")
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        first = land_feed_file(conn, FeedFile.from_path(tmp_path / "a" / "crm__contacts.csv"))
+        second = land_feed_file(conn, FeedFile.from_path(tmp_path / "b" / "crm__contacts.csv"))
+        ids = conn.execute("select source_record_id from raw.crm__contacts order by 1").fetchall()
+
+    assert first is not None and second is not None
+    assert ids == [("A",), ("B",)]
+
+
+def test_an_oversized_field_in_a_file_streamed_without_length_checks_is_still_quarantined(fresh_database, tmp_path):
+    # no extra columns and valid dates: the COPY path that first lands without length checks
+    path = tmp_path / "crm__contacts.csv.gz"
+    text = "source_system,source_record_id,updated_at,company\ncrm,A,2026-01-01,Acme\ncrm,B,2026-01-01," + "x" * 10_001
+    path.write_bytes(gzip.compress((text + "\ncrm,C,2026-01-02,\n").encode()))
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        result = land_feed_file(conn, FeedFile.from_path(path))
+        landed, quarantined = _outcome(conn, result.load_id)
+        loads = conn.execute("select status, fetched, landed, quarantined from ops.loads").fetchall()
+        leftovers = conn.execute("select count(*) from pg_tables where tablename like 'held_back_%'").fetchone()[0]
+
+    assert [row[0] for row in landed] == ["A", "C"]
+    assert quarantined == [(2, "field company longer than 10000 characters")]
+    assert loads == [("succeeded", 3, 2, 1)]
+    assert leftovers == 0
+
+
 def test_records_seen_before_are_counted_as_duplicates(fresh_database):
     records = [(1, {"source_record_id": "A", "updated_at": "2026-01-01"})]
 

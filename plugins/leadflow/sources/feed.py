@@ -100,13 +100,17 @@ def raw_table_ddl(source_system: str, entity: str) -> str:
 
     The load metadata has defaults so a file can be COPYed straight in: ``leadflow.load_id`` is set
     for the load's transaction (``set_config(..., true)``); without it the insert fails (not null).
+    A BRIN index on ``loaded_at`` (tiny, nearly free to maintain on an append-only table) finds the
+    rows of one load or of the loads since a point in time without reading the whole history.
     """
     spec = ENTITIES[entity]
+    table = raw_table(source_system, entity)
     feed_columns = ",\n    ".join(f"{name} text" for name in spec.columns)
     return f"""
-create table if not exists raw.{raw_table(source_system, entity)} (
+create table if not exists raw.{table} (
     load_id uuid not null default nullif(current_setting('leadflow.load_id', true), '')::uuid,
     loaded_at timestamptz not null default now(),
     {feed_columns},
     payload jsonb
-)"""
+);
+create index if not exists {table}__loaded_at on raw.{table} using brin (loaded_at)"""

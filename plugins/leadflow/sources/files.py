@@ -131,40 +131,69 @@ def find_feed_files(folder: Path) -> list[FeedFile]:
 # --- the fast way ------------------------------------------------------------------------------
 
 
-@dataclass
 class FileScan:
-    """One pass over the file's bytes before PostgreSQL reads them."""
+    """What landing needs to know of a file's bytes — its SHA-256 and its longest line — gathered
+    while the bytes stream into PostgreSQL, so the file is read once (no pass before the COPY)."""
 
-    sha256: str
-    longest_line: int  # bytes; no cell can be longer, so most files need no length checks
+    def __init__(self, feed: FeedFile):
+        self.feed = feed
+        self.complete = False
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file's (decompressed) bytes; reading them to the end completes the scan. A read that
+        stopped early (a failed COPY) leaves the scan incomplete; the next read starts it afresh."""
+        if self.complete:  # a second read (the slow path) only needs the bytes
+            yield from self.feed.chunks()
+            return
+        import numpy as np  # vectorised newline search: ≈ 1 GB/s
+
+        self._hasher = hashlib.sha256()
+        self._decompressor = zlib.decompressobj(wbits=31) if self.feed.gzipped else None
+        self._longest = 0
+        self._current = 0  # length of the line still open at the end of the previous chunk
+        self.size_bytes = 0
+        with open(self.feed.path, "rb") as handle:
+            while raw := handle.read(CHUNK_BYTES):
+                self.size_bytes += len(raw)
+                self._hasher.update(raw)
+                chunk = self._decompressor.decompress(raw) if self._decompressor else raw
+                ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A)
+                if ends.size:
+                    self._longest = max(self._longest, self._current + int(ends[0]))
+                    if ends.size > 1:
+                        self._longest = max(self._longest, int(np.diff(ends).max()) - 1)
+                    self._current = len(chunk) - int(ends[-1]) - 1
+                else:
+                    self._current += len(chunk)
+                yield chunk
+        self.complete = True
+
+    def finish(self) -> FileScan:
+        """Read whatever has not streamed yet (after a COPY that stopped early, or before any)."""
+        for _ in self.chunks():
+            pass
+        return self
+
+    @property
+    def sha256(self) -> str:
+        assert self.complete, "the scan has not reached the end of the file"
+        return self._hasher.hexdigest()
+
+    @property
+    def longest_line(self) -> int:
+        """In bytes; no cell can be longer, so most files need no length checks."""
+        assert self.complete, "the scan has not reached the end of the file"
+        return max(self._longest, self._current)
 
 
 def scan_file(feed: FeedFile) -> FileScan:
-    """Checksum and longest line, vectorised with numpy (≈ 1 GB/s)."""
-    import numpy as np
-
-    hasher = hashlib.sha256()
-    decompressor = zlib.decompressobj(wbits=31) if feed.gzipped else None
-    longest = 0
-    current = 0  # length of the line still open at the end of the previous chunk
-    with open(feed.path, "rb") as handle:
-        while raw := handle.read(CHUNK_BYTES):
-            hasher.update(raw)
-            chunk = decompressor.decompress(raw) if decompressor else raw
-            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A)
-            if ends.size:
-                longest = max(longest, current + int(ends[0]))
-                if ends.size > 1:
-                    longest = max(longest, int(np.diff(ends).max()) - 1)
-                current = len(chunk) - int(ends[-1]) - 1
-            else:
-                current += len(chunk)
-    return FileScan(hasher.hexdigest(), max(longest, current))
+    """The whole scan before landing (for a file that may be a re-drop)."""
+    return FileScan(feed).finish()
 
 
-def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, feed: FeedFile) -> int:
+def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, chunks: Iterator[bytes]) -> int:
     with cur.copy(statement) as writer:
-        for chunk in feed.chunks():
+        for chunk in chunks:
             writer.write(chunk)
     return cur.rowcount
 
@@ -191,14 +220,19 @@ def _quarantine_from(
     ).rowcount
 
 
+def _connect_args(conn: psycopg.Connection) -> dict[str, Any]:
+    """What opens another connection to the same database as ``conn``."""
+    password = conn.pgconn.password
+    return {"conninfo": conn.info.dsn, "password": password.decode() if password else None}
+
+
 class HeldBackPass(threading.Thread):
     """A second COPY of the same file on its own connection, keeping only the rows the checks hold
     back. Its table is committed (and so visible to the load's transaction) before ``join`` returns."""
 
     def __init__(self, conn: psycopg.Connection, feed: FeedFile, create: sql.Composable, copy: sql.Composable):
         super().__init__(daemon=True)
-        password = conn.pgconn.password
-        self.connect = {"conninfo": conn.info.dsn, "password": password.decode() if password else None}
+        self.connect = _connect_args(conn)
         self.feed, self.create, self.copy = feed, create, copy
         self.error: BaseException | None = None
 
@@ -208,7 +242,7 @@ class HeldBackPass(threading.Thread):
                 conn.execute("set timezone = 'UTC'")
                 conn.execute(self.create)
                 with conn.cursor() as cur:
-                    _copy_file(cur, self.copy, self.feed)
+                    _copy_file(cur, self.copy, self.feed.chunks())
         except BaseException as exc:  # re-raised in the load's thread by join()
             self.error = exc
 
@@ -219,9 +253,42 @@ class HeldBackPass(threading.Thread):
             raise error
 
 
+class LinesTooLong(Exception):
+    """A file landed without length checks has a line longer than a field may be: land it again."""
+
+
 def held_back_table(load_id: str) -> sql.Identifier:
     """The unlogged table a load's second pass fills (dropped with the load, or after it fails)."""
     return sql.Identifier("ops", f"held_back_{load_id.replace('-', '')}")
+
+
+def _remove_held_back(
+    conn: psycopg.Connection, result: LoadResult, target: sql.Identifier, held: sql.Identifier, names: list[str]
+) -> int:
+    """Take the held-back rows out of the load's uncommitted rows in raw (never visible to anyone).
+
+    A row is held back by a function of its cells alone, so the rows to take out are exactly those
+    of this load equal to a held-back row. The load's rows are found through the BRIN index on
+    ``loaded_at`` (they all carry the transaction's ``now()``), not by reading the table's history.
+    """
+    same_row = sql.SQL("({}) is not distinct from ({})").format(
+        sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(n)) for n in names),
+        sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(n)) for n in names),
+    )
+    id_field = ENTITIES[result.entity].id_field
+    first = sql.Identifier(id_field if id_field in names else names[0])  # the hash join's key
+    # fresh rows have no statistics yet: tell the planner the plan (BRIN scan, hash join on the id)
+    conn.execute("set local enable_seqscan = off; set local enable_nestloop = off; set local enable_mergejoin = off")
+    try:
+        return conn.execute(
+            sql.SQL(
+                "delete from {t} r using {h} h where r.loaded_at = now() and r.load_id = %(load)s"
+                " and coalesce(r.{first}, '') = coalesce(h.{first}, '') and {same_row}"
+            ).format(t=target, h=held, first=first, same_row=same_row),
+            {"load": result.load_id},
+        ).rowcount
+    finally:
+        conn.execute("reset enable_seqscan; reset enable_nestloop; reset enable_mergejoin")
 
 
 def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan: FileScan) -> None:
@@ -234,10 +301,11 @@ def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan
     names = feed.header()
     present = set(names)
     extras = sorted(present - set(spec.columns))
-    # one rule set for every pass over the file (same clock), columns by their bare names
-    reason = reason_sql(
-        spec, sql.Identifier, present, feed.source_system, scan.longest_line > MAX_FIELD_CHARS, datetime.now(UTC)
-    )
+    now = datetime.now(UTC)  # one clock for every pass over the file
+
+    def rules(check_lengths: bool) -> sql.Composable:  # columns by their bare names
+        return reason_sql(spec, sql.Identifier, present, feed.source_system, check_lengths, now)
+
     column_list = sql.SQL(", ").join(map(sql.Identifier, names))
     text_columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)
     target = sql.Identifier("raw", raw_table(feed.source_system, feed.entity))
@@ -245,6 +313,11 @@ def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan
     original = sql.SQL("(to_jsonb(c) - '_row')::text")
     with conn.cursor() as cur:
         if not extras:
+            # Length checks cost a call per cell; a file whose longest line is within the limit needs
+            # none. Before the first read that is assumed: if the read proves otherwise, LinesTooLong
+            # makes the caller roll back and land the file again, with the checks.
+            check_lengths = scan.complete and scan.longest_line > MAX_FIELD_CHARS
+            reason = rules(check_lengths)
             held = held_back_table(result.load_id)
             helper = HeldBackPass(
                 conn,
@@ -256,24 +329,26 @@ def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan
             )
             helper.start()
             try:
-                landed = _copy_file(
-                    cur,
-                    sql.SQL("{} where ({}) is null").format(copy_into.format(t=target, c=column_list), reason),
-                    feed,
-                )
+                fetched = _copy_file(cur, copy_into.format(t=target, c=column_list), scan.chunks())
             finally:
                 helper.join()  # the second pass has ended (and committed its table) either way
+            if not check_lengths and scan.longest_line > MAX_FIELD_CHARS:
+                raise LinesTooLong
             quarantined = _quarantine_from(conn, result, sql.SQL("select * from {}").format(held), reason, original)
+            if quarantined:
+                removed = _remove_held_back(conn, result, target, held, names)
+                if removed != quarantined:
+                    raise RuntimeError(f"{feed.path.name}: {quarantined} rows held back but {removed} taken out of raw")
             cur.execute(sql.SQL("drop table {}").format(held))
-            # every row was either kept (reason null) or held back (reason not null)
-            result.fetched, result.landed, result.quarantined = landed + quarantined, landed, quarantined
+            result.fetched, result.landed, result.quarantined = fetched, fetched - quarantined, quarantined
             return
         cur.execute(
             sql.SQL("create temp table feed_rows (_row bigint generated always as identity, {}) on commit drop").format(
                 text_columns
             )
         )
-        fetched = _copy_file(cur, copy_into.format(t=sql.Identifier("feed_rows"), c=column_list), feed)
+        fetched = _copy_file(cur, copy_into.format(t=sql.Identifier("feed_rows"), c=column_list), scan.chunks())
+        reason = rules(scan.longest_line > MAX_FIELD_CHARS)
         pairs = [sql.SQL("{}, nullif({}, '')").format(sql.Literal(n), sql.Identifier(n)) for n in extras]
         objects = [
             sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + 40]))
@@ -301,13 +376,15 @@ def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan
     result.fetched, result.landed, result.quarantined = fetched, landed, quarantined
 
 
-def _land_jsonl(conn: psycopg.Connection, feed: FeedFile, result: LoadResult) -> None:
+def _land_jsonl(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan: FileScan) -> None:
     spec = ENTITIES[feed.entity]
     with conn.cursor() as cur:
         cur.execute("create temp table feed_lines (_row bigint generated always as identity, line text) on commit drop")
         # one line per row: delimiter and quote are control characters that JSON text never holds raw
         _copy_file(
-            cur, sql.SQL("copy feed_lines (line) from stdin (format csv, delimiter e'\\x1f', quote e'\\x1e')"), feed
+            cur,
+            sql.SQL("copy feed_lines (line) from stdin (format csv, delimiter e'\\x1f', quote e'\\x1e')"),
+            scan.chunks(),
         )
         cur.execute(
             "create temp table feed_json on commit drop as"
@@ -345,7 +422,7 @@ def _land_fast(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, sca
     if feed.format == "csv":
         _land_csv(conn, feed, result, scan)
     else:
-        _land_jsonl(conn, feed, result)
+        _land_jsonl(conn, feed, result, scan)
     if result.landed + result.quarantined != result.fetched:
         raise RuntimeError(
             f"{feed.path.name}: {result.fetched} rows but {result.landed} landed + {result.quarantined} quarantined"
@@ -368,48 +445,90 @@ def already_landed(conn: psycopg.Connection, feed: FeedFile, digest: str) -> str
     return str(row[0]) if row else None
 
 
-def land_feed_file(conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str | None = None) -> LoadResult | None:
-    """Land one feed file once. Returns None when the same file (by SHA-256) was landed before."""
-    ensure_schemas(conn)
-    conn.commit()
-    scan = scan_file(feed)
-    digest = scan.sha256
-    previous = already_landed(conn, feed, digest)
-    if previous:
-        # reported, not landed again: a skip row in ops.loads says which load had it
+def already_landed_size(conn: psycopg.Connection, feed: FeedFile) -> bool:
+    """Whether a file of this size was landed for the same source and entity (a possible re-drop)."""
+    return conn.execute(
+        "select exists (select 1 from ops.files where source_system = %s and entity = %s and size_bytes = %s)",
+        (feed.source_system, feed.entity, feed.path.stat().st_size),
+    ).fetchone()[0]
+
+
+def _record_skip(
+    conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str | None, previous: str, load_id: str | None = None
+) -> None:
+    """A re-dropped file is reported, not landed again: a skip row in ops.loads names the load that
+    had it (the row of the load that found out, when it was already started)."""
+    detail = f"same file as load {previous}"
+    if load_id:
+        conn.execute(
+            "update ops.loads set status = 'skipped', finished_at = now(), detail = %s where load_id = %s",
+            (detail, load_id),
+        )
+    else:
         conn.execute(
             "insert into ops.loads (load_id, source_system, entity, started_at, finished_at, status,"
             " airflow_run_id, origin, detail) values (gen_random_uuid(), %s, %s, now(), now(), 'skipped', %s, %s, %s)",
-            (feed.source_system, feed.entity, airflow_run_id, feed.path.name, f"same file as load {previous}"),
+            (feed.source_system, feed.entity, airflow_run_id, feed.path.name, detail),
         )
-        conn.commit()
-        log.info("%s: skipped, the same file was landed by load %s", feed.path.name, previous)
+    conn.commit()
+    log.info("%s: skipped, the same file was landed by load %s", feed.path.name, previous)
+
+
+def _reset(conn: psycopg.Connection, result: LoadResult) -> None:
+    """After a rolled-back attempt: no counts, no held-back rows. That table was committed by the
+    second pass's own connection, so it is dropped by one too (the load's transaction stays open)."""
+    with psycopg.connect(**_connect_args(conn), autocommit=True) as other:
+        other.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
+    result.fetched = result.landed = result.quarantined = 0
+    result.reasons.clear()
+
+
+def _land_file(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan: FileScan) -> None:
+    """Inside the load's transaction: the fast way, in a savepoint; the slow way if PostgreSQL
+    cannot parse the file."""
+    while True:
+        try:
+            with conn.transaction():
+                _land_fast(conn, feed, result, scan)
+            return
+        except LinesTooLong:
+            _reset(conn, result)  # the scan is complete now: the next attempt checks lengths
+        except COPY_FORMAT_ERRORS as exc:
+            log.warning("%s: %s; reading it line by line", feed.path.name, str(exc).splitlines()[0])
+            _reset(conn, result)
+            scan.finish()
+            write_records(conn, result, feed.records())
+            return
+
+
+def land_feed_file(conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str | None = None) -> LoadResult | None:
+    """Land one feed file once. Returns None when the same file (by SHA-256) was landed before.
+
+    A file the size of one landed before may be a re-drop: its checksum is taken before anything
+    is landed. Any other file is checksummed while it streams into PostgreSQL (read once); the
+    primary key of ops.files still catches the same file landed by a concurrent load.
+    """
+    ensure_schemas(conn)
+    conn.commit()
+    scan = scan_file(feed) if already_landed_size(conn, feed) else FileScan(feed)
+    if scan.complete and (previous := already_landed(conn, feed, scan.sha256)):
+        _record_skip(conn, feed, airflow_run_id, previous)
         return None
     result = start_load(conn, feed.source_system, feed.entity, airflow_run_id, origin=feed.path.name)
     try:
         with conn.transaction():
-            try:
-                with conn.transaction():  # a savepoint: a file PostgreSQL cannot parse is read again
-                    _land_fast(conn, feed, result, scan)
-            except COPY_FORMAT_ERRORS as exc:
-                log.warning("%s: %s; reading it line by line", feed.path.name, str(exc).splitlines()[0])
-                conn.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
-                result.fetched = result.landed = result.quarantined = 0
-                result.reasons.clear()
-                write_records(conn, result, feed.records())
+            _land_file(conn, feed, result, scan)
             conn.execute(
                 "insert into ops.files (source_system, entity, sha256, file_name, size_bytes, load_id)"
                 " values (%s, %s, %s, %s, %s, %s)",
-                (
-                    feed.source_system,
-                    feed.entity,
-                    digest,
-                    feed.path.name,
-                    feed.path.stat().st_size,
-                    result.load_id,
-                ),
+                (feed.source_system, feed.entity, scan.sha256, feed.path.name, scan.size_bytes, result.load_id),
             )
             complete_load(conn, result)
+    except psycopg.errors.UniqueViolation:  # a concurrent load landed the same file first
+        conn.rollback()
+        conn.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
+        _record_skip(conn, feed, airflow_run_id, already_landed(conn, feed, scan.sha256) or "?", result.load_id)
+        return None
     except BaseException as exc:
         fail_load(conn, result, exc)
         conn.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
