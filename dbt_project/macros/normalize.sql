@@ -37,3 +37,74 @@
         when lower(btrim({{ expression }})) in ('false', 'f', 'no', 'n', '0', 'opt-out', 'denied') then false
     end
 {%- endmacro %}
+
+{#- An email for matching: normalize_email, and with vars.identity.gmail_dots_and_plus Gmail's own
+    rules (dots in the local part and a +tag do not change the mailbox). -#}
+{% macro email_match_key(expression) -%}
+    {%- if var("identity")["gmail_dots_and_plus"] -%}
+    case
+        when split_part({{ expression }}, '@', 2) in ('gmail.com', 'googlemail.com')
+            then replace(split_part(split_part({{ expression }}, '@', 1), '+', 1), '.', '') || '@gmail.com'
+        else {{ expression }}
+    end
+    {%- else -%}
+        {{ expression }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A company name for matching: lower case, punctuation dropped, legal forms (vars.legal_suffixes)
+    removed wherever they stand as a word: "Rossi Logistica S.p.A." = "rossi logistica". -#}
+{% macro company_match_key(expression) -%}
+    {%- set suffixes = var("legal_suffixes") | map("replace", ".", "") | map("replace", "&", "and") | list -%}
+    nullif(
+        btrim(regexp_replace(
+            regexp_replace(
+                ' ' || regexp_replace(replace(replace(lower({{ expression }}), '.', ''), '&', ' and '), '[^[:alnum:]]+', ' ', 'g') || ' ',
+                ' ({{ suffixes | join("|") }})(?= )', ' ', 'g'
+            ),
+            '\s+', ' ', 'g'
+        )),
+        ''
+    )
+{%- endmacro %}
+
+{#- A person's full name for matching: lower case, letters only, single spaces. -#}
+{% macro name_match_key(first_name, last_name) -%}
+    nullif(btrim(regexp_replace(
+        lower(coalesce({{ first_name }}, '') || ' ' || coalesce({{ last_name }}, '')), '[^[:alpha:]]+', ' ', 'g'
+    )), '')
+{%- endmacro %}
+
+{#- A phone number in E.164 (+ and 7 to 15 digits), given the digits-and-plus form from staging and
+    the calling code and national trunk prefix of the record's country; null when it cannot be. -#}
+{% macro e164_phone(phone, calling_code, trunk_prefix) -%}
+    (select candidate from (select
+        case
+            when {{ phone }} like '+%' then {{ phone }}
+            when {{ phone }} like '00%' then '+' || substr({{ phone }}, 3)
+            when {{ calling_code }} is not null then '+' || {{ calling_code }} || case
+                when {{ trunk_prefix }} is not null and {{ phone }} like {{ trunk_prefix }} || '%'
+                    then substr({{ phone }}, length({{ trunk_prefix }}) + 1)
+                else {{ phone }}
+            end
+        end as candidate) as c
+    where candidate ~ '^\+[1-9][0-9]{6,14}$')
+{%- endmacro %}
+
+{#- The run's point in time: vars.as_of (the Airflow data interval's end), else now. -#}
+{% macro as_of() -%}
+    {%- if var("as_of") -%}
+    cast('{{ var("as_of") }}' as timestamptz)
+    {%- else -%}
+        now()
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The letters of the last word of a name, sorted: "john csota" and "Costa" both give "acost". -#}
+{% macro letters_of_last_word(expression) -%}
+    array_to_string(array(
+        select letter
+        from unnest(regexp_split_to_array(regexp_replace({{ expression }}, '^.* ', ''), '')) as letter
+        order by letter
+    ), '')
+{%- endmacro %}

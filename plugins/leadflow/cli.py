@@ -104,6 +104,26 @@ def cmd_airflow_ui(args: argparse.Namespace) -> int:
     return run_standalone(port=args.port)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from leadflow.demo.run import demo_data
+    from leadflow.transform.identity_evaluation import evaluate_identity, print_evaluation
+    from leadflow.warehouse import database_url
+
+    truth = Path(args.truth) if args.truth else demo_data() / "ground_truth.csv"
+    if not truth.exists():
+        print(f"truth file not found: {truth}", file=sys.stderr)
+        return 2
+    with psycopg.connect(database_url().url()) as conn:
+        if conn.execute("select to_regclass('marts.contact_origins') is null").fetchone()[0]:
+            print("marts.contact_origins does not exist yet: run the pipeline first (make demo)", file=sys.stderr)
+            return 2
+        result = evaluate_identity(conn, truth, examples=args.examples)
+    print_evaluation(result, truth)
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime
@@ -181,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--feed", required=True, help="folder of <source_system>__<entity>.csv|jsonl[.gz] files")
     run.add_argument("--as-of", help="logical date of the run (ISO date or date-time; default now)")
     run.set_defaults(func=cmd_run)
+
+    evaluate = sub.add_parser("evaluate", help="measure a pipeline stage against labelled data")
+    evaluate.add_argument("stage", choices=["identity"], help="identity: clustering vs a ground truth")
+    evaluate.add_argument(
+        "--truth", help="CSV with source_system,source_record_id,person_id (default: the demo data's ground truth)"
+    )
+    evaluate.add_argument("--examples", type=int, default=5, help="false merges and missed links to show")
+    evaluate.set_defaults(func=cmd_evaluate)
 
     sources = sub.add_parser("demo-sources", help="serve generated data as four source-system APIs on 127.0.0.1")
     sources.add_argument("--data", help="folder written by `leadflow generate` (default: the demo's data)")

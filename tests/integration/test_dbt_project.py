@@ -28,12 +28,24 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
         lena = conn.execute(
             "select email_permission, number_of_origins from marts.dim_contacts where email = %s",
             ("lena.meier@example.net",),
-        ).fetchone()
+        ).fetchall()
+        conflicting = conn.execute(
+            "select key_type, key_value from intermediate.int_identity_keys_blocked"
+            " where block_rule = 'conflicting' order by 1, 2"
+        ).fetchall()
         comment = conn.execute("select obj_description('marts.dim_contacts'::regclass)").fetchone()[0]
 
     assert staged == 14
-    assert contacts == (12, 12)
-    assert lena == ("denied", 2)  # the newer origin's opt-out beats the older opt-in
+    # Anna Berg and Lena Meier each have two CRM records with different CRM ids: two people to the
+    # CRM, so their shared email and phone must not merge them (and are reported)
+    assert contacts == (14, 12)
+    assert conflicting == [
+        ("email", "anna.berg@example.com"),
+        ("email", "lena.meier@example.net"),
+        ("phone", "+49301234567"),
+    ]
+    # consent belongs to the address: the newer opt-out beats the older opt-in for both holders
+    assert lena == [("denied", 1), ("denied", 1)]
     assert comment and "golden contact" in comment  # docs persisted for BI tools
 
 

@@ -21,6 +21,10 @@ def pipeline_dag(airflow_db, warehouse):
     return bag.dags["leadflow_pipeline"]
 
 
+def _origin_contacts(conn: psycopg.Connection) -> dict[str, str]:
+    return dict(conn.execute("select source_system || ':' || source_record_id, contact_id from marts.contact_origins"))
+
+
 def _snapshot(conn: psycopg.Connection) -> list[tuple]:
     return conn.execute("select * from marts.dim_contacts order by contact_id").fetchall()
 
@@ -40,8 +44,8 @@ def test_pipeline_lands_builds_validates_and_a_rerun_skips_the_landed_file(pipel
         contacts = _snapshot(conn)
 
     assert loads == [("succeeded", 16, 14, 2)]
-    assert quality == [("marts.dim_contacts", "marts", first.run_id, True, "critical", 12)]
-    assert len(contacts) == 12
+    assert quality == [("marts.dim_contacts", "marts", first.run_id, True, "critical", 14)]
+    assert len(contacts) == 14
 
     second = pipeline_dag.test(logical_date=datetime(2026, 3, 2, tzinfo=UTC))
 
@@ -55,19 +59,20 @@ def test_pipeline_lands_builds_validates_and_a_rerun_skips_the_landed_file(pipel
     assert loads == [("succeeded", first.run_id), ("skipped", second.run_id)]
 
 
-def test_a_generated_feed_folder_lands_every_record_and_only_new_files_later(pipeline_dag, warehouse, tmp_path):
-    """What `leadflow run --feed DIR` runs: every record of every file landed or quarantined.
-
-    (The session's warehouse, not a new one: dbt run in-process by cosmos keeps its first connection.)
-    """
+@pytest.fixture(scope="module")
+def feed_runs(pipeline_dag, warehouse, tmp_path_factory) -> dict:
+    """What `leadflow run --feed DIR` runs, three times: a generated folder, the same folder again,
+    and the folder with a file added. (The session's warehouse, not a new one: dbt run in-process
+    by cosmos keeps its first connection.)"""
     import csv
 
     from leadflow.demo.generator import Generator
 
-    feed = tmp_path / "feed"
+    root = tmp_path_factory.mktemp("generated")
+    feed = root / "feed"
     Generator(200, seed=5, bad_share=0.02).write(feed, progress=False)
     extra = feed / "crm__opportunities.csv"
-    held_back = extra.rename(tmp_path / extra.name)  # dropped later
+    held_back = extra.rename(root / extra.name)  # dropped later
     rows_per_file = {}
     for path in feed.glob("*__*.csv"):
         with open(path, newline="") as handle:
@@ -77,6 +82,11 @@ def test_a_generated_feed_folder_lands_every_record_and_only_new_files_later(pip
     again = pipeline_dag.test(logical_date=datetime(2026, 3, 4, tzinfo=UTC), run_conf={"feed_dir": str(feed)})
     held_back.rename(extra)
     later = pipeline_dag.test(logical_date=datetime(2026, 3, 5, tzinfo=UTC), run_conf={"feed_dir": str(feed)})
+    return {"feed": feed, "rows_per_file": rows_per_file, "runs": (first, again, later)}
+
+
+def test_a_generated_feed_folder_lands_every_record_and_only_new_files_later(feed_runs, warehouse):
+    first, again, later = feed_runs["runs"]
 
     assert first.state == again.state == later.state == "success"
     with psycopg.connect(warehouse.url()) as conn:
@@ -96,9 +106,41 @@ def test_a_generated_feed_folder_lands_every_record_and_only_new_files_later(pip
             (first.run_id,),
         ).fetchone()[0]
 
-    assert {name: fetched for name, (_, fetched, _, _) in first_loads.items()} == rows_per_file
+    assert {name: fetched for name, (_, fetched, _, _) in first_loads.items()} == feed_runs["rows_per_file"]
     assert all(status == "succeeded" and f == landed + q for status, f, landed, q in first_loads.values())
     assert quarantined == sum(q for _, _, _, q in first_loads.values()) > 0
     assert {status for status, *_ in again_loads.values()} == {"skipped"}
     assert later_loads["crm__opportunities.csv"][0] == "succeeded"
     assert {s for name, (s, *_) in later_loads.items() if name != "crm__opportunities.csv"} <= {"skipped"}
+
+
+def test_a_dropped_record_bridging_two_contacts_merges_them_and_no_other_id_changes(feed_runs, pipeline_dag, warehouse):
+    feed = feed_runs["feed"]
+    with psycopg.connect(warehouse.url()) as conn:
+        before = _origin_contacts(conn)
+        email_contact, email = conn.execute(
+            "select contact_id, email from marts.dim_contacts where number_of_origins = 1 and email like '%%.example'"
+            " and email not like 'info@%%' order by contact_id limit 1"
+        ).fetchone()
+        phone_contact, phone = conn.execute(
+            "select contact_id, phone from marts.dim_contacts where number_of_origins = 1 and phone is not null"
+            " and contact_id <> %s order by contact_id limit 1",
+            (email_contact,),
+        ).fetchone()
+    (feed / "fair__contacts.csv").write_text(
+        "source_system,source_record_id,updated_at,email,phone,first_name,last_name\n"
+        f"fair,F-1,2026-03-05T10:00:00Z,{email},{phone},Bridget,Bridge\n"
+    )
+
+    run = pipeline_dag.test(logical_date=datetime(2026, 3, 6, tzinfo=UTC), run_conf={"feed_dir": str(feed)})
+
+    assert run.state == "success"
+    with psycopg.connect(warehouse.url()) as conn:
+        after = _origin_contacts(conn)
+        history = conn.execute(
+            "select contact_id, event, other_contact_id from marts.contact_id_history where event = 'merged_into'"
+        ).fetchall()
+    survivor, retired = sorted([email_contact, phone_contact])  # created in one run: the smaller id survives
+    assert after["fair:F-1"] == survivor
+    assert (retired, "merged_into", survivor) in history
+    assert {o: after[o] for o in before} == {o: survivor if c == retired else c for o, c in before.items()}

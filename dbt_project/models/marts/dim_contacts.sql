@@ -1,63 +1,118 @@
-{#- Provisional best record for the foundation slice: origins sharing a normalised email are one
-    contact, the most recently updated origin supplies the attributes. Identity resolution over
-    every key, survivorship by source priority and stable ids replace this (issue: golden record). -#}
+{#- The golden contact (best record): one row per known contact — a contact with at least one
+    source record or email (a cookie that never filled a form is an anonymous visitor, not a
+    contact). Attributes by survivorship, best address and consent from int_contact_addresses. -#}
 with
 
 origins as (
-    select * from {{ ref('stg_feed__contacts') }}
+    select * from {{ ref('int_identity_origins') }}
 ),
 
-latest_per_origin as (
-    -- raw is append-only: keep the latest landed version of each source record
-    select distinct on (source_system, source_record_id) *
-    from origins
-    order by source_system asc, source_record_id asc, updated_at desc, loaded_at desc
+current_contacts as (
+    select * from {{ ref('int_contact_origins_current') }}
 ),
 
-with_email as (
+attributes as (
+    select * from {{ ref('int_contact_attributes_survived') }}
+),
+
+addresses as (
+    select * from {{ ref('int_contact_addresses') }}
+),
+
+accounts as (
+    select * from {{ ref('int_contact_accounts') }}
+),
+
+interactions as (
+    select * from {{ ref('int_interactions_resolved') }}
+),
+
+interaction_types as (
+    select * from {{ ref('interaction_types') }}
+),
+
+contacts as (
     select
-        *,
-        row_number() over (partition by email order by updated_at desc, source_record_id asc) as recency_rank,
-        count(*) over (partition by email) as number_of_origins,
-        min(updated_at) over (partition by email) as first_seen_at
-    from latest_per_origin
-    where email is not null
+        current_contacts.contact_id,
+        count(*) as number_of_origins,
+        min(origins.first_seen_at) as first_seen_at
+    from current_contacts
+    inner join origins on current_contacts.origin_key = origins.origin_key
+    group by current_contacts.contact_id
+    having bool_or(origins.origin_type = 'record' or origins.email is not null)
+),
+
+best_values as (
+    select
+        contact_id,
+        max(value) filter (where attribute = 'first_name') as first_name,
+        max(value) filter (where attribute = 'last_name') as last_name,
+        max(value) filter (where attribute = 'job_title') as job_title,
+        max(value) filter (where attribute = 'company') as company,
+        max(value) filter (where attribute = 'industry') as industry,
+        max(value) filter (where attribute = 'company_size') as company_size,
+        max(value) filter (where attribute = 'country') as country,
+        max(value) filter (where attribute = 'marketing_area') as marketing_area
+    from attributes
+    group by contact_id
+),
+
+best_addresses as (
+    select
+        contact_id,
+        max(address) filter (where channel = 'email' and is_best) as email,
+        max(permission) filter (where channel = 'email' and is_best) as email_permission,
+        max(address) filter (where channel = 'phone' and is_best) as phone,
+        max(permission) filter (where channel = 'phone' and is_best) as phone_permission,
+        bool_or(has_unsubscribed) as has_unsubscribed
+    from addresses
+    group by contact_id
+),
+
+contact_interactions as (
+    select
+        interactions.contact_id,
+        min(interactions.occurred_at) as first_interaction_at,
+        max(interactions.occurred_at) filter (where interaction_types.is_inbound) as last_interaction_at
+    from interactions
+    inner join interaction_types on interactions.interaction_type = interaction_types.interaction_type
+    where interactions.contact_id is not null
+    group by interactions.contact_id
 ),
 
 final as (
     select
         -- ids
-        md5('email:' || email) as contact_id,
+        contacts.contact_id,
+        accounts.account_id,
 
         -- best record
-        email,
-        phone,
-        first_name,
-        last_name,
-        job_title,
-        company,
-        country,
-        marketing_area,
+        best_addresses.email,
+        best_addresses.phone,
+        best_values.first_name,
+        best_values.last_name,
+        best_values.job_title,
+        best_values.company,
+        best_values.industry,
+        best_values.company_size,
+        best_values.country,
+        best_values.marketing_area,
 
-        -- consent: the latest explicit statement wins
-        case
-            when email_opt_in then 'granted'
-            when not email_opt_in then 'denied'
-            else 'unknown'
-        end as email_permission,
-        case
-            when phone_opt_in then 'granted'
-            when not phone_opt_in then 'denied'
-            else 'unknown'
-        end as phone_permission,
+        -- consent for the best address (unknown when the contact has no usable one)
+        coalesce(best_addresses.email_permission, 'unknown') as email_permission,
+        coalesce(best_addresses.phone_permission, 'unknown') as phone_permission,
+        coalesce(best_addresses.has_unsubscribed, false) as has_unsubscribed,
 
         -- timestamps and counts
-        first_seen_at,
-        cast(null as timestamptz) as last_interaction_at,
-        cast(number_of_origins as integer) as number_of_origins
+        least(contacts.first_seen_at, contact_interactions.first_interaction_at) as first_seen_at,
+        contact_interactions.last_interaction_at,
+        cast(contacts.number_of_origins as integer) as number_of_origins
 
-    from with_email
-    where recency_rank = 1
+    from contacts
+    left join best_values on contacts.contact_id = best_values.contact_id
+    left join best_addresses on contacts.contact_id = best_addresses.contact_id
+    left join accounts on contacts.contact_id = accounts.contact_id
+    left join contact_interactions on contacts.contact_id = contact_interactions.contact_id
 )
 
 select * from final

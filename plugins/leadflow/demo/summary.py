@@ -42,6 +42,20 @@ def collect(conn: psycopg.Connection, since: datetime) -> dict[str, Any]:
         facts["permissions"] = conn.execute(
             "select email_permission, count(*) from marts.dim_contacts group by 1 order by 1"
         ).fetchall()
+    for table in ("contact_origins", "dim_accounts"):
+        if _table_exists(conn, f"marts.{table}"):
+            facts["marts"][table] = conn.execute(f"select count(*) from marts.{table}").fetchone()[0]  # noqa: S608
+    if _table_exists(conn, "marts.contact_id_history"):
+        # what the latest build of the id ledger did
+        facts["id_events"] = conn.execute(
+            "select event, count(*) from marts.contact_id_history"
+            " where run_sequence = (select max(run_sequence) from marts.contact_id_history) group by 1 order by 1"
+        ).fetchall()
+    if _table_exists(conn, "intermediate.int_identity_keys_blocked"):
+        facts["blocked_keys"] = conn.execute(
+            "select key_type, block_rule, count(*) from intermediate.int_identity_keys_blocked"
+            " group by 1, 2 order by 1, 2"
+        ).fetchall()
     return facts
 
 
@@ -67,6 +81,12 @@ def print_summary(
         if facts.get("permissions"):
             shares = ", ".join(f"{count} {permission}" for permission, count in facts["permissions"])
             print(f"  email permission: {shares}")
+        if facts.get("id_events"):
+            events = ", ".join(f"{count} {event}" for event, count in facts["id_events"])
+            print(f"  contact ids in this build: {events} (marts.contact_id_history)")
+        if facts.get("blocked_keys"):
+            blocked = ", ".join(f"{count} {key_type} ({rule})" for key_type, rule, count in facts["blocked_keys"])
+            print(f"  keys kept from linking: {blocked} (intermediate.int_identity_keys_blocked)")
     print("\nData quality (ops.quality_results)")
     for suite, success, severity, rows, checked, failed in facts["quality"]:
         verdict = "passed" if success else f"FAILED ({failed} {severity})"

@@ -53,6 +53,9 @@ def dbt_task_group(group_id: str = "dbt", select: list[str] | None = None, **kwa
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
+            # a test of two models (dim_contacts.account_id → dim_accounts) runs in a task of its own
+            # after both; inside the first model's `dbt build` the second would not exist yet
+            should_detach_multiple_parents_tests=True,
             select=select or [],
             emit_datasets=False,
         ),

@@ -15,6 +15,7 @@ renamed as (
 
         -- identifying keys, normalised for matching
         {{ normalize_email("email") }} as email,
+        {{ email_match_key(normalize_email("email")) }} as email_key,
         {{ normalize_phone("phone") }} as phone,
 
         -- person and company
@@ -26,6 +27,8 @@ renamed as (
         {{ clean_text("company_size") }} as company_size,
         upper({{ clean_text("country") }}) as country,
         upper({{ clean_text("marketing_area") }}) as marketing_area,
+        {{ company_match_key("company") }} as company_key,
+        {{ name_match_key(normalize_name("first_name"), normalize_name("last_name")) }} as name_key,
 
         -- consent
         {{ parse_flag("email_opt_in") }} as email_opt_in,
@@ -33,7 +36,10 @@ renamed as (
 
         -- timestamps (checked at landing: ISO 8601, not in the future)
         cast(updated_at as timestamptz) as updated_at,
-        loaded_at
+        loaded_at,
+
+        -- the source's own fields beyond the feed (e.g. a CRM's main-contact flag)
+        payload
 
     from source
 )

@@ -1,0 +1,74 @@
+{#- The account (company) of every contact: the best company name, normalised without its legal
+    form; a contact without a company name takes the company most contacts of its email domain
+    name, or, failing that, the domain itself — never a free-mail domain (seed free_mail_domains,
+    or any domain whose contacts name three or more companies). -#}
+with
+
+attributes as (
+    select * from {{ ref('int_contact_attributes_survived') }}
+),
+
+addresses as (
+    select * from {{ ref('int_contact_addresses') }}
+    where channel = 'email' and is_best
+),
+
+free_mail as (
+    select domain from {{ ref('free_mail_domains') }}
+),
+
+contacts as (
+    select
+        coalesce(companies.contact_id, addresses.contact_id) as contact_id,
+        {{ company_match_key("companies.value") }} as company_key,
+        split_part(addresses.address_key, '@', 2) as email_domain
+    from (
+        select * from attributes
+        where attribute = 'company'
+    ) as companies
+    full outer join addresses on companies.contact_id = addresses.contact_id
+),
+
+domain_companies as (
+    select
+        email_domain,
+        mode() within group (order by company_key) as company_key,
+        count(distinct company_key) as companies
+    from contacts
+    where email_domain is not null and company_key is not null
+    group by email_domain
+),
+
+company_domains as (
+    select domain_companies.*
+    from domain_companies
+    where
+        domain_companies.companies < 3
+        and domain_companies.email_domain not in (select free_mail.domain from free_mail)
+),
+
+keyed as (
+    select
+        contacts.contact_id,
+        coalesce(
+            'company:' || contacts.company_key,
+            'company:' || company_domains.company_key,
+            case
+                when
+                    contacts.email_domain not in (select free_mail.domain from free_mail)
+                    then 'domain:' || contacts.email_domain
+            end
+        ) as account_key
+    from contacts
+    left join company_domains on contacts.email_domain = company_domains.email_domain
+    left join domain_companies as shared_domains
+        on contacts.email_domain = shared_domains.email_domain and shared_domains.companies >= 3
+    where contacts.company_key is not null or shared_domains.email_domain is null
+)
+
+select
+    contact_id,
+    account_key,
+    'acc_' || left(md5(account_key), 16) as account_id
+from keyed
+where account_key is not null

@@ -1,0 +1,105 @@
+{#- Key values that must not link origins, with the reason — reported, not silently dropped:
+    - listed: matches a pattern in the seed identity_blocked_keys (info@…, noreply@…, freephone);
+    - shared: held by origins with at least vars.identity.block_min_names different names (a
+      switchboard number, a team mailbox nobody listed), so no giant cluster of strangers forms;
+    - conflicting: it would join origins holding different values of a one-per-contact key
+      (two CRM ids are two people). -#}
+with
+
+keys as (
+    select * from {{ ref('int_identity_keys') }}
+    where links_origins
+),
+
+blocked_patterns as (
+    select * from {{ ref('identity_blocked_keys') }}
+),
+
+listed as (
+    select distinct
+        keys.key_type,
+        keys.key_value,
+        'listed' as block_rule,
+        blocked_patterns.reason
+    from keys
+    inner join blocked_patterns
+        on keys.key_type = blocked_patterns.key_type and keys.key_value like blocked_patterns.pattern
+),
+
+candidates as (
+    -- keys held by enough named origins to be held by that many people at all
+    select
+        key_type,
+        key_value
+    from keys
+    group by key_type, key_value
+    having count(distinct name_key) >= {{ var("identity")["block_min_names"] }}
+),
+
+signed_keys as (
+    -- different people, not one person's spellings: names compared by the letters of the last
+    -- word (a swapped-letters typo, a missing first name and a shouted name count as one name)
+    select
+        keys.key_type,
+        keys.key_value,
+        keys.origin_key,
+        {{ letters_of_last_word("keys.name_key") }} as name_signature
+    from keys
+    inner join candidates on keys.key_type = candidates.key_type and keys.key_value = candidates.key_value
+),
+
+shared as (
+    select
+        key_type,
+        key_value,
+        'shared' as block_rule,
+        'held by ' || count(distinct origin_key) || ' origins with '
+        || count(distinct name_signature) || ' different names' as reason
+    from signed_keys
+    group by key_type, key_value
+    having count(distinct name_signature) >= {{ var("identity")["block_min_names"] }}
+),
+
+conflicting as (
+    select
+        keys.key_type,
+        keys.key_value,
+        'conflicting' as block_rule,
+        'joins '
+        || count(distinct single.key_value)
+        || ' different '
+        || single.key_type
+        || ' values' as reason
+    from keys
+    inner join keys as single
+        on keys.node_id = single.node_id and single.one_per_contact and keys.key_type <> single.key_type
+    group by keys.key_type, keys.key_value, single.key_type
+    having count(distinct single.key_value) > 1
+),
+
+blocked as (
+    select * from listed
+    union all
+    select * from shared
+    union all
+    select * from conflicting
+),
+
+key_counts as (
+    select
+        key_type,
+        key_value,
+        count(distinct origin_key) as origins
+    from keys
+    group by key_type, key_value
+)
+
+select distinct on (blocked.key_type, blocked.key_value)
+    blocked.key_type,
+    blocked.key_value,
+    blocked.block_rule,
+    blocked.reason,
+    key_counts.origins as number_of_origins
+from blocked
+inner join key_counts on blocked.key_type = key_counts.key_type and blocked.key_value = key_counts.key_value
+order by blocked.key_type asc, blocked.key_value asc, blocked.block_rule desc

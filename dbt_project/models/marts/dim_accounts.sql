@@ -1,0 +1,136 @@
+{#- The golden account (company): one row per account found in the contacts' companies and email
+    domains and in the CRM's opportunities. Name, industry, size and country are the values most
+    of its contacts' best records hold (CRM opportunities name the account first); the main contact
+    is the one the CRM flags, else the most recently active. -#}
+with
+
+contact_accounts as (
+    select * from {{ ref('int_contact_accounts') }}
+),
+
+contacts as (
+    select * from {{ ref('dim_contacts') }}
+),
+
+origins as (
+    select * from {{ ref('int_identity_origins') }}
+),
+
+current_contacts as (
+    select * from {{ ref('int_contact_origins_current') }}
+),
+
+opportunities as (
+    select * from {{ ref('stg_feed__opportunities') }}
+    where account_key is not null
+),
+
+interactions as (
+    select * from {{ ref('int_interactions_resolved') }}
+),
+
+interaction_types as (
+    select * from {{ ref('interaction_types') }}
+),
+
+members as (
+    select
+        contact_accounts.account_key,
+        contacts.*
+    from contact_accounts
+    inner join contacts on contact_accounts.contact_id = contacts.contact_id
+),
+
+crm_accounts as (
+    select
+        'company:' || account_key as account_key,
+        mode() within group (order by account) as name
+    from opportunities
+    group by account_key
+),
+
+flagged as (
+    select current_contacts.contact_id
+    from origins
+    inner join current_contacts on origins.origin_key = current_contacts.origin_key
+    where origins.is_main_contact
+    group by current_contacts.contact_id
+),
+
+recently_active as (
+    select
+        interactions.contact_id,
+        max(interactions.occurred_at) as last_inbound_at
+    from interactions
+    inner join interaction_types on interactions.interaction_type = interaction_types.interaction_type
+    where
+        interaction_types.is_inbound
+        and interactions.occurred_at > {{ as_of() }} - interval '21 days'
+        and interactions.occurred_at <= {{ as_of() }}
+    group by interactions.contact_id
+),
+
+main_contacts as (
+    select distinct on (members.account_id)
+        members.account_id,
+        members.contact_id
+    from members
+    left join flagged on members.contact_id = flagged.contact_id
+    order by
+        members.account_id asc,
+        flagged.contact_id is not null desc,
+        members.last_interaction_at desc nulls last,
+        members.first_seen_at desc,
+        members.contact_id asc
+),
+
+from_contacts as (
+    select
+        members.account_id,
+        members.account_key,
+        mode() within group (order by members.company) as name,
+        mode() within group (order by members.industry) as industry,
+        mode() within group (order by members.company_size) as company_size,
+        mode() within group (order by members.country) as country,
+        count(*) as number_of_contacts,
+        count(recently_active.contact_id) as recently_active_contacts,
+        max(members.last_interaction_at) as last_interaction_at
+    from members
+    left join recently_active on members.contact_id = recently_active.contact_id
+    group by members.account_id, members.account_key
+),
+
+all_accounts as (
+    select account_key from from_contacts
+    union
+    select account_key from crm_accounts
+),
+
+final as (
+    select
+        -- ids
+        'acc_' || left(md5(all_accounts.account_key), 16) as account_id,
+        main_contacts.contact_id as main_contact_id,
+
+        -- best record
+        coalesce(crm_accounts.name, from_contacts.name, split_part(all_accounts.account_key, ':', 2)) as name,
+        from_contacts.industry,
+        from_contacts.company_size,
+        from_contacts.country,
+        case
+            when all_accounts.account_key like 'domain:%' then split_part(all_accounts.account_key, ':', 2)
+        end
+            as email_domain,
+
+        -- members and activity
+        cast(coalesce(from_contacts.number_of_contacts, 0) as integer) as number_of_contacts,
+        cast(coalesce(from_contacts.recently_active_contacts, 0) as integer) as recently_active_contacts,
+        from_contacts.last_interaction_at
+
+    from all_accounts
+    left join from_contacts on all_accounts.account_key = from_contacts.account_key
+    left join crm_accounts on all_accounts.account_key = crm_accounts.account_key
+    left join main_contacts on from_contacts.account_id = main_contacts.account_id
+)
+
+select * from final
