@@ -1,6 +1,12 @@
 {#- Which origins are one person: the connected components of the origin graph (transitive: A–B
     and B–C make A, B and C one), computed in the database by the function of the macro
-    create_connected_components_function. An origin without links is a component of its own. -#}
+    create_connected_components_function. An origin without links is a component of its own.
+
+    A contact holds one value of a one-per-contact key (two CRM ids are two people). A key joining
+    two such values directly is blocked already (int_identity_keys_blocked); when they meet
+    through a chain — X's email on a badge scan that also carries Y's phone — the origins in the
+    middle that hold no such key of their own are cut loose and the component is clustered again,
+    so X and Y stay apart. -#}
 with
 
 origins as (
@@ -11,6 +17,10 @@ edges as (
     select * from {{ ref('int_identity_edges') }}
 ),
 
+keys as (
+    select * from {{ ref('int_identity_keys') }}
+),
+
 edge_arrays as (
     -- one aggregate, one order: sources[i] and targets[i] are the two ends of one edge
     select
@@ -19,13 +29,77 @@ edge_arrays as (
     from edges
 ),
 
-components as (
+first_pass as (
     select
         cc.node,
         cc.component
     from edge_arrays
     cross join
         lateral intermediate.leadflow_connected_components_v1(edge_arrays.sources, edge_arrays.targets) as cc
+),
+
+single_values as (
+    select
+        keys.node_id,
+        keys.key_type,
+        keys.key_value
+    from keys
+    where keys.one_per_contact
+),
+
+conflicting_components as (
+    select first_pass.component
+    from first_pass
+    inner join single_values on first_pass.node = single_values.node_id
+    group by first_pass.component, single_values.key_type
+    having count(distinct single_values.key_value) > 1
+),
+
+cut_loose as (
+    -- origins of a conflicting component without a one-per-contact key of their own
+    select first_pass.node
+    from first_pass
+    inner join conflicting_components on first_pass.component = conflicting_components.component
+    where not exists (
+        select 1 from single_values
+        where single_values.node_id = first_pass.node
+    )
+),
+
+second_edge_arrays as (
+    select
+        coalesce(array_agg(edges.source_node_id order by edges.source_node_id, edges.target_node_id), '{}')
+            as sources,
+        coalesce(array_agg(edges.target_node_id order by edges.source_node_id, edges.target_node_id), '{}')
+            as targets
+    from edges
+    inner join first_pass on edges.source_node_id = first_pass.node
+    inner join conflicting_components on first_pass.component = conflicting_components.component
+    where
+        edges.source_node_id not in (select cut_loose.node from cut_loose)
+        and edges.target_node_id not in (select cut_loose.node from cut_loose)
+),
+
+second_pass as (
+    select
+        cc.node,
+        cc.component
+    from second_edge_arrays
+    cross join lateral intermediate.leadflow_connected_components_v1(
+        second_edge_arrays.sources, second_edge_arrays.targets
+    ) as cc
+),
+
+components as (
+    select
+        first_pass.node,
+        case
+            when conflicting_components.component is null then first_pass.component
+            else coalesce(second_pass.component, first_pass.node)
+        end as component
+    from first_pass
+    left join conflicting_components on first_pass.component = conflicting_components.component
+    left join second_pass on first_pass.node = second_pass.node
 )
 
 select
