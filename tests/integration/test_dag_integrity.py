@@ -35,9 +35,15 @@ def test_the_pipeline_runs_landing_then_dbt_then_quality(dagbag):
 
     assert "land" in dag.task_ids and "validate_marts" in dag.task_ids
     staging = {"dbt.base_feed__contacts_model_build", "dbt.stg_feed__contacts_model_build"}
-    assert staging | {"dbt.dim_contacts_model_build"} <= set(dbt_tasks)
+    identity = {"dbt.int_identity_clusters_model_build", "dbt.int_contact_id_ledger_model_build"}
+    marts = {f"dbt.{name}_model_build" for name in ("dim_contacts", "contact_origins", "dim_accounts")}
+    assert staging | identity | marts <= set(dbt_tasks)
+    # a test of two models runs in its own task, after both
+    detached = dag.get_task("dbt.relationships_dim_contacts_account_id__account_id__ref_dim_accounts__test")
+    assert {"dbt.dim_contacts_model_build", "dbt.dim_accounts_model_build"} <= detached.upstream_task_ids
     from leadflow.sources.config import load_sources
 
     ingest = {"land"} | {f"ingest_{source.name}" for source in load_sources()}
     assert dag.get_task("dbt.base_feed__contacts_model_build").upstream_task_ids == ingest
-    assert dag.get_task("validate_marts").upstream_task_ids == {"dbt.dim_contacts_model_build"}
+    leaves = {t for t in dbt_tasks if not any(d.startswith("dbt.") for d in dag.get_task(t).downstream_task_ids)}
+    assert dag.get_task("validate_marts").upstream_task_ids == leaves
