@@ -4,6 +4,9 @@
     whose every key is blocked (it wrote from info@…) is also linked to an origin of the same
     company or email domain with a similar full name (pg_trgm), when that similarity picks out one
     name only. -#}
+-- the fuzzy rule's inputs, declared whether it is on or not (so the DAG and the unit tests do not change):
+-- depends_on: {{ ref('int_identity_origins') }}
+-- depends_on: {{ ref('free_mail_domains') }}
 {%- set identity = var("identity") %}
 {%- set fuzzy_setting = env_var("LEADFLOW_IDENTITY_FUZZY_MATCH", identity["fuzzy_match"] | string) %}
 {%- set fuzzy_match = fuzzy_setting | lower in ("true", "1", "yes") %}
