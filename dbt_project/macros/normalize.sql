@@ -108,3 +108,20 @@
         order by letter
     ), '')
 {%- endmacro %}
+
+{#- Whether the identity fuzzy rule is on: the environment variable LEADFLOW_IDENTITY_FUZZY_MATCH,
+    else vars.identity.fuzzy_match. -#}
+{% macro fuzzy_match_enabled() -%}
+    {%- set setting = env_var("LEADFLOW_IDENTITY_FUZZY_MATCH", var("identity")["fuzzy_match"] | string) -%}
+    {{ return(setting | lower in ("true", "1", "yes")) }}
+{%- endmacro %}
+
+{#- The fuzzy rule needs pg_trgm (a trusted extension: the database owner may create it); created
+    at the start of every dbt invocation when the rule is on, so unit tests find it too. -#}
+{% macro create_fuzzy_match_extension() -%}
+    {%- if fuzzy_match_enabled() -%}
+    create extension if not exists pg_trgm
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

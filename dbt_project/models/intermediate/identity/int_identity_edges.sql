@@ -8,11 +8,7 @@
 -- depends_on: {{ ref('int_identity_origins') }}
 -- depends_on: {{ ref('free_mail_domains') }}
 {%- set identity = var("identity") %}
-{%- set fuzzy_setting = env_var("LEADFLOW_IDENTITY_FUZZY_MATCH", identity["fuzzy_match"] | string) %}
-{%- set fuzzy_match = fuzzy_setting | lower in ("true", "1", "yes") %}
-{%- if fuzzy_match %}
-{{ config(pre_hook="create extension if not exists pg_trgm") }}
-{%- endif %}
+{%- set fuzzy_match = fuzzy_match_enabled() %}
 with
 
 keys as (
