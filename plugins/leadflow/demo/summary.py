@@ -46,10 +46,10 @@ def collect(conn: psycopg.Connection, since: datetime) -> dict[str, Any]:
         if _table_exists(conn, f"marts.{table}"):
             facts["marts"][table] = conn.execute(f"select count(*) from marts.{table}").fetchone()[0]  # noqa: S608
     if _table_exists(conn, "marts.contact_id_history"):
-        # what the latest build of the id ledger did
+        # what the latest id-ledger build that changed anything did (a build without changes adds nothing)
         facts["id_events"] = conn.execute(
-            "select event, count(*) from marts.contact_id_history"
-            " where run_sequence = (select max(run_sequence) from marts.contact_id_history) group by 1 order by 1"
+            "select run_sequence, event, count(*) from marts.contact_id_history"
+            " where run_sequence = (select max(run_sequence) from marts.contact_id_history) group by 1, 2 order by 2"
         ).fetchall()
     if _table_exists(conn, "intermediate.int_identity_keys_blocked"):
         facts["blocked_keys"] = conn.execute(
@@ -82,8 +82,9 @@ def print_summary(
             shares = ", ".join(f"{count} {permission}" for permission, count in facts["permissions"])
             print(f"  email permission: {shares}")
         if facts.get("id_events"):
-            events = ", ".join(f"{count} {event}" for event, count in facts["id_events"])
-            print(f"  contact ids in this build: {events} (marts.contact_id_history)")
+            events = ", ".join(f"{count} {event}" for _, event, count in facts["id_events"])
+            build = facts["id_events"][0][0]
+            print(f"  latest contact-id changes (ledger build {build}): {events} (marts.contact_id_history)")
         if facts.get("blocked_keys"):
             blocked = ", ".join(f"{count} {key_type} ({rule})" for key_type, rule, count in facts["blocked_keys"])
             print(f"  keys kept from linking: {blocked} (intermediate.int_identity_keys_blocked)")
