@@ -262,6 +262,10 @@ def held_back_table(load_id: str) -> sql.Identifier:
     return sql.Identifier("ops", f"held_back_{load_id.replace('-', '')}")
 
 
+def _drop_held_back(conn: psycopg.Connection, load_id: str) -> None:
+    conn.execute(sql.SQL("drop table if exists {}").format(held_back_table(load_id)))
+
+
 def _remove_held_back(
     conn: psycopg.Connection, result: LoadResult, target: sql.Identifier, held: sql.Identifier, names: list[str]
 ) -> int:
@@ -292,11 +296,12 @@ def _remove_held_back(
 
 
 def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan: FileScan) -> None:
-    """COPY the file straight into its raw table with the checks as the COPY's WHERE clause, so
-    PostgreSQL parses and checks each row once. The rows the checks hold back are collected at the
-    same time by a second COPY on a second connection (the machine's second core), with their line
-    positions, for the quarantine. A file with columns beyond the feed goes through a temporary
-    table instead, so its extra columns can travel in ``payload``."""
+    """COPY every row of the file straight into its raw table (inside the load's transaction). At
+    the same time a second COPY of the same bytes on a second connection (the machine's second
+    core) keeps only the rows the checks hold back, with their line positions; those go to the
+    quarantine and are taken out of the load's uncommitted rows before anything commits. A file
+    with columns beyond the feed goes through a temporary table instead, so its extra columns can
+    travel in ``payload``."""
     spec = ENTITIES[feed.entity]
     names = feed.header()
     present = set(names)
@@ -478,7 +483,7 @@ def _reset(conn: psycopg.Connection, result: LoadResult) -> None:
     """After a rolled-back attempt: no counts, no held-back rows. That table was committed by the
     second pass's own connection, so it is dropped by one too (the load's transaction stays open)."""
     with psycopg.connect(**_connect_args(conn), autocommit=True) as other:
-        other.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
+        _drop_held_back(other, result.load_id)
     result.fetched = result.landed = result.quarantined = 0
     result.reasons.clear()
 
@@ -526,12 +531,12 @@ def land_feed_file(conn: psycopg.Connection, feed: FeedFile, airflow_run_id: str
             complete_load(conn, result)
     except psycopg.errors.UniqueViolation:  # a concurrent load landed the same file first
         conn.rollback()
-        conn.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
+        _drop_held_back(conn, result.load_id)
         _record_skip(conn, feed, airflow_run_id, already_landed(conn, feed, scan.sha256) or "?", result.load_id)
         return None
     except BaseException as exc:
         fail_load(conn, result, exc)
-        conn.execute(sql.SQL("drop table if exists {}").format(held_back_table(result.load_id)))
+        _drop_held_back(conn, result.load_id)
         conn.commit()
         raise
     conn.commit()
