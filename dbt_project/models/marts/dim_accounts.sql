@@ -1,7 +1,8 @@
 {#- The golden account (company): one row per account found in the contacts' companies and email
     domains and in the CRM's opportunities. Name, industry, size and country are the values most
     of its contacts' best records hold (CRM opportunities name the account first); the main contact
-    is the one the CRM flags, else the most recently active. -#}
+    is the one the CRM flags, else the most recently active. Its engagement score is the sum of its
+    contacts' (as of the run's logical date); its top interests those its contacts show most. -#}
 with
 
 contact_accounts as (
@@ -26,11 +27,15 @@ opportunities as (
 ),
 
 interactions as (
-    select * from {{ ref('int_interactions_resolved') }}
+    select * from {{ ref('fct_interactions') }}
 ),
 
-interaction_types as (
-    select * from {{ ref('interaction_types') }}
+scores as (
+    select * from {{ ref('contact_scores') }}
+),
+
+interests as (
+    select * from {{ ref('contact_interests') }}
 ),
 
 members as (
@@ -62,12 +67,31 @@ recently_active as (
         interactions.contact_id,
         max(interactions.occurred_at) as last_inbound_at
     from interactions
-    inner join interaction_types on interactions.interaction_type = interaction_types.interaction_type
     where
-        interaction_types.is_inbound
-        and interactions.occurred_at > {{ as_of() }} - interval '21 days'
+        interactions.direction = 'inbound'
+        and interactions.occurred_at > {{ as_of() }} - interval '{{ var("recent_activity_days") }} days'
         and interactions.occurred_at <= {{ as_of() }}
     group by interactions.contact_id
+),
+
+account_interests as (
+    select
+        account_id,
+        string_agg(interest, '|' order by weight desc, interest asc) as interests
+    from (
+        select
+            members.account_id,
+            interests.interest,
+            sum(interests.weight) as weight,
+            row_number() over (
+                partition by members.account_id order by sum(interests.weight) desc, interests.interest asc
+            ) as interest_rank
+        from members
+        inner join interests on members.contact_id = interests.contact_id
+        group by members.account_id, interests.interest
+    ) as ranked
+    where interest_rank <= {{ var("interests")["account_top"] }}
+    group by account_id
 ),
 
 main_contacts as (
@@ -94,9 +118,11 @@ from_contacts as (
         mode() within group (order by members.country) as country,
         count(*) as number_of_contacts,
         count(recently_active.contact_id) as recently_active_contacts,
+        sum(scores.engagement_score) as engagement_score,
         max(members.last_interaction_at) as last_interaction_at
     from members
     left join recently_active on members.contact_id = recently_active.contact_id
+    left join scores on members.contact_id = scores.contact_id
     group by members.account_id, members.account_key
 ),
 
@@ -125,12 +151,15 @@ final as (
         -- members and activity
         cast(coalesce(from_contacts.number_of_contacts, 0) as integer) as number_of_contacts,
         cast(coalesce(from_contacts.recently_active_contacts, 0) as integer) as recently_active_contacts,
+        cast(coalesce(from_contacts.engagement_score, 0) as numeric(12, 2)) as engagement_score,
+        account_interests.interests as top_interests,
         from_contacts.last_interaction_at
 
     from all_accounts
     left join from_contacts on all_accounts.account_key = from_contacts.account_key
     left join crm_accounts on all_accounts.account_key = crm_accounts.account_key
     left join main_contacts on from_contacts.account_id = main_contacts.account_id
+    left join account_interests on from_contacts.account_id = account_interests.account_id
 )
 
 select * from final

@@ -24,11 +24,7 @@ accounts as (
 ),
 
 interactions as (
-    select * from {{ ref('int_interactions_resolved') }}
-),
-
-interaction_types as (
-    select * from {{ ref('interaction_types') }}
+    select * from {{ ref('fct_interactions') }}
 ),
 
 contacts as (
@@ -73,9 +69,8 @@ contact_interactions as (
     select
         interactions.contact_id,
         min(interactions.occurred_at) as first_interaction_at,
-        max(interactions.occurred_at) filter (where interaction_types.is_inbound) as last_interaction_at
+        max(interactions.occurred_at) filter (where interactions.direction = 'inbound') as last_interaction_at
     from interactions
-    inner join interaction_types on interactions.interaction_type = interaction_types.interaction_type
     where interactions.contact_id is not null
     group by interactions.contact_id
 ),

@@ -153,6 +153,17 @@ CHANNELS = ("email", "web", "event", "webinar", "social", "paid_search")
 EMAIL_TYPES = ("email_open", "email_open", "email_open", "email_click", "email_click")
 WEB_TYPES = ("web_visit", "web_visit", "web_visit", "download")
 EVENT_TYPES = ("event_registration", "badge_scan", "webinar_registration", "webinar_attended")
+# people in buying mode: a burst of recent, strong signals (what scoring should find)
+HOT_SHARE = 0.12
+HOT_TYPES = (
+    ("email", "email_click"),
+    ("email", "email_click"),
+    ("email", "email_open"),
+    ("events", "webinar_registration"),
+    ("events", "webinar_attended"),
+    ("events", "event_registration"),
+    ("events", "badge_scan"),
+)
 
 
 @dataclass
@@ -182,6 +193,8 @@ class Generator:
     ):
         self.contacts = contacts
         self.rng = random.Random(seed)
+        # the buying bursts draw from their own generator: the rest of the data stays as it was
+        self.burst_rng = random.Random(seed * 7919 + 1)
         self.as_of = as_of or datetime(2026, 11, 1, tzinfo=UTC)
         self.interactions_per_contact = interactions_per_contact
         self.bad_share = bad_share
@@ -388,10 +401,38 @@ class Generator:
             yield system, self._maybe_break(row, "source_interaction_id", "occurred_at")
             if rng.random() < 0.005:  # re-sent by the source: the same interaction twice
                 yield system, dict(row)
+        if self.burst_rng.random() < HOT_SHARE:
+            yield from self._buying_burst(person)
         if person.opted_out and rng.random() < 0.5:
             yield "email", self._negative(person, "unsubscribe")
         if rng.random() < 0.01:
             yield "email", self._negative(person, rng.choice(("hard_bounce", "spam_complaint")))
+
+    def _buying_burst(self, person: Person) -> Iterator[tuple[str, dict[str, Any]]]:
+        """A person in buying mode: 8–20 clicks, webinars and event visits in the last three weeks,
+        mostly about one topic."""
+        rng = self.burst_rng
+        topic = rng.choice(INTERESTS)
+        for _ in range(rng.randint(8, 20)):
+            system, kind = rng.choice(HOT_TYPES)
+            when = self.as_of - timedelta(seconds=rng.uniform(0, 21 * 86400))
+            yield (
+                system,
+                {
+                    "source_system": system,
+                    "source_interaction_id": f"{system[:2].upper()}-{self._next(system + '_i'):09d}",
+                    "occurred_at": self._iso(when),
+                    "interaction_type": kind,
+                    "source_record_id": "",
+                    "email": person.email,
+                    "crm_id": "",
+                    "cookie_id": "",
+                    "campaign_id": rng.choice(self.campaigns),
+                    "content_url": "",
+                    "interests": topic if rng.random() < 0.8 else rng.choice(INTERESTS),
+                    "marketing_area": person.company[5],
+                },
+            )
 
     def _negative(self, person: Person, kind: str) -> dict[str, Any]:
         return {

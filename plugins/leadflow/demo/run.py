@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -92,13 +93,18 @@ DEMO_FAULTS = {"rate_429": 0.05, "rate_500": 0.03, "malformed_rate": 0.002, "ret
 
 
 def demo_data() -> Path:
-    """Generated once per checkout (seeded, so every demo serves the same data)."""
+    """Generated once a day (seeded: every demo serves the same people and interactions, dated up to
+    today's midnight UTC, so the scores, stages and recent activity look as they would on a live
+    system)."""
     from leadflow.demo.generator import Generator
 
     folder = state_dir() / "demo-data"
-    if not (folder / ".complete").exists():
-        Generator(DEMO_PEOPLE, seed=42).write(folder, progress=False)
-        (folder / ".complete").write_text("")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    marker = folder / ".complete"
+    if not marker.exists() or marker.read_text().strip() != today.date().isoformat():
+        shutil.rmtree(folder, ignore_errors=True)
+        Generator(DEMO_PEOPLE, seed=42, as_of=today).write(folder, progress=False)
+        marker.write_text(today.date().isoformat())
     return folder
 
 

@@ -1,0 +1,68 @@
+{#- Profile fit (who they are): for every contact and profile criterion, the best-scoring rule of
+    seed score_profile_rules that its best record matches (a criterion's rules are its tiers).
+    Match kinds: equals, in ('|'-separated), pattern (case-insensitive regular expression) and range
+    (numeric bounds, either open). company_size_min is the lower bound of the size band ("250-999"). -#}
+with
+
+attributes as (
+    select * from {{ ref('int_contact_attributes_survived') }}
+),
+
+rules as (
+    select * from {{ ref('score_profile_rules') }}
+),
+
+attribute_values as (
+    select
+        contact_id,
+        attribute,
+        value
+    from attributes
+    union all
+    select
+        contact_id,
+        'company_size_min' as attribute,
+        substring(value from '\d+') as value
+    from attributes
+    where attribute = 'company_size'
+),
+
+typed as (
+    select
+        *,
+        case when value ~ '^-?\d+(\.\d+)?$' then cast(value as numeric) end as number_value
+    from attribute_values
+    where value is not null
+),
+
+matches as (
+    select
+        typed.contact_id,
+        rules.criterion,
+        rules.rule,
+        rules.points,
+        rules.description
+    from typed
+    inner join rules on typed.attribute = rules.attribute
+    where
+        case rules.match_kind
+            when 'equals' then lower(typed.value) = lower(rules.match_value)
+            when 'in' then lower(typed.value) = any(string_to_array(lower(rules.match_value), '|'))
+            when 'pattern' then typed.value ~* rules.match_value
+            when 'range'
+                then
+                    typed.number_value is not null
+                    and (rules.range_min is null or typed.number_value >= rules.range_min)
+                    and (rules.range_max is null or typed.number_value <= rules.range_max)
+            else false
+        end
+)
+
+select distinct on (contact_id, criterion)
+    contact_id,
+    criterion,
+    rule,
+    points,
+    description
+from matches
+order by contact_id asc, criterion asc, points desc, rule asc

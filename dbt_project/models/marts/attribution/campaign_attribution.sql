@@ -1,0 +1,155 @@
+{#- Which campaigns earned each opportunity. The touches of an opportunity are the inbound
+    interactions with a campaign of its contact (the CRM id it names; an opportunity naming only an
+    account: every contact of that account) in the vars.attribution.lookback_days before it was
+    created. Five models share out a credit of 1 per opportunity (one row per opportunity, campaign
+    and model; a campaign touched several times adds up its touches' credits):
+    - first_touch / last_touch: all to the earliest / latest touch (touches at the same moment share it);
+    - linear: equal shares;
+    - position_based: one touch gets 1; two get 0.5 each; more get first and last
+      vars.attribution.position_based_first / _last (40 % / 40 %) and the middle ones share the rest;
+    - time_decay: shares proportional to 0.5 ^ (days before creation / time_decay_half_life_days).
+    revenue_credit = amount × credit. Only opportunities created by the run's logical date count. -#}
+with
+
+opportunities as (
+    select distinct on (source_system, opportunity_id) *
+    from {{ ref('stg_feed__opportunities') }}
+    where created_at <= {{ as_of() }}
+    order by source_system asc, opportunity_id asc, loaded_at desc
+),
+
+keys as (
+    select * from {{ ref('int_identity_keys') }}
+),
+
+current_contacts as (
+    select * from {{ ref('int_contact_origins_current') }}
+),
+
+contact_accounts as (
+    select * from {{ ref('int_contact_accounts') }}
+),
+
+interactions as (
+    select * from {{ ref('fct_interactions') }}
+    where contact_id is not null and campaign_id is not null and direction = 'inbound'
+),
+
+crm_contacts as (
+    -- a CRM id held by exactly one contact
+    select
+        keys.key_value as crm_id,
+        min(current_contacts.contact_id) as contact_id
+    from keys
+    inner join current_contacts on keys.origin_key = current_contacts.origin_key
+    where keys.key_type = 'crm_id'
+    group by keys.key_value
+    having count(distinct current_contacts.contact_id) = 1
+),
+
+opportunity_contacts as (
+    select
+        opportunities.source_system,
+        opportunities.opportunity_id,
+        crm_contacts.contact_id
+    from opportunities
+    inner join crm_contacts on opportunities.crm_id = crm_contacts.crm_id
+    union all
+    select
+        opportunities.source_system,
+        opportunities.opportunity_id,
+        contact_accounts.contact_id
+    from opportunities
+    inner join contact_accounts on 'company:' || opportunities.account_key = contact_accounts.account_key
+    where
+        opportunities.crm_id is null
+        or opportunities.crm_id not in (select crm_contacts.crm_id from crm_contacts)
+),
+
+touches as (
+    select
+        opportunities.source_system,
+        opportunities.opportunity_id,
+        opportunities.amount,
+        interactions.campaign_id,
+        interactions.interaction_key,
+        interactions.occurred_at,
+        extract(epoch from opportunities.created_at - interactions.occurred_at) / 86400.0 as days_before
+    from opportunities
+    inner join opportunity_contacts
+        on
+            opportunities.source_system = opportunity_contacts.source_system
+            and opportunities.opportunity_id = opportunity_contacts.opportunity_id
+    inner join interactions
+        on
+            opportunity_contacts.contact_id = interactions.contact_id
+            and opportunities.created_at >= interactions.occurred_at
+            and interactions.occurred_at
+            > opportunities.created_at - interval '{{ var("attribution")["lookback_days"] }} days'
+),
+
+ordered as (
+    select
+        *,
+        count(*) over opportunity as touches,
+        row_number() over (opportunity order by occurred_at asc, interaction_key asc) as position,
+        count(*) over (partition by source_system, opportunity_id, occurred_at) as at_same_moment,
+        occurred_at = min(occurred_at) over opportunity as is_first,
+        occurred_at = max(occurred_at) over opportunity as is_last,
+        power(0.5, days_before / {{ var("attribution")["time_decay_half_life_days"] }}) as decay
+    from touches
+    window opportunity as (partition by source_system, opportunity_id)
+),
+
+credited as (
+    select
+        *,
+        case when is_first then 1.0 / at_same_moment else 0 end as first_touch,
+        case when is_last then 1.0 / at_same_moment else 0 end as last_touch,
+        1.0 / touches as linear,
+        case
+            when touches = 1 then 1.0
+            when touches = 2 then 0.5
+            when position = 1 then {{ var("attribution")["position_based_first"] }}
+            when position = touches then {{ var("attribution")["position_based_last"] }}
+            else (
+                1.0 - {{ var("attribution")["position_based_first"] }}
+                - {{ var("attribution")["position_based_last"] }}
+            ) / (touches - 2)
+        end as position_based,
+        decay / sum(decay) over (partition by source_system, opportunity_id) as time_decay
+    from ordered
+),
+
+by_model as (
+    select
+        credited.source_system,
+        credited.opportunity_id,
+        credited.campaign_id,
+        credited.amount,
+        m.model,
+        m.credit
+    from credited
+    cross join
+        lateral (
+            values
+            ('first_touch', credited.first_touch),
+            ('last_touch', credited.last_touch),
+            ('linear', credited.linear),
+            ('position_based', credited.position_based),
+            ('time_decay', credited.time_decay)
+        ) as m (model, credit)
+)
+
+select
+    source_system,
+    opportunity_id,
+    campaign_id,
+    model,
+    cast(count(*) as integer) as touches,
+    cast(sum(credit) as numeric(12, 10)) as credit,
+    cast(amount * sum(credit) as numeric(18, 2)) as revenue_credit,
+    {{ as_of() }} as attributed_at
+from by_model
+group by source_system, opportunity_id, campaign_id, model, amount
+having sum(credit) > 0

@@ -1,0 +1,251 @@
+{#- One row per distinct interaction (a record re-sent by its source counts once, its latest
+    version wins), resolved to the contact it belongs to through the first key that names exactly
+    one contact: the source record it cites, the CRM id, the email, the cookie (which a form fill
+    tied to a person).
+
+    Incremental, so a daily run does work in proportion to what changed:
+    - rows landed since the last build (minus a safety margin for loads still committing then);
+    - rows whose contact may have changed: those carrying a key of an origin whose contact the id
+      ledger moved (added, merged, split) since the identity build this table last saw.
+    A full refresh gives the same rows. -#}
+{{
+    config(
+        materialized="incremental",
+        unique_key="interaction_key",
+        incremental_strategy="delete+insert",
+        on_schema_change="append_new_columns",
+        post_hook=[
+            "create index if not exists {{ this.name }}__contact_id on {{ this }} (contact_id, occurred_at)",
+            "create index if not exists {{ this.name }}__loaded_at on {{ this }} (loaded_at)",
+            "create index if not exists {{ this.name }}__crm_id on {{ this }} (crm_id)",
+            "create index if not exists {{ this.name }}__email_hash on {{ this }} (email_hash)",
+            "create index if not exists {{ this.name }}__record on {{ this }} (source_system, source_record_id)",
+            "create index if not exists {{ this.name }}__cookie on {{ this }} (source_system, cookie_id)",
+            "analyze {{ this }}",
+        ],
+    )
+}}
+
+with
+
+ledger as (
+    select * from {{ ref('int_contact_id_ledger') }}
+),
+
+identity_build as (
+    select coalesce(max(run_sequence), 0) as run_sequence from ledger
+),
+
+landed as (
+    select * from {{ ref('stg_feed__interactions') }}
+    {%- if is_incremental() %}
+        where loaded_at > (
+            select max(this.loaded_at) - interval '{{ var("fct_interactions_margin_hours") }} hours'
+            from {{ this }} as this
+        )
+    {%- endif %}
+),
+
+latest_versions as (
+    select distinct on (source_system, source_interaction_id)
+        source_system || ':' || source_interaction_id as interaction_key,
+        source_system,
+        source_interaction_id,
+        occurred_at,
+        interaction_type,
+        campaign_id,
+        content_url,
+        interests,
+        marketing_area,
+        source_record_id,
+        crm_id,
+        md5(email_key) as email_hash,
+        cookie_id,
+        load_id,
+        loaded_at
+    from landed
+    order by source_system asc, source_interaction_id asc, loaded_at desc
+),
+
+origins as (
+    select * from {{ ref('int_identity_origins') }}
+),
+
+current_contacts as (
+    select * from {{ ref('int_contact_origins_current') }}
+),
+
+keys as (
+    select * from {{ ref('int_identity_keys') }}
+),
+
+interaction_types as (
+    select * from {{ ref('interaction_types') }}
+),
+
+{% if is_incremental() %}
+    moved_origins as (
+    -- origins the ledger moved since the identity build this table last resolved against
+        select distinct origin_key
+        from ledger
+        where run_sequence > (select coalesce(max(this.resolved_in_build), 0) from {{ this }} as this)
+    ),
+
+    moved_keys as (
+        select
+            keys.key_type,
+            keys.key_value
+        from keys
+        inner join moved_origins on keys.origin_key = moved_origins.origin_key
+    ),
+
+    moved_records as (
+        select
+            origins.source_system,
+            origins.source_record_id
+        from origins
+        inner join moved_origins on origins.origin_key = moved_origins.origin_key
+    ),
+
+    to_resolve_again as (
+        select this.interaction_key
+        from {{ this }} as this
+        inner join moved_keys on moved_keys.key_type = 'crm_id' and this.crm_id = moved_keys.key_value
+        union
+        select this.interaction_key
+        from {{ this }} as this
+        inner join moved_keys on moved_keys.key_type = 'email' and this.email_hash = md5(moved_keys.key_value)
+        union
+        select this.interaction_key
+        from {{ this }} as this
+        inner join moved_records
+            on
+                this.source_system = moved_records.source_system
+                and this.source_record_id = moved_records.source_record_id
+        union
+        select this.interaction_key
+        from {{ this }} as this
+        inner join moved_records
+            on
+                this.source_system = moved_records.source_system
+                and 'cookie:' || this.cookie_id = moved_records.source_record_id
+    ),
+
+    interactions as (
+        select * from latest_versions
+        union all
+        select
+            this.interaction_key,
+            this.source_system,
+            this.source_interaction_id,
+            this.occurred_at,
+            this.interaction_type,
+            this.campaign_id,
+            this.content_url,
+            this.interests,
+            this.marketing_area,
+            this.source_record_id,
+            this.crm_id,
+            this.email_hash,
+            this.cookie_id,
+            this.load_id,
+            this.loaded_at
+        from {{ this }} as this
+        inner join to_resolve_again on this.interaction_key = to_resolve_again.interaction_key
+        where not exists (
+            select from latest_versions
+            where latest_versions.interaction_key = this.interaction_key
+        )
+    ),
+{% else %}
+    interactions as (
+        select * from latest_versions
+    ),
+{% endif %}
+
+origin_contacts as (
+    select
+        origins.source_system,
+        origins.source_record_id,
+        current_contacts.contact_id
+    from origins
+    inner join current_contacts on origins.origin_key = current_contacts.origin_key
+),
+
+key_contacts as (
+    -- a key held by several contacts (a blocked generic address) resolves nothing
+    select
+        keys.key_type,
+        case when keys.key_type = 'email' then md5(keys.key_value) else keys.key_value end as key_value,
+        min(current_contacts.contact_id) as contact_id
+    from keys
+    inner join current_contacts on keys.origin_key = current_contacts.origin_key
+    where keys.key_type in ('crm_id', 'email')
+    group by keys.key_type, keys.key_value
+    having count(distinct current_contacts.contact_id) = 1
+),
+
+resolved as (
+    select
+        interactions.*,
+        coalesce(
+            by_record.contact_id, by_crm_id.contact_id, by_email.contact_id, by_cookie.contact_id
+        ) as contact_id,
+        case
+            when by_record.contact_id is not null then 'source_record_id'
+            when by_crm_id.contact_id is not null then 'crm_id'
+            when by_email.contact_id is not null then 'email'
+            when by_cookie.contact_id is not null then 'cookie_id'
+        end as resolved_by
+    from interactions
+    left join origin_contacts as by_record
+        on
+            interactions.source_system = by_record.source_system
+            and interactions.source_record_id = by_record.source_record_id
+    left join key_contacts as by_crm_id
+        on by_crm_id.key_type = 'crm_id' and interactions.crm_id = by_crm_id.key_value
+    left join key_contacts as by_email
+        on by_email.key_type = 'email' and interactions.email_hash = by_email.key_value
+    left join origin_contacts as by_cookie
+        on
+            interactions.source_system = by_cookie.source_system
+            and 'cookie:' || interactions.cookie_id = by_cookie.source_record_id
+),
+
+final as (
+    select
+        -- ids
+        resolved.interaction_key,
+        resolved.source_system,
+        resolved.source_interaction_id,
+        resolved.contact_id,
+        resolved.resolved_by,
+
+        -- what, when
+        resolved.occurred_at,
+        resolved.interaction_type,
+        case
+            when interaction_types.is_inbound then 'inbound'
+            when not interaction_types.is_inbound then 'outbound'
+        end as direction,
+        resolved.campaign_id,
+        resolved.content_url,
+        resolved.interests,
+        resolved.marketing_area,
+
+        -- the keys it was resolved by (the email only as a hash: no personal data here)
+        resolved.source_record_id,
+        resolved.crm_id,
+        resolved.email_hash,
+        resolved.cookie_id,
+
+        -- lineage
+        resolved.load_id,
+        resolved.loaded_at,
+        identity_build.run_sequence as resolved_in_build
+    from resolved
+    cross join identity_build
+    left join interaction_types on resolved.interaction_type = interaction_types.interaction_type
+)
+
+select * from final

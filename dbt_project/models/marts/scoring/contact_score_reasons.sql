@@ -1,0 +1,66 @@
+{#- Why each score is what it is: every rule's contribution to every golden contact, as of the
+    run's logical date — profile tiers, engagement per interaction type (after caps and decay) and
+    negative points. The scores in contact_scores are built from exactly these rows. -#}
+with
+
+contacts as (
+    select * from {{ ref('dim_contacts') }}
+    where first_seen_at <= {{ as_of() }}
+),
+
+profile as (
+    select * from {{ ref('int_contact_profile_points') }}
+),
+
+engagement as (
+    select * from {{ ref('int_contact_engagement_points') }}
+),
+
+negative as (
+    select * from {{ ref('int_contact_negative_points') }}
+),
+
+reasons as (
+    select
+        contact_id,
+        'profile' as component,
+        'profile' as rule_kind,
+        rule,
+        points,
+        cast(null as integer) as interactions,
+        description
+    from profile
+    union all
+    select
+        contact_id,
+        'engagement' as component,
+        'engagement' as rule_kind,
+        rule,
+        points,
+        interactions,
+        description
+    from engagement
+    union all
+    select
+        contact_id,
+        applies_to as component,
+        'negative' as rule_kind,
+        rule,
+        points,
+        interactions,
+        description
+    from negative
+)
+
+select
+    reasons.contact_id,
+    reasons.component,
+    reasons.rule_kind,
+    reasons.rule,
+    cast(reasons.points as numeric(10, 2)) as points,
+    reasons.interactions,
+    reasons.description,
+    {{ as_of() }} as scored_at
+from reasons
+inner join contacts on reasons.contact_id = contacts.contact_id
+where reasons.points <> 0
