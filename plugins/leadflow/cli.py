@@ -6,6 +6,7 @@ leadflow dbt ARGS…                  dbt in dbt_project/ with the warehouse pro
 leadflow airflow ARGS…              airflow with the leadflow environment (home, dags, connection)
 leadflow airflow-ui                 the Airflow UI on 127.0.0.1 (airflow standalone)
 leadflow demo                       run the pipeline on the demo data and print what it did
+leadflow explain CONTACT_ID|EMAIL   one contact's story from the marts (--json for the structured result)
 """
 
 from __future__ import annotations
@@ -124,6 +125,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from leadflow.transform.explain import (
+        ContactNotFoundError,
+        MissingMartsError,
+        explain_contact,
+        format_story,
+        story_json,
+    )
+    from leadflow.warehouse import database_url
+
+    with psycopg.connect(database_url().url()) as conn:
+        conn.read_only = True
+        try:
+            story = explain_contact(conn, args.contact)
+        except MissingMartsError as exc:
+            print(f"{exc}: run the pipeline first (make demo, or leadflow run --feed DIR)", file=sys.stderr)
+            return 1
+        except ContactNotFoundError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    try:
+        print(story_json(story) if args.json else format_story(story))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `leadflow explain … | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime
@@ -209,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--examples", type=int, default=5, help="false merges and missed links to show")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    explain = sub.add_parser("explain", help="print one contact's story from the marts (read-only)")
+    explain.add_argument(
+        "contact", metavar="CONTACT_ID|EMAIL", help="a contact id (merged ids are followed) or an email"
+    )
+    explain.add_argument("--json", action="store_true", help="print the structured result as JSON")
+    explain.set_defaults(func=cmd_explain)
 
     sources = sub.add_parser("demo-sources", help="serve generated data as four source-system APIs on 127.0.0.1")
     sources.add_argument("--data", help="folder written by `leadflow generate` (default: the demo's data)")

@@ -16,7 +16,7 @@ def _table_exists(conn: psycopg.Connection, name: str) -> bool:
 
 
 def collect(conn: psycopg.Connection, since: datetime) -> dict[str, Any]:
-    """What the run did, read back from the warehouse (counts only, no personal data)."""
+    """What the run did, read back from the warehouse (counts, contact ids and rule names; no personal data)."""
     facts: dict[str, Any] = {"loads": [], "quarantine": [], "quality": [], "marts": {}}
     if _table_exists(conn, "ops.loads"):
         facts["loads"] = conn.execute(
@@ -56,7 +56,82 @@ def collect(conn: psycopg.Connection, since: datetime) -> dict[str, Any]:
             "select key_type, block_rule, count(*) from intermediate.int_identity_keys_blocked"
             " group by 1, 2 order by 1, 2"
         ).fetchall()
+    facts["leads"] = collect_leads(conn)
     return facts
+
+
+def collect_leads(conn: psycopg.Connection, top: int = 5, reasons: int = 3) -> dict[str, Any]:
+    """Stages, ratings, the best-rated leads with their main reasons and the attributed revenue —
+    ids, counts and rule names only. A mart that does not exist (an older warehouse) is left out."""
+    leads: dict[str, Any] = {}
+    if _table_exists(conn, "marts.lead_stages"):
+        leads["stages"] = conn.execute(
+            "select stage, count(*) from marts.lead_stages group by stage, stage_order order by stage_order, stage"
+        ).fetchall()
+    if _table_exists(conn, "marts.contact_scores"):
+        leads["ratings"] = conn.execute(
+            "select rating, count(*) from marts.contact_scores group by 1 order by 1"
+        ).fetchall()
+        if _table_exists(conn, "marts.lead_stages") and _table_exists(conn, "marts.contact_score_reasons"):
+            rows = conn.execute(
+                "with top_leads as ("
+                "  select scores.contact_id, scores.rating, scores.lead_score, stages.stage"
+                "  from marts.contact_scores as scores"
+                "  left join marts.lead_stages as stages on scores.contact_id = stages.contact_id"
+                "  order by scores.lead_score desc nulls last, scores.contact_id limit %s"
+                ")"
+                " select top_leads.contact_id, top_leads.rating, top_leads.lead_score, top_leads.stage,"
+                " reasons.rule, reasons.points"
+                " from top_leads left join lateral ("
+                "  select rule, points from marts.contact_score_reasons"
+                "  where contact_score_reasons.contact_id = top_leads.contact_id"
+                "  order by abs(points) desc, rule limit %s"
+                " ) as reasons on true"
+                " order by top_leads.lead_score desc nulls last, top_leads.contact_id, abs(reasons.points) desc,"
+                " reasons.rule",
+                (top, reasons),
+            ).fetchall()
+            top_leads: dict[str, dict[str, Any]] = {}
+            for contact_id, rating, lead_score, stage, rule, points in rows:
+                lead = top_leads.setdefault(
+                    contact_id, {"rating": rating, "lead_score": lead_score, "stage": stage, "reasons": []}
+                )
+                if rule is not None:
+                    lead["reasons"].append((rule, points))
+            leads["top"] = top_leads
+    if _table_exists(conn, "marts.campaign_attribution"):
+        leads["attribution"] = conn.execute(
+            "select count(distinct (source_system, opportunity_id)),"
+            " coalesce(sum(revenue_credit) filter (where model = 'linear'), 0) from marts.campaign_attribution"
+        ).fetchone()
+    return leads
+
+
+def lead_lines(leads: dict[str, Any]) -> list[str]:
+    """The lead section of the summary (empty when the scoring marts do not exist)."""
+    lines: list[str] = []
+    if leads.get("stages"):
+        stages = " · ".join(f"{stage} {count}" for stage, count in leads["stages"])
+        lines.append(f"  lead stages: {stages} (marts.lead_stages)")
+    if leads.get("ratings"):
+        ratings = " · ".join(f"{rating} {count}" for rating, count in leads["ratings"] if count)
+        lines.append(f"  ratings: {ratings} (marts.contact_scores)")
+    if leads.get("top"):
+        lines.append(f"  top {len(leads['top'])} rated leads (reasons from marts.contact_score_reasons):")
+        for contact_id, lead in leads["top"].items():
+            reasons = ", ".join(f"{rule} {points:+.2f}" for rule, points in lead["reasons"]) or "no reasons"
+            score = "—" if lead["lead_score"] is None else f"{lead['lead_score']:.2f}"
+            lines.append(
+                f"    {contact_id}  {lead['rating'] or '—'}  lead score {score}"
+                f"  {lead['stage'] or 'no stage'}  — {reasons}"
+            )
+    if leads.get("attribution"):
+        opportunities, revenue = leads["attribution"]
+        lines.append(
+            f"  campaign attribution: {opportunities} opportunities, revenue credited by linear model: {revenue:,.2f}"
+            " (marts.campaign_attribution)"
+        )
+    return lines
 
 
 def print_summary(
@@ -88,6 +163,9 @@ def print_summary(
         if facts.get("blocked_keys"):
             blocked = ", ".join(f"{count} {key_type} ({rule})" for key_type, rule, count in facts["blocked_keys"])
             print(f"  keys kept from linking: {blocked} (intermediate.int_identity_keys_blocked)")
+    if lines := lead_lines(facts["leads"]):
+        print("\nLeads")
+        print("\n".join(lines))
     print("\nData quality (ops.quality_results)")
     for suite, success, severity, rows, checked, failed in facts["quality"]:
         verdict = "passed" if success else f"FAILED ({failed} {severity})"
