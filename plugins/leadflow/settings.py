@@ -15,7 +15,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 import yaml
@@ -62,10 +62,28 @@ class PipelineConfig(_Strict):
     retries: int = Field(default=2, ge=0)
 
 
+class DbtTaskGroupConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    select: str = Field(pattern=r"^[A-Za-z0-9_:/.+*@ ,-]+$", description="dbt node selection")
+
+
+DEFAULT_DBT_GROUPS = (
+    DbtTaskGroupConfig(name="staging", select="path:seeds path:models/staging"),
+    DbtTaskGroupConfig(name="identity", select="path:models/intermediate/identity"),
+    DbtTaskGroupConfig(name="marts", select="path:models/marts path:models/intermediate/scoring"),
+)
+
+
+class TransformConfig(_Strict):
+    tasks: Literal["per_group", "per_model"] = "per_group"
+    groups: tuple[DbtTaskGroupConfig, ...] = DEFAULT_DBT_GROUPS
+
+
 class LeadflowConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    transform: TransformConfig = TransformConfig()
 
 
 def config_path() -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadflow.settings import project_root
+from leadflow.settings import load_config, project_root
 
 pytestmark = pytest.mark.integration
 
@@ -29,21 +29,63 @@ def test_every_dag_has_tags_docs_and_retries(dagbag):
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
-def test_the_pipeline_runs_landing_then_dbt_then_quality(dagbag):
-    dag = dagbag.dags["leadflow_pipeline"]
-    dbt_tasks = [t for t in dag.task_ids if t.startswith("dbt.")]
+def _ingest_task_ids() -> set[str]:
+    from leadflow.sources.config import load_sources
 
-    assert "land" in dag.task_ids and "validate_marts" in dag.task_ids
+    return {"land"} | {f"ingest_{source.name}" for source in load_sources()}
+
+
+def test_the_pipeline_runs_landing_then_dbt_groups_then_quality(dagbag):
+    dag = dagbag.dags["leadflow_pipeline"]
+    groups = [f"dbt.{group.name}" for group in load_config().transform.groups]
+
+    assert [t for t in dag.task_ids if t.startswith("dbt.")] == groups
+    assert dag.get_task(groups[0]).upstream_task_ids == _ingest_task_ids()
+    for before, after in zip(groups, groups[1:], strict=False):
+        assert dag.get_task(after).upstream_task_ids == {before}
+    assert dag.get_task("validate_marts").upstream_task_ids == {groups[-1]}
+    assert "path:models/staging" in dag.get_task(groups[0]).select
+
+
+def test_the_dbt_groups_cover_every_model_and_seed_once(tmp_path):
+    from dbt.cli.main import dbtRunner
+
+    project = project_root() / "dbt_project"
+    common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target-path", str(tmp_path), "-q"]
+    listed: dict[str, list[str]] = {}
+    for group in load_config().transform.groups:
+        result = dbtRunner().invoke(
+            ["ls", *common, "--resource-types", "model", "seed", "--output", "name", "--select", *group.select.split()]
+        )
+        assert result.success, result.exception
+        listed[group.name] = list(result.result)
+    every = dbtRunner().invoke(["ls", *common, "--resource-types", "model", "seed", "--output", "name"])
+    in_groups = [name for names in listed.values() for name in names]
+    assert sorted(in_groups) == sorted(every.result)  # each node in exactly one group
+
+
+def test_per_model_tasks_render_each_model_with_multi_parent_tests_detached(tmp_path, monkeypatch):
+    from leadflow.dagfactory.pipeline import build_pipeline_dag
+
+    config = tmp_path / "leadflow.yml"
+    config.write_text(
+        (project_root() / "config" / "leadflow.yml").read_text().replace("tasks: per_group", "tasks: per_model")
+    )
+    monkeypatch.setenv("LEADFLOW_CONFIG", str(config))
+    load_config.cache_clear()
+    try:
+        dag = build_pipeline_dag()
+    finally:
+        monkeypatch.delenv("LEADFLOW_CONFIG")
+        load_config.cache_clear()
+    dbt_tasks = [t for t in dag.task_ids if t.startswith("dbt.")]
     staging = {"dbt.base_feed__contacts_model_build", "dbt.stg_feed__contacts_model_build"}
     identity = {"dbt.int_identity_clusters_model_build", "dbt.int_contact_id_ledger_model_build"}
-    marts = {f"dbt.{name}_model_build" for name in ("dim_contacts", "contact_origins", "dim_accounts")}
+    marts = {f"dbt.{name}_model_build" for name in ("dim_contacts", "fct_interactions", "contact_scores")}
     assert staging | identity | marts <= set(dbt_tasks)
     # a test of two models runs in its own task, after both
     detached = dag.get_task("dbt.relationships_dim_contacts_account_id__account_id__ref_dim_accounts__test")
     assert {"dbt.dim_contacts_model_build", "dbt.dim_accounts_model_build"} <= detached.upstream_task_ids
-    from leadflow.sources.config import load_sources
-
-    ingest = {"land"} | {f"ingest_{source.name}" for source in load_sources()}
-    assert dag.get_task("dbt.base_feed__contacts_model_build").upstream_task_ids == ingest
+    assert dag.get_task("dbt.base_feed__contacts_model_build").upstream_task_ids == _ingest_task_ids()
     leaves = {t for t in dbt_tasks if not any(d.startswith("dbt.") for d in dag.get_task(t).downstream_task_ids)}
     assert dag.get_task("validate_marts").upstream_task_ids == leaves

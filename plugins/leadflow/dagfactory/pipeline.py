@@ -60,13 +60,13 @@ def validate(layer: str, conn_id: str, airflow_run_id: str | None) -> list[dict[
 
 def transform_and_validate(conn_id: str) -> Any:
     """The dbt task group (cosmos) followed by the marts' quality gate; returns the group to chain on."""
-    from leadflow.transform.dbt_tasks import dbt_task_group
+    from leadflow.transform.dbt_tasks import dbt_tasks
 
     @task(outlets=[MARTS_ASSET])
     def validate_marts(run_id: str) -> list[dict[str, Any]]:
         return validate("marts", conn_id, run_id)
 
-    dbt = dbt_task_group("dbt")
+    dbt = dbt_tasks("dbt")
     dbt >> validate_marts()
     return dbt
 

@@ -1,8 +1,12 @@
 """The dbt project as Airflow tasks, through astronomer-cosmos.
 
-Parsing a DAG file never runs dbt: cosmos renders the task group from ``target/manifest.json``,
-which ``make`` builds with ``dbt parse``. dbt reaches the warehouse through the Airflow connection
-(cosmos maps it to a dbt profile), so a deployment changes the connection, not the project.
+Two shapes (``transform.tasks`` in config/leadflow.yml):
+- ``per_group`` (default): one cosmos ``DbtBuildLocalOperator`` per configured group (dbt selection
+  syntax), chained in order — one dbt start-up per group, dbt's threads inside it;
+- ``per_model``: a cosmos ``DbtTaskGroup``, one task per model/seed, rendered from
+  ``target/manifest.json`` (which ``make`` builds with ``dbt parse``) — parsing never runs dbt.
+Either way dbt reaches the warehouse through the Airflow connection (cosmos maps it to a dbt
+profile), so a deployment changes the connection, not the project.
 """
 
 from __future__ import annotations
@@ -24,32 +28,79 @@ def manifest_path() -> Path:
     return dbt_project_dir() / "target" / "manifest.json"
 
 
-def dbt_task_group(group_id: str = "dbt", select: list[str] | None = None, **kwargs: Any) -> Any:
-    """A cosmos DbtTaskGroup over the project (or a selection), one `dbt build` task per node."""
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+def _profile_config() -> Any:
+    from cosmos import ProfileConfig
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
+    return ProfileConfig(
+        profile_name="leadflow",
+        target_name="airflow",
+        profile_mapping=PostgresUserPasswordProfileMapping(
+            conn_id=load_config().warehouse.conn_id, profile_args={"schema": "public", "threads": 2}
+        ),
+    )
+
+
+def _manifest() -> Path:
     manifest = manifest_path()
     if not manifest.exists():
         raise FileNotFoundError(
             f"{manifest} is missing: run `make install` (it runs `leadflow dbt parse`) before parsing DAGs"
         )
-    conn_id = load_config().warehouse.conn_id
+    return manifest
+
+
+def dbt_tasks(group_id: str = "dbt") -> Any:
+    """The project as a task group of the configured shape; returns it to chain on."""
+    if load_config().transform.tasks == "per_model":
+        return dbt_task_group(group_id)
+    return dbt_build_groups(group_id)
+
+
+def dbt_build_groups(group_id: str = "dbt") -> Any:
+    """One cosmos `dbt build` task per configured group (transform.groups), chained in order."""
+    from airflow.sdk import TaskGroup
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    manifest = _manifest()
+    with TaskGroup(group_id=group_id, tooltip="dbt build, one task per group of models") as group:
+        previous = None
+        for spec in load_config().transform.groups:
+            task = DbtBuildLocalOperator(
+                task_id=spec.name,
+                doc_md=f"`dbt build --select {spec.select}` (transform.groups in config/leadflow.yml)",
+                project_dir=str(dbt_project_dir()),
+                manifest_filepath=str(manifest),
+                profile_config=_profile_config(),
+                select=spec.select,
+                # a test runs in the group where its last parent is built (a test of a seed and a
+                # mart runs with the marts, not with the seeds, when the mart does not exist yet)
+                indirect_selection="buildable",
+                vars=DBT_VARS,
+                install_deps=False,
+                invocation_mode=InvocationMode.DBT_RUNNER,
+                emit_datasets=False,
+            )
+            if previous is not None:
+                previous >> task
+            previous = task
+    return group
+
+
+def dbt_task_group(group_id: str = "dbt", select: list[str] | None = None, **kwargs: Any) -> Any:
+    """A cosmos DbtTaskGroup over the project (or a selection), one `dbt build` task per node."""
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
             dbt_project_path=dbt_project_dir(),
-            manifest_path=manifest,
+            manifest_path=_manifest(),
             install_dbt_deps=False,
         ),
-        profile_config=ProfileConfig(
-            profile_name="leadflow",
-            target_name="airflow",
-            profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=conn_id, profile_args={"schema": "public", "threads": 2}
-            ),
-        ),
+        profile_config=_profile_config(),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
