@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,14 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ingest_files import DATA, RESULTS, drop_database, fresh_database, machine  # noqa: E402
+from ingest_files import DATA, RESULTS, dbt_build, drop_database, fresh_database, machine  # noqa: E402
 
-from leadflow.settings import DatabaseUrl  # noqa: E402
 from leadflow.sources.files import find_feed_files, land_files  # noqa: E402
 from leadflow.warehouse import database_url  # noqa: E402
 
-DBT = Path(sys.executable).parent / "dbt"
-IDENTITY_MODELS = "+contact_origins +dim_contacts +dim_accounts +contact_id_history"
+IDENTITY_ARGS = ("--select", "+contact_origins", "+dim_contacts", "+contact_id_history", "--exclude", "test_type:unit")
 
 
 def feed_folder(people: int) -> Path:
@@ -50,27 +46,6 @@ def feed_folder(people: int) -> Path:
         Generator(contacts=people, seed=7, interactions_per_contact=1).write(folder)
         (folder / ".complete").write_text("")
     return folder
-
-
-def dbt_build(database: DatabaseUrl, target: Path) -> tuple[float, dict[str, float]]:
-    started = time.perf_counter()
-    result = subprocess.run(
-        [str(DBT), "build", "--select", IDENTITY_MODELS, "--exclude", "test_type:unit", "--target-path", str(target)],
-        cwd=ROOT / "dbt_project",
-        env={**os.environ, **database.dbt_env(), "DBT_PROFILES_DIR": str(ROOT / "dbt_project")},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"dbt build failed:\n{result.stdout[-4000:]}")
-    timings = {
-        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
-        for r in json.loads((target / "run_results.json").read_text())["results"]
-        if r["unique_id"].startswith("model.")
-    }
-    return elapsed, timings
 
 
 def main() -> int:
@@ -87,7 +62,7 @@ def main() -> int:
         landed_s = time.perf_counter() - started
         print(f"landed the feed in {landed_s:.0f}s; dbt build of the identity models …", flush=True)
         with tempfile.TemporaryDirectory() as target:
-            build_s, timings = dbt_build(database, Path(target))
+            build_s, timings = dbt_build(database, Path(target), *IDENTITY_ARGS)
             with psycopg.connect(database.url()) as conn:
                 origins, record_origins, keys, edges = conn.execute(
                     "select (select count(*) from intermediate.int_identity_origins),"
@@ -112,7 +87,7 @@ def main() -> int:
                 ).fetchone()
                 clustering_s = time.perf_counter() - t
                 conn.rollback()
-            rerun_s, _ = dbt_build(database, Path(target))
+            rerun_s, _ = dbt_build(database, Path(target), *IDENTITY_ARGS)
             with psycopg.connect(database.url()) as conn:
                 ledger_after = conn.execute("select count(*) from intermediate.int_contact_id_ledger").fetchone()[0]
                 contacts = conn.execute("select count(*) from marts.dim_contacts").fetchone()[0]

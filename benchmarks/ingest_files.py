@@ -38,6 +38,7 @@ from leadflow.warehouse import database_url  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
+DBT = Path(sys.executable).parent / "dbt"
 
 
 def feed_folder(interactions: int) -> Path:
@@ -118,6 +119,28 @@ def ours(database: DatabaseUrl, files: list[Path]) -> dict:
     code = CHILD.format(plugins=str(ROOT / "plugins"), url=database.url(), files=[str(f) for f in files])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def dbt_build(database: DatabaseUrl, target: Path, *args: str) -> tuple[float, dict[str, float]]:
+    """`dbt build ARGS` against the database; (wall seconds, seconds per model from run_results)."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(DBT), "build", *args, "--target-path", str(target)],
+        cwd=ROOT / "dbt_project",
+        env={**os.environ, **database.dbt_env(), "DBT_PROFILES_DIR": str(ROOT / "dbt_project")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"dbt build failed:\n{result.stdout[-4000:]}")
+    timings = {
+        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
+        for r in json.loads((target / "run_results.json").read_text())["results"]
+        if r["unique_id"].startswith("model.")
+    }
+    return elapsed, timings
 
 
 def machine() -> dict:

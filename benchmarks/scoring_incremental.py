@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,14 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ingest_files import DATA, RESULTS, drop_database, fresh_database, machine  # noqa: E402
+from ingest_files import DATA, RESULTS, dbt_build, drop_database, fresh_database, machine  # noqa: E402
 
-from leadflow.settings import DatabaseUrl  # noqa: E402
 from leadflow.sources.feed import ENTITIES  # noqa: E402
 from leadflow.sources.files import find_feed_files, land_files  # noqa: E402
 from leadflow.warehouse import database_url  # noqa: E402
 
-DBT = Path(sys.executable).parent / "dbt"
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the generator's last day
 
 
@@ -55,28 +51,6 @@ def feed_folder(people: int) -> Path:
         Generator(contacts=people, seed=7, as_of=AS_OF).write(folder)
         (folder / ".complete").write_text("")
     return folder
-
-
-def dbt_build(database: DatabaseUrl, target: Path, *args: str) -> tuple[float, dict[str, float]]:
-    """`dbt build ARGS` against the database; (wall seconds, seconds per model from run_results)."""
-    started = time.perf_counter()
-    result = subprocess.run(
-        [str(DBT), "build", *args, "--target-path", str(target)],
-        cwd=ROOT / "dbt_project",
-        env={**os.environ, **database.dbt_env(), "DBT_PROFILES_DIR": str(ROOT / "dbt_project")},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"dbt build failed:\n{result.stdout[-4000:]}")
-    timings = {
-        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
-        for r in json.loads((target / "run_results.json").read_text())["results"]
-        if r["unique_id"].startswith("model.")
-    }
-    return elapsed, timings
 
 
 def write_increment(conn: psycopg.Connection, folder: Path, day: datetime) -> dict[str, int]:
