@@ -4,7 +4,8 @@
     tied to a person).
 
     Incremental, so a daily run does work in proportion to what changed:
-    - rows landed since the last build (minus a safety margin for loads still committing then);
+    - rows of the loads finished since the newest load it has seen (ops.loads.finished_at, minus a
+      margin of vars.fct_interactions_margin_minutes for loads that were committing meanwhile);
     - rows whose contact may have changed: those carrying a key of an origin whose contact the id
       ledger moved (added, merged, split) since the identity build this table last saw.
     A full refresh gives the same rows. -#}
@@ -15,8 +16,9 @@
         incremental_strategy="delete+insert",
         on_schema_change="append_new_columns",
         post_hook=[
+            "create unique index if not exists {{ this.name }}__key on {{ this }} (interaction_key)",
             "create index if not exists {{ this.name }}__contact_id on {{ this }} (contact_id, occurred_at)",
-            "create index if not exists {{ this.name }}__loaded_at on {{ this }} (loaded_at)",
+            "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
             "create index if not exists {{ this.name }}__crm_id on {{ this }} (crm_id)",
             "create index if not exists {{ this.name }}__email_hash on {{ this }} (email_hash)",
             "create index if not exists {{ this.name }}__record on {{ this }} (source_system, source_record_id)",
@@ -39,10 +41,24 @@ identity_build as (
 landed as (
     select * from {{ ref('stg_feed__interactions') }}
     {%- if is_incremental() %}
-        where loaded_at > (
-            select max(this.loaded_at) - interval '{{ var("fct_interactions_margin_hours") }} hours'
-            from {{ this }} as this
-        )
+        -- the loads finished since the newest load this table has seen (minus a margin for loads
+        -- that were committing while it was built)
+        -- (an array, not a subquery join: the filter then reaches each raw table's scan, before
+        -- staging's casts and normalisation run on every row)
+        where load_id = any(array(
+            select loads.load_id
+            from {{ source('ops', 'loads') }} as loads
+            where loads.finished_at > (
+                select
+                    coalesce(max(seen.finished_at), '-infinity')
+                    - interval '{{ var("fct_interactions_margin_minutes") }} minutes'
+                from {{ source('ops', 'loads') }} as seen
+                where exists (
+                    select from {{ this }} as this
+                    where this.load_id = seen.load_id
+                )
+            )
+        ))
     {%- endif %}
 ),
 

@@ -370,9 +370,11 @@ def count_duplicates(conn: psycopg.Connection, result: LoadResult) -> None:
 
 
 def finish_load(conn: psycopg.Connection, result: LoadResult) -> None:
-    """Inside the load's transaction: the finished row commits with the data."""
+    """Inside the load's transaction, last: the finished row commits with the data. finished_at is
+    the clock, not the transaction's start, so it tells when the data became visible (within the
+    commit's milliseconds): fct_interactions picks up the loads finished since its last build."""
     conn.execute(
-        "update ops.loads set status = 'succeeded', finished_at = now(), fetched = %s, landed = %s,"
+        "update ops.loads set status = 'succeeded', finished_at = clock_timestamp(), fetched = %s, landed = %s,"
         " quarantined = %s, duplicates = %s where load_id = %s",
         (result.fetched, result.landed, result.quarantined, result.duplicates, result.load_id),
     )
@@ -382,7 +384,7 @@ def fail_load(conn: psycopg.Connection, result: LoadResult, exc: BaseException) 
     """After a rollback: the load is failed; the detail names the error type, never record data."""
     conn.rollback()
     conn.execute(
-        "update ops.loads set status = 'failed', finished_at = now(), detail = %s where load_id = %s",
+        "update ops.loads set status = 'failed', finished_at = clock_timestamp(), detail = %s where load_id = %s",
         (type(exc).__name__, result.load_id),
     )
     conn.commit()
