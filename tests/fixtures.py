@@ -92,3 +92,30 @@ def run_dbt(database: DatabaseUrl, target_path: Path, *args: str) -> subprocess.
         text=True,
         check=False,
     )
+
+
+def bridge_candidates(
+    conn: psycopg.Connection, *, with_interactions: bool = False, email_like: str = "%"
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Two single-origin contacts, one known by an email, one by a phone, neither key blocked:
+    a new record naming both merges them. ((email contact, email), (phone contact, phone))."""
+    from psycopg import sql
+
+    def pick(key: str, other: str) -> tuple[str, str]:
+        query = sql.SQL(
+            "select d.contact_id, d.{key} from marts.dim_contacts d where d.number_of_origins = 1"
+            " and d.{key} like %(like)s"
+            " and d.{key} not in (select key_value from intermediate.int_identity_keys_blocked)"
+            " and d.contact_id <> %(other)s {interactions} order by d.contact_id limit 1"
+        ).format(
+            key=sql.Identifier(key),
+            interactions=sql.SQL(
+                "and exists (select from marts.fct_interactions f where f.contact_id = d.contact_id)"
+                if with_interactions
+                else ""
+            ),
+        )
+        return conn.execute(query, {"like": email_like if key == "email" else "%", "other": other}).fetchone()
+
+    by_email = pick("email", "")
+    return by_email, pick("phone", by_email[0])

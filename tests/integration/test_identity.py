@@ -14,7 +14,7 @@ from leadflow.demo.generator import Generator
 from leadflow.settings import DatabaseUrl
 from leadflow.sources.files import find_feed_files, land_files
 from leadflow.transform.identity_evaluation import evaluate_identity
-from tests.fixtures import run_dbt
+from tests.fixtures import bridge_candidates, run_dbt
 
 pytestmark = pytest.mark.integration
 
@@ -75,17 +75,7 @@ def test_ids_survive_a_rerun_and_merges_and_splits_are_recorded(fresh_database, 
         before = _contact_ids(conn)
         ledger_rows = conn.execute("select count(*) from intermediate.int_contact_id_ledger").fetchone()[0]
         # two single-origin contacts, one with an email, one with a phone
-        email_contact, email = conn.execute(
-            "select contact_id, email from marts.dim_contacts where number_of_origins = 1 and email is not null"
-            " and email not in (select key_value from intermediate.int_identity_keys_blocked)"
-            " order by contact_id limit 1"
-        ).fetchone()
-        phone_contact, phone = conn.execute(
-            "select contact_id, phone from marts.dim_contacts where number_of_origins = 1 and phone is not null"
-            " and phone not in (select key_value from intermediate.int_identity_keys_blocked)"
-            " and contact_id <> %s order by contact_id limit 1",
-            (email_contact,),
-        ).fetchone()
+        (email_contact, email), (phone_contact, phone) = bridge_candidates(conn)
         # a contact of two origins joined by one email only
         pair_contact, pair_email = conn.execute(
             "select d.contact_id, d.email from marts.dim_contacts d where d.number_of_origins = 2 and d.phone is null"

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from leadflow.settings import project_root
+from tests.fixtures import bridge_candidates
 
 pytestmark = pytest.mark.integration
 
@@ -118,17 +119,7 @@ def test_a_dropped_record_bridging_two_contacts_merges_them_and_no_other_id_chan
     feed = feed_runs["feed"]
     with psycopg.connect(warehouse.url()) as conn:
         before = _origin_contacts(conn)
-        email_contact, email = conn.execute(
-            "select contact_id, email from marts.dim_contacts where number_of_origins = 1 and email like '%%.example'"
-            " and email not in (select key_value from intermediate.int_identity_keys_blocked)"
-            " order by contact_id limit 1"
-        ).fetchone()
-        phone_contact, phone = conn.execute(
-            "select contact_id, phone from marts.dim_contacts where number_of_origins = 1 and phone is not null"
-            " and phone not in (select key_value from intermediate.int_identity_keys_blocked)"
-            " and contact_id <> %s order by contact_id limit 1",
-            (email_contact,),
-        ).fetchone()
+        (email_contact, email), (phone_contact, phone) = bridge_candidates(conn, email_like="%.example")
     (feed / "fair__contacts.csv").write_text(
         "source_system,source_record_id,updated_at,email,phone,first_name,last_name\n"
         f"fair,F-1,2026-03-05T10:00:00Z,{email},{phone},Bridget,Bridge\n"

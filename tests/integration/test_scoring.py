@@ -15,7 +15,7 @@ from leadflow.demo.generator import Generator
 from leadflow.settings import DatabaseUrl
 from leadflow.sources.feed import ENTITIES
 from leadflow.sources.files import find_feed_files, land_files
-from tests.fixtures import run_dbt
+from tests.fixtures import bridge_candidates, run_dbt
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +57,8 @@ def test_incremental_interactions_equal_a_full_refresh(fresh_database, tmp_path)
 
     # two single-origin contacts with interactions — one known by email, one by phone — that a new
     # record naming both will merge
-    pick = (
-        "select d.contact_id, d.{key} from marts.dim_contacts d where d.number_of_origins = 1"
-        " and d.{key} is not null and d.{key} not in (select key_value from intermediate.int_identity_keys_blocked)"
-        " and exists (select from marts.fct_interactions f where f.contact_id = d.contact_id)"
-        " and d.contact_id <> '{other}' order by d.contact_id limit 1"
-    )
-    first, first_email = _rows(fresh_database, pick.format(key="email", other=""))[0]
-    second, second_phone = _rows(fresh_database, pick.format(key="phone", other=first))[0]
+    with psycopg.connect(fresh_database.url()) as conn:
+        (first, first_email), (second, second_phone) = bridge_candidates(conn, with_interactions=True)
     total_before = _rows(fresh_database, "select count(*) from marts.fct_interactions")[0][0]
     resent_key, resent_id = _rows(
         fresh_database,
