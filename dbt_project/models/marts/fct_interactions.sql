@@ -28,6 +28,7 @@
     )
 }}
 
+-- depends_on: {{ ref('int_identity_keys') }}
 with
 
 ledger as (
@@ -91,15 +92,15 @@ current_contacts as (
     select * from {{ ref('int_contact_origins_current') }}
 ),
 
-keys as (
-    select * from {{ ref('int_identity_keys') }}
-),
-
 interaction_types as (
     select * from {{ ref('interaction_types') }}
 ),
 
 {% if is_incremental() %}
+    keys as (
+        select * from {{ ref('int_identity_keys') }}
+    ),
+
     moved_origins as (
     -- origins the ledger moved since the identity build this table last resolved against
         select distinct origin_key
@@ -189,16 +190,12 @@ origin_contacts as (
 ),
 
 key_contacts as (
-    -- a key held by several contacts (a blocked generic address) resolves nothing
+    -- the email side as its hash, as fct_interactions keeps it
     select
-        keys.key_type,
-        case when keys.key_type = 'email' then md5(keys.key_value) else keys.key_value end as key_value,
-        min(current_contacts.contact_id) as contact_id
-    from keys
-    inner join current_contacts on keys.origin_key = current_contacts.origin_key
-    where keys.key_type in ('crm_id', 'email')
-    group by keys.key_type, keys.key_value
-    having count(distinct current_contacts.contact_id) = 1
+        key_type,
+        case when key_type = 'email' then md5(key_value) else key_value end as key_value,
+        contact_id
+    from {{ ref('int_contact_key_owners') }}
 ),
 
 resolved as (

@@ -18,14 +18,6 @@ opportunities as (
     order by source_system asc, opportunity_id asc, loaded_at desc
 ),
 
-keys as (
-    select * from {{ ref('int_identity_keys') }}
-),
-
-current_contacts as (
-    select * from {{ ref('int_contact_origins_current') }}
-),
-
 contact_accounts as (
     select * from {{ ref('int_contact_accounts') }}
 ),
@@ -36,15 +28,11 @@ interactions as (
 ),
 
 crm_contacts as (
-    -- a CRM id held by exactly one contact
     select
-        keys.key_value as crm_id,
-        min(current_contacts.contact_id) as contact_id
-    from keys
-    inner join current_contacts on keys.origin_key = current_contacts.origin_key
-    where keys.key_type = 'crm_id'
-    group by keys.key_value
-    having count(distinct current_contacts.contact_id) = 1
+        key_value as crm_id,
+        contact_id
+    from {{ ref('int_contact_key_owners') }}
+    where key_type = 'crm_id'
 ),
 
 opportunity_contacts as (
