@@ -7,11 +7,20 @@ import json
 import psycopg
 import pytest
 
-from leadflow.quality.checkpoints import expectations_dir, load_suite, record_result, run_suite
+from leadflow.quality.checkpoints import Validator, table_batch
+from leadflow.quality.results import record_result
+from leadflow.quality.suites import expectations_dir, load_suite
 
 pytestmark = pytest.mark.integration
 
 SUITE = expectations_dir() / "marts" / "dim_contacts.json"
+
+
+def run_suite(database, path):
+    suite = load_suite(path)
+    with psycopg.connect(database.url()) as conn:
+        batch = table_batch(conn, suite)
+    return Validator(database, "test-run").run(suite, batch)
 
 
 def _make_dim_contacts(conn: psycopg.Connection, rows: list[tuple]) -> None:
@@ -35,7 +44,7 @@ def test_duplicate_ids_and_bad_consent_fail_critically_without_leaking_rows(fres
                 ("c2", "lena@example.net", "maybe", "unknown", 2),
             ],
         )
-        result = run_suite(fresh_database, load_suite(SUITE))
+        result = run_suite(fresh_database, SUITE)
         record_result(conn, result, run_id="test-run")
         stored = conn.execute(
             "select success, severity, evaluated_rows, failed_expectations from ops.quality_results"
@@ -58,7 +67,7 @@ def test_a_warning_level_failure_is_reported_but_does_not_block(fresh_database):
             [(f"c{i}", f"person{i}@example.com", "granted", "unknown", 1) for i in range(20)]
             + [("c99", "not-an-email", "unknown", "unknown", 1)],
         )
-        result = run_suite(fresh_database, load_suite(SUITE))
+        result = run_suite(fresh_database, SUITE)
 
     assert not result.success
     assert result.severity == "warning" and not result.blocks_transfers
@@ -68,11 +77,11 @@ def test_a_warning_level_failure_is_reported_but_does_not_block(fresh_database):
 def test_the_pipeline_gate_fails_the_task_on_a_critical_failure(fresh_database, monkeypatch):
     from airflow.sdk.exceptions import AirflowFailException
 
-    from leadflow.dagfactory.pipeline import validate
+    from leadflow.dagfactory.quality_tasks import validate
 
     monkeypatch.setenv("AIRFLOW_CONN_LEADFLOW_WAREHOUSE", fresh_database.url())
     with psycopg.connect(fresh_database.url()) as conn:
         _make_dim_contacts(conn, [(None, "a@example.com", "granted", "unknown", 1)])
 
-    with pytest.raises(AirflowFailException, match="marts.dim_contacts"):
-        validate("marts", "leadflow_warehouse", "gate-test")
+    with pytest.raises(AirflowFailException, match=r"marts.dim_contacts on marts.dim_contacts \(.*not_be_null"):
+        validate(["marts"], "leadflow_warehouse", "gate-test")

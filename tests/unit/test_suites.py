@@ -3,35 +3,65 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.quality.checkpoints import SuiteError, expectations_dir, load_suite
+from leadflow.quality.suites import LAYERS, PARAMETERS, SuiteError, expectations_dir, load_suite
+from leadflow.sources.feed import ENTITIES
 
 SUITES = sorted(expectations_dir().glob("*/*.json"))
 
 
-def test_there_are_suites():
-    assert SUITES, f"no suites under {expectations_dir()}"
+def test_every_layer_has_suites_and_every_raw_entity_a_suite():
+    assert {path.parent.name for path in SUITES} == set(LAYERS)
+    assert {path.stem for path in SUITES if path.parent.name == "raw"} == set(ENTITIES)
 
 
 @pytest.mark.parametrize("path", SUITES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_suite_names_its_table_and_a_severity_per_expectation(path: Path):
+def test_every_suite_names_what_it_checks_and_a_severity_per_expectation(path: Path):
     suite = load_suite(path)
 
     assert suite.layer == path.parent.name
-    assert suite.table == path.stem
-    assert suite.severity in ("critical", "warning")
+    assert suite.name == f"{suite.layer}.{path.stem}"
+    if suite.layer == "raw":
+        assert suite.entity == path.stem and suite.per_load
+    else:
+        assert suite.table == path.stem and suite.schema == "marts"
+    assert {e["severity"] for e in suite.expectations} <= {"critical", "warning"}
+    assert suite.severity == "critical", "every suite guards something critical"
+
+
+def _write(tmp_path: Path, meta: dict, expectations: list[dict]) -> Path:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"name": "t", "meta": meta, "expectations": expectations}))
+    return path
+
+
+MARTS = {"layer": "marts", "schema": "marts", "table": "t"}
+NOT_NULL = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}}
 
 
 def test_an_expectation_without_severity_is_refused_naming_the_file(tmp_path):
-    path = tmp_path / "t.json"
-    path.write_text(
-        json.dumps(
-            {
-                "name": "t",
-                "meta": {"layer": "marts", "schema": "marts", "table": "t"},
-                "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}}],
-            }
-        )
-    )
-
     with pytest.raises(SuiteError, match=r"t\.json: expectations\[0\].*severity"):
-        load_suite(path)
+        load_suite(_write(tmp_path, MARTS, [NOT_NULL]))
+
+
+def test_an_unknown_suite_parameter_is_refused(tmp_path):
+    expectation = {
+        "type": "expect_column_max_to_be_between",
+        "kwargs": {"column": "ts", "max_value": {"$PARAMETER": "tomorrow"}},
+        "severity": "critical",
+    }
+    with pytest.raises(SuiteError, match=r"unknown suite parameter\(s\) tomorrow; known: " + ", ".join(PARAMETERS)):
+        load_suite(_write(tmp_path, MARTS, [expectation]))
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ({**MARTS, "table": "t; drop table x"}, "meta.table must be a plain lower-case identifier"),
+        ({"layer": "raw", "entity": "leads"}, "meta.entity must be one of contacts"),
+        ({"layer": "gold", "schema": "marts", "table": "t"}, "meta.layer must be one of raw, marts, candidates"),
+        ({"layer": "marts", "schema": "marts"}, "meta.table is required"),
+    ],
+)
+def test_a_suite_that_does_not_say_what_it_checks_is_refused(tmp_path, meta, message):
+    with pytest.raises(SuiteError, match=message):
+        load_suite(_write(tmp_path, meta, [{**NOT_NULL, "severity": "critical"}]))
