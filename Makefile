@@ -11,7 +11,7 @@ DBT_FILES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_p
 	-o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -not -name '.*' -print)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format pytest airflow db-start db-stop db-status lock docs clean
+.PHONY: install demo test lint format pytest airflow quality-docs db-start db-stop db-status lock docs clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -25,7 +25,7 @@ $(STAMP): requirements.lock requirements-bootstrap.txt pyproject.toml
 	@touch $@
 
 # cosmos renders the dbt DAG from this manifest, so parsing a DAG file never runs dbt.
-$(MANIFEST): $(STAMP) $(DBT_FILES)
+$(MANIFEST): $(STAMP) $(DBT_FILES) $(wildcard config/sources/*.yml)
 	$(BIN)/leadflow dbt parse --quiet
 
 demo: install
@@ -48,6 +48,10 @@ pytest: install
 # The Airflow UI on 127.0.0.1 (airflow standalone); the login is printed.
 airflow: install
 	$(BIN)/leadflow airflow-ui
+
+# GX Data Docs of every validation so far (a static site in .leadflow/gx/data_docs)
+quality-docs: $(STAMP)
+	$(BIN)/leadflow quality docs
 
 db-start: $(STAMP)
 	$(BIN)/leadflow db start

@@ -66,6 +66,12 @@ class SqlEntity(_Strict):
         return value
 
 
+class FreshnessSettings(_Strict):
+    """How old the newest landed data may get before ``dbt source freshness`` warns (None: never)."""
+
+    warn_after_hours: float | None = Field(default=36, gt=0)
+
+
 class SourceConfig(_Strict):
     name: Identifier
     kind: Literal["files", "sql", "rest"]
@@ -77,6 +83,7 @@ class SourceConfig(_Strict):
     conn_id: Identifier | None = None
     files: FilesSettings | None = None
     initial_watermark: str | None = Field(default=None, description="first extraction starts here (ISO)")
+    freshness: FreshnessSettings = FreshnessSettings()
     entities: list[str] | dict[str, SqlEntity] | dict[str, RestEntity]
 
     @model_validator(mode="after")
