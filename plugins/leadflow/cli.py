@@ -12,6 +12,7 @@ leadflow explain CONTACT_ID|EMAIL   one contact's story from the marts (--json f
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -76,8 +77,10 @@ def _exec(argv: list[str], env: dict[str, str]) -> int:
 
 def cmd_dbt(args: argparse.Namespace) -> int:
     from leadflow.settings import DatabaseUrl, project_root
+    from leadflow.transform.freshness import write_sources_file
     from leadflow.warehouse import database_url
 
+    write_sources_file()  # the raw tables of config/sources/, for `dbt source freshness`
     dbt_args = list(args.dbt_args)
     offline = bool(dbt_args) and dbt_args[0] in ("parse", "deps", "clean", "--version")
     # `dbt parse` needs no server: the profile's placeholders are enough
@@ -153,6 +156,54 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `leadflow explain … | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    import getpass
+    import webbrowser
+    from datetime import datetime
+
+    import psycopg
+
+    from leadflow.quality.checkpoints import data_docs_index, validate_layers
+    from leadflow.quality.report import format_status
+    from leadflow.quality.results import accept_failure
+    from leadflow.warehouse import database_url
+
+    if args.action == "docs":
+        index = data_docs_index()
+        if not index.exists():
+            print(f"no Data Docs yet ({index}): run the pipeline or `leadflow quality check` first", file=sys.stderr)
+            return 1
+        print(index.as_uri())
+        if not args.no_browser:
+            webbrowser.open(index.as_uri())
+        return 0
+    database = database_url()
+    if args.action == "check":
+        layers = args.layer or ["marts", "candidates"]
+        results = validate_layers(
+            database, layers, run_id=f"manual__{datetime.now():%Y%m%dT%H%M%S}", load_ids=args.load
+        )
+        for result in results:
+            print(json.dumps(result.summary(), default=str))
+        return 1 if any(r.blocks_transfers for r in results) else 0
+    with psycopg.connect(database.url()) as conn:
+        if args.action == "accept":
+            if args.result_id is None or not args.note:
+                print("leadflow quality accept RESULT_ID --note WHY", file=sys.stderr)
+                return 2
+            try:
+                accept_failure(conn, args.result_id, args.by or getpass.getuser(), args.note)
+            except LookupError as exc:
+                print(exc, file=sys.stderr)
+                return 1
+            print(f"result {args.result_id} accepted; the transfer gate no longer counts it")
+            return 0
+        since = datetime.fromisoformat(args.since) if args.since else None
+        text, decision = format_status(conn, since)
+    print(text)
+    return 0 if decision.allowed else 1
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -247,6 +298,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--json", action="store_true", help="print the structured result as JSON")
     explain.set_defaults(func=cmd_explain)
+
+    quality = sub.add_parser("quality", help="data-quality results, the transfer gate, checks and Data Docs")
+    quality.add_argument(
+        "action",
+        choices=["status", "check", "accept", "docs"],
+        help="status: latest results, quarantine and the gate (exit 1 when closed); check: run suites now; "
+        "accept: accept a failed result (the gate ignores it); docs: open the GX Data Docs",
+    )
+    quality.add_argument("result_id", nargs="?", type=int, help="accept: the result id (see status)")
+    quality.add_argument("--note", help="accept: why the failure is acceptable (kept with the result)")
+    quality.add_argument("--by", help="accept: who accepts (default: the OS user)")
+    quality.add_argument("--layer", action="append", choices=["raw", "marts", "candidates"], help="check: layers")
+    quality.add_argument("--load", action="append", help="check: raw load ids to validate (with --layer raw)")
+    quality.add_argument("--since", help="status: the transfer's last good run (ISO); default: none")
+    quality.add_argument("--no-browser", action="store_true", help="docs: print the path only")
+    quality.set_defaults(func=cmd_quality)
 
     sources = sub.add_parser("demo-sources", help="serve generated data as four source-system APIs on 127.0.0.1")
     sources.add_argument("--data", help="folder written by `leadflow generate` (default: the demo's data)")

@@ -35,12 +35,14 @@ def _ingest_task_ids() -> set[str]:
     return {"land"} | {f"ingest_{source.name}" for source in load_sources()}
 
 
-def test_the_pipeline_runs_landing_then_dbt_groups_then_quality(dagbag):
+def test_the_pipeline_runs_landing_then_raw_checks_then_dbt_groups_then_quality(dagbag):
     dag = dagbag.dags["leadflow_pipeline"]
     groups = [f"dbt.{group.name}" for group in load_config().transform.groups]
 
     assert [t for t in dag.task_ids if t.startswith("dbt.")] == groups
-    assert dag.get_task(groups[0]).upstream_task_ids == _ingest_task_ids()
+    assert dag.get_task("validate_raw").upstream_task_ids == _ingest_task_ids()
+    assert dag.get_task(groups[0]).upstream_task_ids == {"validate_raw"}
+    assert dag.get_task("source_freshness").upstream_task_ids == {"validate_raw"}
     for before, after in zip(groups, groups[1:], strict=False):
         assert dag.get_task(after).upstream_task_ids == {before}
     assert dag.get_task("validate_marts").upstream_task_ids == {groups[-1]}
@@ -86,6 +88,6 @@ def test_per_model_tasks_render_each_model_with_multi_parent_tests_detached(tmp_
     # a test of two models runs in its own task, after both
     detached = dag.get_task("dbt.relationships_dim_contacts_account_id__account_id__ref_dim_accounts__test")
     assert {"dbt.dim_contacts_model_build", "dbt.dim_accounts_model_build"} <= detached.upstream_task_ids
-    assert dag.get_task("dbt.base_feed__contacts_model_build").upstream_task_ids == _ingest_task_ids()
+    assert dag.get_task("dbt.base_feed__contacts_model_build").upstream_task_ids == {"validate_raw"}
     leaves = {t for t in dbt_tasks if not any(d.startswith("dbt.") for d in dag.get_task(t).downstream_task_ids)}
     assert dag.get_task("validate_marts").upstream_task_ids == leaves

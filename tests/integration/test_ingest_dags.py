@@ -87,8 +87,12 @@ def ingest_dags(sources, airflow_db, warehouse):
 
 def test_yaml_sources_appear_as_dags_with_an_asset_per_table(ingest_dags):
     assert {"ingest_badges", "ingest_replica"} <= set(ingest_dags)
-    outlets = {a.name for t in ingest_dags["ingest_replica"].tasks for a in t.outlets}
+    replica = ingest_dags["ingest_replica"]
+    outlets = {a.name for t in replica.tasks for a in t.outlets}
     assert outlets == {"raw.replica__contacts"}
+    # the Asset is published by the raw check after the landing, so the transform sees checked loads
+    assert [a.name for a in replica.get_task("validate_raw").outlets] == ["raw.replica__contacts"]
+    assert replica.get_task("validate_raw").upstream_task_ids == {"land_contacts"}
     transform = ingest_dags["leadflow_transform"]
     scheduled_on = {a.name for a in transform.timetable.asset_condition.objects}
     assert {"raw.badges__interactions", "raw.replica__contacts"} <= scheduled_on

@@ -38,14 +38,25 @@ def test_pipeline_lands_builds_validates_and_a_rerun_skips_the_landed_file(pipel
         loads = conn.execute(
             "select status, fetched, landed, quarantined from ops.loads where airflow_run_id = %s", (first.run_id,)
         ).fetchall()
-        quality = conn.execute(
-            "select suite, layer, run_id, success, severity, evaluated_rows from ops.quality_results where run_id = %s",
-            (first.run_id,),
-        ).fetchall()
+        quality = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "select coalesce(batch, suite), layer, success, severity, evaluated_rows from ops.quality_results"
+                " where run_id = %s",
+                (first.run_id,),
+            )
+        }
         contacts = _snapshot(conn)
 
     assert loads == [("succeeded", 16, 14, 2)]
-    assert quality == [("marts.dim_contacts", "marts", first.run_id, True, "critical", 14)]
+    # every layer checked right after what it checks: the landed load, the marts, the candidates;
+    # and the freshness of the configured sources (none landed here: stale, a warning only)
+    load_check = next(batch for batch in quality if batch.startswith("raw.crm__contacts load "))
+    assert quality[load_check] == ("raw", True, "critical", 14)
+    assert quality["marts.dim_contacts"] == ("marts", True, "critical", 14)
+    assert quality["marts.transfer_candidates"][:2] == ("candidates", True)
+    assert {layer for layer, *_ in quality.values()} == {"raw", "marts", "candidates", "freshness"}
+    assert all(success or severity == "warning" for _, success, severity, _ in quality.values())
     assert len(contacts) == 14
 
     second = pipeline_dag.test(logical_date=datetime(2026, 3, 2, tzinfo=UTC))

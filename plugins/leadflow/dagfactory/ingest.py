@@ -14,6 +14,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, dag, task
 
+from leadflow.dagfactory.quality_tasks import validate_raw_task
 from leadflow.settings import load_config
 from leadflow.sources.config import SourceConfig, load_sources
 
@@ -98,26 +99,29 @@ def build_ingest_dag(source: SourceConfig) -> Any:
         max_active_runs=1,
         doc_md=f"### Ingest `{source.name}` ({source.kind})\n\n{source.description}\n\n"
         f"Lands {', '.join(f'`raw.{source.name}__{e}`' for e in source.entity_names)}; "
-        "rejected records go to `raw.quarantine`, counts to `ops.loads`.",
+        "rejected records go to `raw.quarantine`, counts to `ops.loads`; then the raw checks "
+        "(`expectations/raw/`) validate the new loads and publish the Assets.",
         tags=["leadflow", "ingest", source.kind, *source.tags],
         default_args={"retries": source.retries, "retry_delay": timedelta(seconds=30)},
     )
     def ingest() -> None:
+        # the raw check publishes the Assets, so the transform runs on checked loads only
+        check = validate_raw_task(conn_id, outlets=list(assets.values()))
         if source.kind == "files":
 
-            @task(task_id="land_files", outlets=list(assets.values()))
+            @task(task_id="land_files")
             def land_files(run_id: str) -> list[dict[str, Any]]:
                 return land_source_files(source, conn_id, run_id)
 
-            land_files()
+            land_files() >> check
             return
-        for entity, asset in assets.items():
+        for entity in assets:
 
-            @task(task_id=f"land_{entity}", outlets=[asset])
+            @task(task_id=f"land_{entity}")
             def land_table(run_id: str, data_interval_end: Any, entity: str = entity) -> dict[str, Any]:
                 return land_source_table(source, entity, conn_id, run_id, data_interval_end)
 
-            land_table()
+            land_table() >> check
 
     return ingest()
 

@@ -15,6 +15,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
+from leadflow.dagfactory.quality_tasks import validate, validate_raw_task
 from leadflow.settings import load_config, project_root
 
 log = logging.getLogger(__name__)
@@ -44,31 +45,27 @@ def land_feed_folder(feed_dir: str, conn_id: str, airflow_run_id: str | None) ->
         return land_files(conn, files, airflow_run_id)
 
 
-def validate(layer: str, conn_id: str, airflow_run_id: str | None) -> list[dict[str, Any]]:
-    """Run the layer's GX suites; a failed critical expectation fails the task (and blocks what follows)."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from leadflow.quality.checkpoints import validate_layer
-    from leadflow.warehouse import airflow_database_url
-
-    results = validate_layer(airflow_database_url(conn_id), layer, airflow_run_id)
-    blocking = [r.suite for r in results if r.blocks_transfers]
-    if blocking:
-        raise AirflowFailException(f"critical data-quality checks failed: {', '.join(blocking)}")
-    return [r.summary() for r in results]
-
-
-def transform_and_validate(conn_id: str) -> Any:
-    """The dbt task group (cosmos) followed by the marts' quality gate; returns the group to chain on."""
+def transform_and_validate(conn_id: str) -> list[Any]:
+    """The dbt task group (cosmos) followed by the marts' and candidates' quality checks, and the raw
+    sources' freshness beside it; returns the first tasks, to chain on."""
     from leadflow.transform.dbt_tasks import dbt_tasks
 
     @task(outlets=[MARTS_ASSET])
     def validate_marts(run_id: str) -> list[dict[str, Any]]:
-        return validate("marts", conn_id, run_id)
+        return validate(["marts", "candidates"], conn_id, run_id)
+
+    @task
+    def source_freshness(run_id: str) -> dict[str, Any]:
+        """dbt source freshness of the raw tables: stale ones warn, never fail the run."""
+        from leadflow.transform.freshness import check_freshness
+        from leadflow.warehouse import airflow_database_url
+
+        results = check_freshness(airflow_database_url(conn_id), run_id)
+        return {"checked": len(results), "stale": [r.batch for r in results if not r.success]}
 
     dbt = dbt_tasks("dbt")
     dbt >> validate_marts()
-    return dbt
+    return [dbt, source_freshness()]
 
 
 def build_transform_dag(doc_md: str | None = None) -> Any:
@@ -125,7 +122,7 @@ def build_pipeline_dag(doc_md: str | None = None) -> Any:
         },
     )
     def pipeline() -> None:
-        @task(outlets=[RAW_ASSET])
+        @task
         def land(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
             if not params["feed_dir"]:
                 return []
@@ -134,7 +131,7 @@ def build_pipeline_dag(doc_md: str | None = None) -> Any:
         landing = [land()]
         for source in sources:
 
-            @task(task_id=f"ingest_{source.name}", outlets=[RAW_ASSET])
+            @task(task_id=f"ingest_{source.name}")
             def ingest(
                 params: dict[str, Any], run_id: str, data_interval_end: Any, source: Any = source
             ) -> list[dict[str, Any]]:
@@ -143,6 +140,6 @@ def build_pipeline_dag(doc_md: str | None = None) -> Any:
                 return land_source(source, conn_id, run_id, data_interval_end)
 
             landing.append(ingest())
-        landing >> transform_and_validate(conn_id)
+        landing >> validate_raw_task(conn_id, outlets=[RAW_ASSET]) >> transform_and_validate(conn_id)
 
     return pipeline()

@@ -8,6 +8,8 @@ from typing import Any
 
 import psycopg
 
+from leadflow.quality.gate import transfer_gate
+from leadflow.quality.report import quarantine_summary
 from leadflow.settings import DatabaseUrl
 
 
@@ -24,19 +26,14 @@ def collect(conn: psycopg.Connection, since: datetime) -> dict[str, Any]:
             " where started_at >= %s order by source_system, entity, started_at",
             (since,),
         ).fetchall()
-        facts["quarantine"] = conn.execute(
-            "select q.source_system, q.entity, q.reason, count(*) from raw.quarantine q"
-            " join ops.loads l using (load_id) where l.started_at >= %s"
-            " group by 1, 2, 3 order by 4 desc, 3",
-            (since,),
-        ).fetchall()
+        facts["quarantine"] = quarantine_summary(conn, since)
     if _table_exists(conn, "ops.quality_results"):
         facts["quality"] = conn.execute(
-            "select suite, success, severity, evaluated_rows, evaluated_expectations,"
-            " jsonb_array_length(failed_expectations) from ops.quality_results"
-            " where checked_at >= %s order by suite",
+            "select layer, suite, coalesce(batch, suite), success, severity, evaluated_rows, evaluated_expectations,"
+            " failed_expectations from ops.quality_results where checked_at >= %s order by layer, suite, batch",
             (since,),
         ).fetchall()
+        facts["gate"] = transfer_gate(conn).message()
     if _table_exists(conn, "marts.dim_contacts"):
         facts["marts"]["dim_contacts"] = conn.execute("select count(*) from marts.dim_contacts").fetchone()[0]
         facts["permissions"] = conn.execute(
@@ -134,6 +131,30 @@ def lead_lines(leads: dict[str, Any]) -> list[str]:
     return lines
 
 
+def quality_lines(rows: list[tuple]) -> list[str]:
+    """Raw loads and fresh sources as counts, table suites one by one, every failure by name."""
+    lines = []
+    raw = [r for r in rows if r[0] == "raw"]
+    if raw:
+        passed = sum(r[3] for r in raw)
+        suites = len({r[1] for r in raw})
+        lines.append(f"  raw: {len(raw)} loads checked by {suites} suites, {passed} passed")
+    order = {"raw": 0, "marts": 1, "candidates": 2, "freshness": 3}
+    for layer, suite, batch, success, severity, evaluated_rows, checked, failed in sorted(
+        rows, key=lambda r: (order.get(r[0], 9), r[1], r[2])
+    ):
+        names = ", ".join(f["expectation"] + (f"({f['column']})" if f.get("column") else "") for f in failed)
+        if layer in ("marts", "candidates"):
+            verdict = "passed" if success else f"FAILED {severity}: {names}"
+            lines.append(f"  {suite}: {verdict} — {checked} expectations over {evaluated_rows} rows")
+        elif not success:
+            lines.append(f"  {batch}: {'STALE' if layer == 'freshness' else 'FAILED ' + severity}: {names}")
+    fresh = [r for r in rows if r[0] == "freshness"]
+    if fresh:
+        lines.append(f"  freshness: {sum(r[3] for r in fresh)} of {len(fresh)} raw tables fresh (dbt source freshness)")
+    return lines
+
+
 def print_summary(
     database: DatabaseUrl, since: datetime, run_id: str, state: str, elapsed_s: float, log_path: Path
 ) -> None:
@@ -146,9 +167,9 @@ def print_summary(
     for source, entity, status, fetched, landed, quarantined in facts["loads"]:
         print(f"  {source:<12} {entity:<14} {status:<10} {fetched:>8} {landed:>8} {quarantined:>12}")
     if facts["quarantine"]:
-        print("  quarantined records by reason (raw.quarantine):")
-        for source, entity, reason, count in facts["quarantine"]:
-            print(f"    {source}/{entity}: {count} × {reason}")
+        print("  quarantined records per load and reason (ops.quarantine_summary; the records: raw.quarantine):")
+        for source, entity, load_id, _, fetched, reason, count in facts["quarantine"]:
+            print(f"    {source}/{entity} load {load_id[:8]}: {count} of {fetched} × {reason}")
     if facts["marts"]:
         print("\nMarts")
         for table, count in facts["marts"].items():
@@ -166,12 +187,10 @@ def print_summary(
     if lines := lead_lines(facts["leads"]):
         print("\nLeads")
         print("\n".join(lines))
-    print("\nData quality (ops.quality_results)")
-    for suite, success, severity, rows, checked, failed in facts["quality"]:
-        verdict = "passed" if success else f"FAILED ({failed} {severity})"
-        print(f"  {suite}: {verdict} — {checked} expectations over {rows} rows")
-    if not facts["quality"]:
-        print("  no suite ran")
+    print("\nData quality (ops.quality_results; `leadflow quality status`, Data Docs: `make quality-docs`)")
+    print("\n".join(quality_lines(facts["quality"])) or "  no suite ran")
+    if facts.get("gate"):
+        print(f"  {facts['gate']}")
     print("\nWhere to look")
     print(f"  full run log:     {log_path}")
     print('  warehouse:        .venv/bin/leadflow db url   (psql "$(.venv/bin/leadflow db url)")')
