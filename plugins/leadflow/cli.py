@@ -240,6 +240,26 @@ def cmd_demo_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from leadflow.demo.sales_sandbox import SandboxFaults, serve
+    from leadflow.settings import state_dir
+
+    database = Path(args.db) if args.db else state_dir() / "sandbox" / "sales.sqlite"
+    database.parent.mkdir(parents=True, exist_ok=True)
+    faults = SandboxFaults(
+        rate_429=args.rate_429,
+        retry_after_s=args.retry_after,
+        rate_500=args.rate_500,
+        rate_503=args.rate_503,
+        slow_ms=args.slow_ms,
+        drop_rate=args.drop,
+        record_error_rate=args.record_errors,
+        lock_rate=args.locks,
+    )
+    serve(database, args.port, faults, args.daily_limit)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from leadflow.demo.run import run_demo
 
@@ -324,6 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--malformed", type=float, default=0.0, help="share of records sent broken")
     sources.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
     sources.set_defaults(func=cmd_demo_sources)
+
+    sandbox = sub.add_parser("sandbox", help="a local sales system (Salesforce + HubSpot subsets) on 127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    sandbox.add_argument("--db", help="SQLite file it keeps what it received in (default .leadflow/sandbox/)")
+    sandbox.add_argument("--daily-limit", type=int, default=100_000, help="API requests per day before 403")
+    sandbox.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
+    sandbox.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
+    sandbox.add_argument("--rate-500", type=float, default=0.0, help="share of requests answered 500")
+    sandbox.add_argument("--rate-503", type=float, default=0.0, help="share of requests answered 503")
+    sandbox.add_argument("--slow-ms", type=int, default=0, help="delay every answer by this much")
+    sandbox.add_argument("--drop", type=float, default=0.0, help="share of upserts applied but never answered")
+    sandbox.add_argument("--record-errors", type=float, default=0.0, help="share of records failing validation")
+    sandbox.add_argument("--locks", type=float, default=0.0, help="share of records failing UNABLE_TO_LOCK_ROW")
+    sandbox.set_defaults(func=cmd_sandbox)
 
     demo = sub.add_parser("demo", help="run the pipeline on the demo data and print what it did")
     demo.set_defaults(func=cmd_demo)

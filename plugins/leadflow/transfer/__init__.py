@@ -1,0 +1,1 @@
+"""Transfers of sales-ready leads to sales systems: definitions, runs, the ledger, adapters."""

@@ -1,0 +1,1 @@
+"""Sales-system adapters behind one small interface (``leadflow.transfer.adapters.base``)."""
