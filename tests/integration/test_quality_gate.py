@@ -131,7 +131,7 @@ def test_a_duplicated_contact_id_in_a_load_fails_the_raw_uniqueness_check(built,
 
     results = validate_layers(database, ["raw"], "duplicate-id")
 
-    assert _failed(results, "raw.contacts") == {"expect_compound_columns_to_be_unique"}
+    assert _failed(results, "raw.contacts") == {"unexpected_rows_expectation"}
     with psycopg.connect(database.url()) as conn:
         decision = transfer_gate(conn)
         assert [b.suite for b in decision.blockers] == ["raw.contacts"]
