@@ -240,6 +240,13 @@ def cmd_demo_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from leadflow.transfer.commands import run
+    from leadflow.warehouse import database_url
+
+    return run(args.action, args.name, database_url().url(), mirror=not args.no_airflow)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from leadflow.demo.sales_sandbox import SandboxFaults, serve
     from leadflow.settings import state_dir
@@ -344,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--malformed", type=float, default=0.0, help="share of records sent broken")
     sources.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
     sources.set_defaults(func=cmd_demo_sources)
+
+    transfer = sub.add_parser("transfer", help="transfers: list, lifecycle (activate|pause|resume|stop), retry")
+    transfer.add_argument("action", choices=["list", "activate", "pause", "resume", "stop", "retry"])
+    transfer.add_argument("name", nargs="?", help="the transfer (config/transfers/<file>.yml: name)")
+    transfer.add_argument("--no-airflow", action="store_true", help="change the status in ops only (no DAG pause)")
+    transfer.set_defaults(func=cmd_transfer)
 
     sandbox = sub.add_parser("sandbox", help="a local sales system (Salesforce + HubSpot subsets) on 127.0.0.1")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")

@@ -214,3 +214,70 @@ def test_a_suite_never_run_keeps_the_gate_closed(fresh_database):
         decision = transfer_gate(conn)
     assert not decision.allowed
     assert "candidates.transfer_candidates has no result yet" in decision.message()
+
+
+def test_the_transfer_dag_pushes_a_good_batch_and_nothing_while_a_critical_check_fails(
+    built, tmp_path, airflow_db, monkeypatch
+):
+    import yaml
+    from airflow.dag_processing.dagbag import DagBag
+
+    from leadflow.demo.sales_sandbox import SalesSandbox
+    from leadflow.settings import conn_env_var, load_config, project_root
+
+    database, _ = built
+    path = tmp_path / "gate_check.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "gate_check",
+                "marketing_area": "EMEA",
+                "target_group": [{"column": "stage_order", "op": ">=", "value": 0}],
+                "schedule": {"cron": "0 6 * * *", "start": "2026-01-01"},
+                "connection": "leadflow_sales",
+                "adapter": "salesforce",
+                "field_mapping": {"LastName": "last_name", "Company": "company", "Email": "email"},
+                "initial_status": "active",
+            }
+        )
+    )
+    monkeypatch.setenv("LEADFLOW_TRANSFERS_DIR", str(tmp_path))
+    bag = DagBag(dag_folder=str(project_root() / "dags" / "leadflow_transfers.py"))
+    assert bag.import_errors == {}
+    dag = bag.dags["transfer_gate_check"]
+    sandbox = SalesSandbox(seed=2).start()
+    monkeypatch.setenv(conn_env_var(load_config().warehouse.conn_id), database.url())
+    for key, value in sandbox.connections().items():
+        monkeypatch.setenv(key, value)
+    try:
+        good = dag.test(logical_date=datetime(2026, 11, 2, tzinfo=UTC))
+        sent = {lead["external_id"] for lead in sandbox.leads()}
+        with psycopg.connect(database.url()) as conn:
+            allowed = {
+                row[0]
+                for row in conn.execute(
+                    "select contact_id from marts.dim_contacts where email_permission = 'granted'"
+                    " and not has_unsubscribed and marketing_area = 'EMEA'"
+                )
+            }
+            conn.execute(
+                "update marts.transfer_candidates set email_permission = 'denied', lead_score = 1 where contact_id ="
+                " (select min(contact_id) from marts.transfer_candidates where marketing_area = 'EMEA')"
+            )
+            conn.commit()
+        validate_layers(database, ["candidates"], "slipped-in")
+        blocked = dag.test(logical_date=datetime(2026, 11, 3, tzinfo=UTC))
+        with psycopg.connect(database.url()) as conn:
+            runs = conn.execute(
+                "select status, sent, detail from ops.transfer_runs where transfer_name = 'gate_check'"
+                " order by started_at"
+            ).fetchall()
+    finally:
+        sandbox.stop()
+
+    assert good.state == "success"
+    assert sent and sent <= allowed  # a good batch pushes, and only contacts with consent
+    assert blocked.state == "failed"
+    assert len(sandbox.leads()) == len(sent)  # the blocked run pushed nothing
+    assert [status for status, *_ in runs] == ["succeeded", "blocked"]
+    assert "candidates.transfer_candidates" in runs[1][2] and "email_permission" in runs[1][2]

@@ -1,0 +1,406 @@
+"""One run of a transfer: gate → select → push in batches → finish, with the ledger as the truth.
+
+Exactly once, whatever fails: every record is upserted by its external id (the golden contact id),
+so re-sending is harmless; the ledger is written before and after each batch (``sent`` before the
+request, the outcome after), and every step picks up where an earlier attempt of the same Airflow
+run stopped — a task retry, a whole-run rerun or a crash between sending and recording re-sends at
+most one batch, which the sales system turns into updates.
+
+Selection: the transfer's target group ∩ its marketing area over ``marts.transfer_candidates``
+(consent granted, not unsubscribed), minus contacts whose payload hash equals what was last
+delivered (unchanged), minus dead letters (until ``leadflow transfer retry``). Rows that cannot
+succeed — no or a duplicate external id, a field the target requires missing — are recorded as
+``invalid`` with the reason and not sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from leadflow.quality.gate import GateDecision, transfer_gate
+from leadflow.transfer.adapters.base import AdapterError, ApiLimitReached, OutboundRecord, RecordOutcome, SalesAdapter
+from leadflow.transfer.definitions import CANDIDATE_COLUMNS, TransferDefinition
+from leadflow.transfer.ledger import ensure_ledger
+
+log = logging.getLogger(__name__)
+
+REQUIRED_FIELDS = {"salesforce": ("LastName", "Company"), "hubspot": ("email",), "webhook": ()}
+SELECT_BATCH = 5_000
+# record errors worth another attempt in the same run (the adapters retry whole requests themselves)
+RETRYABLE_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "RATE_LIMIT", "TIMEOUT"}
+
+
+@dataclass
+class RunCounts:
+    selected: int = 0
+    sent: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    invalid: int = 0
+    dead_letter: int = 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def build_payload(definition: TransferDefinition, row: dict[str, Any]) -> dict[str, Any]:
+    """The sales-system fields of one candidate: the mapping, its interests and the tags."""
+    fields = {target: _jsonable(row[source]) for target, source in definition.field_mapping.items()}
+    if definition.interests_field:
+        codes = [code for code in (row.get("interests") or "").split("|") if code]
+        if definition.interests != "all":
+            codes = [code for code in codes if code in definition.interests]
+        fields[definition.interests_field] = ";".join(codes) or None  # a multi-select picklist's separator
+    if definition.tags_field:
+        fields[definition.tags_field] = ";".join(definition.tags) or None
+    return fields
+
+
+def payload_hash(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _missing_required(definition: TransferDefinition, fields: dict[str, Any]) -> list[str]:
+    return [name for name in REQUIRED_FIELDS[definition.adapter] if not str(fields.get(name) or "").strip()]
+
+
+# --- the run row -----------------------------------------------------------------------------
+
+
+def start_run(conn: psycopg.Connection, definition: TransferDefinition, airflow_run_id: str) -> tuple[str, bool]:
+    """The run row of this Airflow run: created, or continued (a retry or rerun); returns (id, resumed)."""
+    ensure_ledger(conn)
+    row = conn.execute(
+        "insert into ops.transfer_runs (run_id, transfer_name, airflow_run_id) values (%s, %s, %s)"
+        " on conflict (transfer_name, airflow_run_id) do update set status = 'running', finished_at = null"
+        " returning run_id::text, (xmax <> 0)",
+        (uuid.uuid4(), definition.name, airflow_run_id),
+    ).fetchone()
+    conn.commit()
+    return row[0], bool(row[1])
+
+
+def run_id_of(conn: psycopg.Connection, definition: TransferDefinition, airflow_run_id: str) -> str:
+    row = conn.execute(
+        "select run_id::text from ops.transfer_runs where transfer_name = %s and airflow_run_id = %s",
+        (definition.name, airflow_run_id),
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no run of {definition.name} for Airflow run {airflow_run_id}")
+    return row[0]
+
+
+def last_good_run_started(conn: psycopg.Connection, definition: TransferDefinition, run_id: str) -> datetime | None:
+    row = conn.execute(
+        "select max(started_at) from ops.transfer_runs where transfer_name = %s and status = 'succeeded'"
+        " and run_id <> %s",
+        (definition.name, run_id),
+    ).fetchone()
+    return row[0]
+
+
+def check_gate(conn: psycopg.Connection, definition: TransferDefinition, run_id: str) -> GateDecision:
+    """The quality gate for this run; a closed gate marks the run blocked (nothing is selected or sent)."""
+    decision = transfer_gate(conn, since=last_good_run_started(conn, definition, run_id))
+    if not decision.allowed:
+        conn.execute(
+            "update ops.transfer_runs set status = 'blocked', finished_at = clock_timestamp(), detail = %s"
+            " where run_id = %s",
+            (decision.message()[:2000], run_id),
+        )
+        conn.commit()
+    return decision
+
+
+# --- selection -------------------------------------------------------------------------------
+
+
+def _candidates(
+    conn: psycopg.Connection, definition: TransferDefinition, contact_ids: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Candidates of the target group with their delivery state, streamed (server-side cursor)."""
+    where, params = definition.target_sql()
+    columns = sql.SQL(", ").join(sql.SQL("candidates.{}").format(sql.Identifier(c)) for c in CANDIDATE_COLUMNS)
+    query = sql.SQL(
+        "select {columns}, state.payload_hash as delivered_hash, state.status as delivered_status,"
+        " state.sales_record_id as delivered_record_id"
+        " from marts.transfer_candidates as candidates"
+        " left join ops.transfer_contacts as state"
+        " on state.transfer_name = %s and state.contact_id = candidates.contact_id"
+        " where {where}{only} order by candidates.contact_id"
+    ).format(
+        columns=columns,
+        where=where,
+        only=sql.SQL(" and candidates.contact_id = any(%s)") if contact_ids is not None else sql.SQL(""),
+    )
+    args = [definition.name, *params] + ([list(contact_ids)] if contact_ids is not None else [])
+    with conn.cursor(name=f"transfer_candidates_{uuid.uuid4().hex[:8]}") as cursor:
+        cursor.itersize = SELECT_BATCH
+        cursor.execute(query, args)
+        names = [d.name for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+
+def select_candidates(conn: psycopg.Connection, definition: TransferDefinition, run_id: str) -> RunCounts:
+    """Record this run's items: pending (to send), invalid (cannot succeed); count the unchanged.
+
+    A run that already has items (a retry) keeps them: the selection is made once per run."""
+    if conn.execute("select exists (select 1 from ops.transfer_items where run_id = %s)", (run_id,)).fetchone()[0]:
+        log.info("transfer %s: run %s already selected its contacts (a retry): keeping them", definition.name, run_id)
+        return run_counts(conn, run_id)
+    counts = RunCounts()
+    seen: set[str] = set()
+    items: list[tuple[Any, ...]] = []
+    # read everything first (streamed), then write: the named cursor lives in this transaction
+    for row in _candidates(conn, definition):
+        counts.selected += 1
+        fields = build_payload(definition, row)
+        digest = payload_hash(fields)
+        external_id = row["contact_id"]
+        if row["delivered_status"] == "dead_letter" and row["delivered_hash"] == digest:
+            continue  # stays a dead letter until `leadflow transfer retry`
+        if row["delivered_status"] == "succeeded" and row["delivered_hash"] == digest:
+            counts.unchanged += 1
+            continue
+        if definition.sync_mode == "create_only" and row["delivered_record_id"]:
+            counts.unchanged += 1
+            continue
+        if definition.sync_mode == "update_only" and not row["delivered_record_id"]:
+            counts.unchanged += 1
+            continue
+        missing = _missing_required(definition, fields)
+        if not external_id or external_id in seen or missing:
+            code = (
+                "MISSING_EXTERNAL_ID"
+                if not external_id
+                else "DUPLICATE_EXTERNAL_ID"
+                if external_id in seen
+                else "REQUIRED_FIELD_MISSING"
+            )
+            message = code + (f" on {', '.join(missing)}" if code == "REQUIRED_FIELD_MISSING" else "")
+            items.append((run_id, row["contact_id"], external_id, digest, "invalid", code, message))
+            counts.invalid += 1
+        else:
+            items.append((run_id, row["contact_id"], external_id, digest, "pending", None, None))
+        seen.add(external_id)
+    with (
+        conn.cursor() as cursor,
+        cursor.copy(
+            "copy ops.transfer_items (run_id, contact_id, external_id, payload_hash, status, error_code, error_message)"
+            " from stdin"
+        ) as copy,
+    ):
+        for item in items:
+            copy.write_row(item)
+    conn.execute(
+        "update ops.transfer_runs set selected = %s, unchanged = %s, invalid = %s where run_id = %s",
+        (counts.selected, counts.unchanged, counts.invalid, run_id),
+    )
+    conn.commit()
+    log.info(
+        "transfer %s: %d in the target group, %d to send, %d unchanged, %d invalid (not sent)",
+        definition.name,
+        counts.selected,
+        len(items) - counts.invalid,
+        counts.unchanged,
+        counts.invalid,
+    )
+    return counts
+
+
+# --- pushing ---------------------------------------------------------------------------------
+
+
+def _next_batch(conn: psycopg.Connection, run_id: str, size: int, max_attempts: int) -> list[tuple[str, str]]:
+    """Items still to send: pending, sent but not recorded (a crash), or failed and retryable."""
+    return conn.execute(
+        "select contact_id, external_id from ops.transfer_items where run_id = %s"
+        " and (status in ('pending', 'sent') or (status = 'failed' and error_code = any(%s) and attempts < %s))"
+        " order by attempts, contact_id limit %s",
+        (run_id, sorted(RETRYABLE_CODES), max_attempts, size),
+    ).fetchall()
+
+
+DELIVERED_SQL = """
+insert into ops.transfer_contacts as state
+    (transfer_name, contact_id, payload_hash, sales_record_id, status, attempts, last_run_id, delivered_at)
+values (%s, %s, %s, %s, 'succeeded', 0, %s, clock_timestamp())
+on conflict (transfer_name, contact_id) do update set
+    payload_hash = excluded.payload_hash,
+    sales_record_id = coalesce(excluded.sales_record_id, state.sales_record_id),
+    status = 'succeeded',
+    attempts = 0,
+    last_run_id = excluded.last_run_id,
+    delivered_at = excluded.delivered_at
+"""
+
+
+def _record(
+    conn: psycopg.Connection,
+    definition: TransferDefinition,
+    run_id: str,
+    outcomes: Sequence[RecordOutcome],
+    hashes: dict[str, str],
+    contact_of: dict[str, str],
+) -> None:
+    with conn.cursor() as cursor:
+        for outcome in outcomes:
+            contact_id = contact_of[outcome.external_id]
+            if outcome.success:
+                cursor.execute(
+                    "update ops.transfer_items set status = 'succeeded', payload_hash = %s, sales_record_id = %s,"
+                    " error_code = null, error_message = null, updated_at = clock_timestamp()"
+                    " where run_id = %s and contact_id = %s",
+                    (hashes[contact_id], outcome.sales_record_id, run_id, contact_id),
+                )
+                cursor.execute(
+                    DELIVERED_SQL, (definition.name, contact_id, hashes[contact_id], outcome.sales_record_id, run_id)
+                )
+                continue
+            # a failure: retryable ones go again (this run, then later runs) until max_attempts
+            (attempts,) = cursor.execute(
+                "insert into ops.transfer_contacts as state (transfer_name, contact_id, status, attempts, last_run_id)"
+                " values (%s, %s, 'failed', 1, %s) on conflict (transfer_name, contact_id) do update"
+                " set attempts = state.attempts + 1, status = 'failed', last_run_id = excluded.last_run_id"
+                " returning attempts",
+                (definition.name, contact_id, run_id),
+            ).fetchone()
+            dead = attempts >= definition.max_attempts
+            status = "dead_letter" if dead else "failed"
+            cursor.execute(
+                "update ops.transfer_items set status = %s, error_code = %s, error_message = %s,"
+                " updated_at = clock_timestamp() where run_id = %s and contact_id = %s",
+                (status, outcome.error_code, outcome.error_message, run_id, contact_id),
+            )
+            if dead:
+                cursor.execute(
+                    "update ops.transfer_contacts set status = 'dead_letter', payload_hash = %s"
+                    " where transfer_name = %s and contact_id = %s",
+                    (hashes[contact_id], definition.name, contact_id),
+                )
+    conn.commit()
+
+
+def push(conn: psycopg.Connection, definition: TransferDefinition, run_id: str, adapter: SalesAdapter) -> RunCounts:
+    """Send the run's items in batches, recording each batch before and after the request."""
+    size = min(definition.batch_size, adapter.max_batch)
+    batches = 0
+    try:
+        while batch := _next_batch(conn, run_id, size, definition.max_attempts):
+            contact_ids = [contact_id for contact_id, _ in batch]
+            rows = {row["contact_id"]: row for row in _candidates(conn, definition, contact_ids)}
+            conn.commit()  # close the named cursor's transaction
+            gone = [c for c in contact_ids if c not in rows]
+            if gone:
+                # left the target group or lost consent since selection: never send them
+                conn.execute(
+                    "update ops.transfer_items set status = 'invalid', error_code = 'NO_LONGER_A_CANDIDATE',"
+                    " error_message = 'left the target group or lost consent before sending'"
+                    " where run_id = %s and contact_id = any(%s)",
+                    (run_id, gone),
+                )
+                conn.commit()
+            payloads = {c: build_payload(definition, rows[c]) for c in contact_ids if c in rows}
+            if not payloads:
+                continue
+            hashes = {c: payload_hash(fields) for c, fields in payloads.items()}
+            records = [OutboundRecord(rows[c]["contact_id"], fields) for c, fields in payloads.items()]
+            contact_of = {record.external_id: c for record, c in zip(records, payloads, strict=True)}
+            conn.execute(
+                "update ops.transfer_items set status = 'sent', attempts = attempts + 1, updated_at = clock_timestamp()"
+                " where run_id = %s and contact_id = any(%s)",
+                (run_id, list(payloads)),
+            )
+            conn.commit()  # the ledger says "sent" before the request leaves
+            outcomes = adapter.push(records)
+            _record(conn, definition, run_id, outcomes, hashes, contact_of)
+            batches += 1
+            if batches % 10 == 0:
+                log.info("transfer %s: %d batches sent", definition.name, batches)
+    except ApiLimitReached as exc:
+        conn.rollback()
+        log.warning("transfer %s: %s — stopping; the rest goes in the next run", definition.name, exc)
+        conn.execute(
+            "update ops.transfer_runs set status = 'limited', detail = %s where run_id = %s", (str(exc)[:500], run_id)
+        )
+        conn.commit()
+    except AdapterError:
+        conn.rollback()
+        raise
+    return run_counts(conn, run_id)
+
+
+def run_counts(conn: psycopg.Connection, run_id: str) -> RunCounts:
+    row = conn.execute(
+        "select runs.selected, runs.unchanged,"
+        " count(items.contact_id) filter (where items.status in ('sent', 'succeeded', 'failed', 'dead_letter')),"
+        " count(items.contact_id) filter (where items.status = 'succeeded'),"
+        " count(items.contact_id) filter (where items.status = 'failed'),"
+        " count(items.contact_id) filter (where items.status = 'invalid'),"
+        " count(items.contact_id) filter (where items.status = 'dead_letter')"
+        " from ops.transfer_runs as runs left join ops.transfer_items as items on items.run_id = runs.run_id"
+        " where runs.run_id = %s group by runs.selected, runs.unchanged",
+        (run_id,),
+    ).fetchone()
+    return RunCounts(
+        selected=row[0],
+        unchanged=row[1],
+        sent=row[2],
+        succeeded=row[3],
+        failed=row[4],
+        invalid=row[5],
+        dead_letter=row[6],
+    )
+
+
+def finish_run(conn: psycopg.Connection, definition: TransferDefinition, run_id: str) -> tuple[str, RunCounts]:
+    """Write the run's counts and status: failed when the failed share exceeds max_failed_share."""
+    counts = run_counts(conn, run_id)
+    (status,) = conn.execute("select status from ops.transfer_runs where run_id = %s", (run_id,)).fetchone()
+    attempted = counts.succeeded + counts.failed + counts.dead_letter
+    failed_share = (counts.failed + counts.dead_letter) / attempted if attempted else 0.0
+    if status == "running":
+        status = "failed" if failed_share > definition.max_failed_share else "succeeded"
+    conn.execute(
+        "update ops.transfer_runs set status = %s, finished_at = clock_timestamp(), sent = %s, succeeded = %s,"
+        " failed = %s, invalid = %s, dead_letter = %s where run_id = %s",
+        (status, counts.sent, counts.succeeded, counts.failed, counts.invalid, counts.dead_letter, run_id),
+    )
+    conn.commit()
+    log.info(
+        "transfer %s run %s: %s — selected %d, unchanged %d, invalid %d, sent %d, succeeded %d, failed %d,"
+        " dead letters %d (failed share %.1f%%, threshold %.0f%%)",
+        definition.name, run_id, status, counts.selected, counts.unchanged, counts.invalid, counts.sent,
+        counts.succeeded, counts.failed, counts.dead_letter, failed_share * 100, definition.max_failed_share * 100,
+    )  # fmt: skip
+    return status, counts
+
+
+def requeue_dead_letters(conn: psycopg.Connection, definition: TransferDefinition) -> int:
+    """Give dead letters a fresh set of attempts: the next run selects them again."""
+    ensure_ledger(conn)
+    count = conn.execute(
+        "update ops.transfer_contacts set status = 'requeued', attempts = 0, payload_hash = null"
+        " where transfer_name = %s and status = 'dead_letter'",
+        (definition.name,),
+    ).rowcount
+    conn.commit()
+    return count
