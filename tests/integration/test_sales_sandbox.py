@@ -243,3 +243,69 @@ def test_record_errors_carry_codes_and_field_names_never_the_values(sandbox):
 
     assert not outcome.success and not outcome.retryable
     assert (outcome.error_code, outcome.error_message) == ("INVALID_EMAIL_ADDRESS", "INVALID_EMAIL_ADDRESS on Email")
+
+
+def test_the_hubspot_adapter_upserts_by_its_id_property(sandbox):
+    from leadflow.transfer.adapters.hubspot import HubSpotAdapter
+
+    conn = SimpleNamespace(**json.loads(sandbox.connections()["AIRFLOW_CONN_LEADFLOW_HUBSPOT"]), extra_dejson={})
+    adapter = HubSpotAdapter.from_connection(conn, backoff_s=0.01)
+    records = [OutboundRecord(f"ctc_{i}", {"email": f"p{i}@example.com", "lastname": f"L{i}"}) for i in range(150)]
+
+    first = adapter.push(records[:100]) + adapter.push(records[100:])
+    again = adapter.push(records[:10])
+
+    assert all(o.success and o.created for o in first)
+    assert all(o.success and o.created is False for o in again)
+    assert len(sandbox.hubspot_contacts()) == 150
+    assert [o.sales_record_id for o in again] == [o.sales_record_id for o in first[:10]]
+
+
+def test_the_webhook_adapter_signs_each_batch_and_repeats_its_idempotency_key():
+    import hashlib
+    import hmac
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from leadflow.transfer.adapters.webhook import WebhookAdapter
+
+    received: list[tuple[dict, dict]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+            ok = hmac.compare_digest(expected, self.headers["X-Leadflow-Signature"])
+            received.append((dict(self.headers), json.loads(body)))
+            records = json.loads(body)["records"]
+            results = [
+                {"external_id": r["external_id"], "success": r["external_id"] != "ctc_2", "error_code": "DUPLICATE"}
+                for r in records
+            ]
+            answer = json.dumps({"results": results}).encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        conn = SimpleNamespace(host=f"http://127.0.0.1:{server.server_address[1]}/hooks/leads", password="s3cret")
+        adapter = WebhookAdapter.from_connection(conn)
+        records = [OutboundRecord(f"ctc_{i}", {"email": f"p{i}@example.com"}) for i in range(3)]
+        outcomes = adapter.push(records)
+        adapter.push(records)
+    finally:
+        server.shutdown()
+
+    assert [(o.external_id, o.success, o.error_code) for o in outcomes] == [
+        ("ctc_0", True, None),
+        ("ctc_1", True, None),
+        ("ctc_2", False, "DUPLICATE"),
+    ]
+    assert received[0][0]["Idempotency-Key"] == received[1][0]["Idempotency-Key"]
+    assert received[0][1]["records"][0] == {"external_id": "ctc_0", "fields": {"email": "p0@example.com"}}

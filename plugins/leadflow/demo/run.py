@@ -84,6 +84,51 @@ def run_pipeline(
         tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-40:])
         print(f"\nThe run ended {state}. Last lines of the log:\n{tail}", file=sys.stderr)
         return 1
+    return run_active_transfers(env, database, logical, began)
+
+
+# the demo's sales system misbehaves a little too: rate limits, outages, lost answers, locked rows
+DEMO_SALES_FAULTS = {"rate_429": 0.1, "rate_503": 0.05, "drop_rate": 0.05, "lock_rate": 0.03, "retry_after_s": 1}
+
+
+def run_active_transfers(env: dict[str, str], database: DatabaseUrl, logical: datetime, began: datetime) -> int:
+    """Run every active transfer's DAG after the pipeline. Without AIRFLOW_CONN_LEADFLOW_SALES in the
+    environment the transfers go to the local sales sandbox (with faults on, kept in .leadflow/sandbox)."""
+    import psycopg
+
+    from leadflow.demo.sales_sandbox import SalesSandbox, SandboxFaults
+    from leadflow.demo.summary import print_transfers
+    from leadflow.transfer.definitions import load_transfers
+    from leadflow.transfer.lifecycle import current_status
+
+    with psycopg.connect(database.url()) as conn:
+        active = [d for d in load_transfers() if current_status(conn, d) == "active"]
+    if not active:
+        print("\nTransfers: none active (leadflow transfer list)")
+        return 0
+    sandbox = None
+    if "AIRFLOW_CONN_LEADFLOW_SALES" not in {**os.environ, **env}:
+        folder = state_dir() / "sandbox"
+        folder.mkdir(parents=True, exist_ok=True)
+        sandbox = SalesSandbox(folder / "sales.sqlite", faults=SandboxFaults(**DEMO_SALES_FAULTS)).start()
+        env = {**sandbox.connections(), **env}
+        print(f"\nsales sandbox on {sandbox.url}, faults: {DEMO_SALES_FAULTS}")
+        print("  (AIRFLOW_CONN_LEADFLOW_SALES in the environment sends the same transfers to a real org instead)")
+    failed = []
+    try:
+        for definition in active:
+            log_path = state_dir() / "logs" / f"transfer-{definition.name}-{began:%Y%m%dT%H%M%S}.log"
+            print(f"running DAG {definition.dag_id} (full log: {log_path})")
+            _, state = run_dag(definition.dag_id, env, log_path, logical.isoformat())
+            if state != "success":
+                failed.append(definition.name)
+        print_transfers(database, began, sandbox.stats if sandbox else None, sandbox.leads() if sandbox else None)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    if failed:
+        print(f"\ntransfers that did not succeed: {', '.join(failed)} (see their logs)", file=sys.stderr)
+        return 1
     return 0
 
 

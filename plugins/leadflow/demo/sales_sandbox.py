@@ -573,7 +573,20 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/sandbox/contacts":
             return self._send(200, self.app.hubspot_contacts())
         if parts.path == "/sandbox/stats":
-            return self._send(200, {**self.app.stats, "faults_switched_on": asdict(self.app.faults)})
+            with self.app.lock:
+                held = self.app.db.execute(
+                    "select count(*), count(*) filter (where external_id like ?) from leads",
+                    (query.get("prefix", "") + "%",),
+                ).fetchone()
+            return self._send(
+                200,
+                {
+                    **self.app.stats,
+                    "leads": held[0],
+                    "leads_with_prefix": held[1],
+                    "faults_switched_on": asdict(self.app.faults),
+                },
+            )
         api = self._api()
         if api is None:
             return None

@@ -195,3 +195,36 @@ def print_summary(
     print(f"  full run log:     {log_path}")
     print('  warehouse:        .venv/bin/leadflow db url   (psql "$(.venv/bin/leadflow db url)")')
     print("  Airflow UI:       make airflow")
+
+
+def print_transfers(
+    database: DatabaseUrl, since: datetime, sandbox_stats: dict[str, Any] | None, sandbox_leads: list[dict] | None
+) -> None:
+    """What the transfer runs did (ops.transfer_runs), and what the sandbox received."""
+    with psycopg.connect(database.url(), connect_timeout=10) as conn:
+        runs = conn.execute(
+            "select transfer_name, status, selected, unchanged, invalid, sent, succeeded, failed, dead_letter, detail"
+            " from ops.transfer_runs where started_at >= %s order by started_at",
+            (since,),
+        ).fetchall()
+        errors = conn.execute(
+            "select error_code, count(*) from ops.transfer_items items join ops.transfer_runs runs using (run_id)"
+            " where runs.started_at >= %s and items.error_code is not null group by 1 order by 2 desc",
+            (since,),
+        ).fetchall()
+    print("\nTransfers (ops.transfer_runs, ops.transfer_items)")
+    for name, status, selected, unchanged, invalid, sent, succeeded, failed, dead, detail in runs:
+        print(
+            f"  {name}: {status} — {selected} in the target group, {unchanged} unchanged, {invalid} invalid (not sent),"
+            f" {sent} sent: {succeeded} succeeded, {failed} failed, {dead} dead letters"
+        )
+        if status == "blocked" and detail:
+            print(f"    {detail}")
+    if errors:
+        print("  item errors: " + ", ".join(f"{count} × {code}" for code, count in errors))
+    if sandbox_stats is not None and sandbox_leads is not None:
+        print(
+            f"  sales sandbox: {len(sandbox_leads)} leads held ({sandbox_stats['created']} created and"
+            f" {sandbox_stats['updated']} updated in this run), {sandbox_stats['api_requests']} API requests,"
+            f" {sandbox_stats['faults']} faults and {sandbox_stats['dropped']} dropped answers served"
+        )

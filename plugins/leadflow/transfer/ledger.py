@@ -52,6 +52,10 @@ create table if not exists ops.transfer_items (
     primary key (run_id, contact_id)
 );
 create index if not exists transfer_items_contact on ops.transfer_items (contact_id);
+-- what is still to send in a run: finished items leave this index, so finding the next batch
+-- does not walk past everything already delivered
+create index if not exists transfer_items_unfinished on ops.transfer_items (run_id, attempts, contact_id)
+    where status in ('pending', 'sent', 'failed');
 create table if not exists ops.transfer_contacts (
     transfer_name text not null,
     contact_id text not null,

@@ -233,16 +233,29 @@ def _next_batch(conn: psycopg.Connection, run_id: str, size: int, max_attempts: 
     """Items still to send: pending, sent but not recorded (a crash), or failed and retryable."""
     return conn.execute(
         "select contact_id, external_id from ops.transfer_items where run_id = %s"
-        " and (status in ('pending', 'sent') or (status = 'failed' and error_code = any(%s) and attempts < %s))"
+        " and status in ('pending', 'sent', 'failed')"
+        " and (status <> 'failed' or (error_code = any(%s) and attempts < %s))"
         " order by attempts, contact_id limit %s",
         (run_id, sorted(RETRYABLE_CODES), max_attempts, size),
     ).fetchall()
 
 
+# one statement per kind of outcome and batch (not per record): the ledger keeps pace with the API
 DELIVERED_SQL = """
+with delivered as (
+    select * from unnest(%(contacts)s::text[], %(hashes)s::text[], %(records)s::text[])
+        as v (contact_id, hash, record_id)
+),
+items as (
+    update ops.transfer_items as items
+    set status = 'succeeded', payload_hash = delivered.hash, sales_record_id = delivered.record_id,
+        error_code = null, error_message = null, updated_at = clock_timestamp()
+    from delivered
+    where items.run_id = %(run_id)s and items.contact_id = delivered.contact_id
+)
 insert into ops.transfer_contacts as state
     (transfer_name, contact_id, payload_hash, sales_record_id, status, attempts, last_run_id, delivered_at)
-values (%s, %s, %s, %s, 'succeeded', 0, %s, clock_timestamp())
+select %(transfer)s, contact_id, hash, record_id, 'succeeded', 0, %(run_id)s, clock_timestamp() from delivered
 on conflict (transfer_name, contact_id) do update set
     payload_hash = excluded.payload_hash,
     sales_record_id = coalesce(excluded.sales_record_id, state.sales_record_id),
@@ -250,6 +263,39 @@ on conflict (transfer_name, contact_id) do update set
     attempts = 0,
     last_run_id = excluded.last_run_id,
     delivered_at = excluded.delivered_at
+"""
+
+# a failure counts an attempt for the contact; at max_attempts it becomes a dead letter (kept out of
+# later runs, with the payload hash it failed with, until `leadflow transfer retry`)
+FAILED_SQL = """
+with failed as (
+    select * from unnest(%(contacts)s::text[], %(hashes)s::text[], %(codes)s::text[], %(messages)s::text[])
+        as v (contact_id, hash, code, message)
+),
+counted as (
+    insert into ops.transfer_contacts as state (transfer_name, contact_id, payload_hash, status, attempts, last_run_id)
+    select
+        %(transfer)s, contact_id,
+        case when 1 >= %(max_attempts)s then hash end,
+        case when 1 >= %(max_attempts)s then 'dead_letter' else 'failed' end,
+        1, %(run_id)s
+    from failed
+    on conflict (transfer_name, contact_id) do update
+    set attempts = state.attempts + 1,
+        status = case when state.attempts + 1 >= %(max_attempts)s then 'dead_letter' else 'failed' end,
+        payload_hash = case
+            when state.attempts + 1 >= %(max_attempts)s
+                then (select failed.hash from failed where failed.contact_id = excluded.contact_id)
+            else state.payload_hash
+        end,
+        last_run_id = excluded.last_run_id
+    returning contact_id, attempts
+)
+update ops.transfer_items as items
+set status = case when counted.attempts >= %(max_attempts)s then 'dead_letter' else 'failed' end,
+    error_code = failed.code, error_message = failed.message, updated_at = clock_timestamp()
+from failed inner join counted on failed.contact_id = counted.contact_id
+where items.run_id = %(run_id)s and items.contact_id = failed.contact_id
 """
 
 
@@ -261,41 +307,22 @@ def _record(
     hashes: dict[str, str],
     contact_of: dict[str, str],
 ) -> None:
-    with conn.cursor() as cursor:
-        for outcome in outcomes:
-            contact_id = contact_of[outcome.external_id]
-            if outcome.success:
-                cursor.execute(
-                    "update ops.transfer_items set status = 'succeeded', payload_hash = %s, sales_record_id = %s,"
-                    " error_code = null, error_message = null, updated_at = clock_timestamp()"
-                    " where run_id = %s and contact_id = %s",
-                    (hashes[contact_id], outcome.sales_record_id, run_id, contact_id),
-                )
-                cursor.execute(
-                    DELIVERED_SQL, (definition.name, contact_id, hashes[contact_id], outcome.sales_record_id, run_id)
-                )
-                continue
-            # a failure: retryable ones go again (this run, then later runs) until max_attempts
-            (attempts,) = cursor.execute(
-                "insert into ops.transfer_contacts as state (transfer_name, contact_id, status, attempts, last_run_id)"
-                " values (%s, %s, 'failed', 1, %s) on conflict (transfer_name, contact_id) do update"
-                " set attempts = state.attempts + 1, status = 'failed', last_run_id = excluded.last_run_id"
-                " returning attempts",
-                (definition.name, contact_id, run_id),
-            ).fetchone()
-            dead = attempts >= definition.max_attempts
-            status = "dead_letter" if dead else "failed"
-            cursor.execute(
-                "update ops.transfer_items set status = %s, error_code = %s, error_message = %s,"
-                " updated_at = clock_timestamp() where run_id = %s and contact_id = %s",
-                (status, outcome.error_code, outcome.error_message, run_id, contact_id),
-            )
-            if dead:
-                cursor.execute(
-                    "update ops.transfer_contacts set status = 'dead_letter', payload_hash = %s"
-                    " where transfer_name = %s and contact_id = %s",
-                    (hashes[contact_id], definition.name, contact_id),
-                )
+    """Write a batch's outcomes: items, and the per-contact delivery state, in one transaction."""
+    good = [o for o in outcomes if o.success]
+    bad = [o for o in outcomes if not o.success]
+    common = {"run_id": run_id, "transfer": definition.name, "max_attempts": definition.max_attempts}
+    if good:
+        contacts = [contact_of[o.external_id] for o in good]
+        conn.execute(
+            DELIVERED_SQL,
+            {**common, "contacts": contacts, "hashes": [hashes[c] for c in contacts],
+             "records": [o.sales_record_id for o in good]},
+        )  # fmt: skip
+    if bad:
+        contacts = [contact_of[o.external_id] for o in bad]
+        values = {**common, "contacts": contacts, "hashes": [hashes[c] for c in contacts]}
+        codes = {"codes": [o.error_code for o in bad], "messages": [o.error_message for o in bad]}
+        conn.execute(FAILED_SQL, {**values, **codes})
     conn.commit()
 
 

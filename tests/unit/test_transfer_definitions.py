@@ -1,0 +1,93 @@
+"""Transfer definitions: the shipped ones load; invalid ones are refused naming file, field and problem;
+the target group becomes SQL identifiers and parameters, never interpolated text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from leadflow.settings import ConfigError
+from leadflow.transfer.definitions import load_transfer, load_transfers, transfers_dir
+from leadflow.transfer.runner import build_payload, payload_hash
+
+VALID = {
+    "name": "t",
+    "marketing_area": "EMEA",
+    "target_group": [
+        {"column": "stage", "op": "in", "value": ["mql", "sql"]},
+        {"column": "lead_score", "op": ">=", "value": 60},
+    ],
+    "schedule": {"cron": "0 6 * * 1-5", "start": "2026-01-01"},
+    "connection": "leadflow_sales",
+    "adapter": "salesforce",
+    "field_mapping": {"LastName": "last_name", "Company": "company"},
+}
+
+
+def _write(tmp_path: Path, **changes) -> Path:
+    path = tmp_path / "t.yml"
+    path.write_text(yaml.safe_dump({**VALID, **changes}))
+    return path
+
+
+def test_the_shipped_definitions_load():
+    definitions = load_transfers(transfers_dir())
+    assert definitions and all(d.dag_id == f"transfer_{d.name}" for d in definitions)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"target_group": [{"column": "password", "op": "=", "value": "x"}]},
+            r"target_group\.0: column 'password' is not allowed",
+        ),
+        (
+            {"target_group": [{"column": "stage", "op": ">", "value": "mql"}]},
+            "op > does not apply to the text column stage",
+        ),
+        ({"target_group": [{"column": "lead_score", "op": ">=", "value": "60; drop table x"}]}, "is a number"),
+        ({"target_group": [{"column": "stage", "op": "in", "value": []}]}, "needs a non-empty list"),
+        ({"schedule": {"cron": "every day", "start": "2026-01-01"}}, r"schedule\.cron: .*not a cron expression"),
+        ({"schedule": {"cron": "0 6 * * *", "start": "2026-02-01", "end": "2026-01-01"}}, "end must come after start"),
+        ({"field_mapping": {"LastName": "last_name"}}, "Salesforce Leads require Company"),
+        ({"field_mapping": {"LastName": "last_name", "Company": "company; --"}}, "is not a golden attribute"),
+        ({"field_mapping": {"Last Name": "last_name", "Company": "company"}}, "is not an API name"),
+        ({"batch_size": 500}, "salesforce takes at most 200 records a request"),
+        ({"adapter": "pigeon"}, r"adapter: Input should be 'salesforce', 'hubspot' or 'webhook'"),
+        ({"name": "Bad Name"}, "name: String should match pattern"),
+        ({"unknown_key": 1}, "unknown_key: Extra inputs are not permitted"),
+    ],
+)
+def test_an_invalid_definition_is_refused_naming_the_file_and_field(tmp_path, changes, message):
+    with pytest.raises(ConfigError, match=r"t\.yml: .*" + message):
+        load_transfer(_write(tmp_path, **changes))
+
+
+def test_the_target_group_is_identifiers_and_parameters(tmp_path):
+    definition = load_transfer(_write(tmp_path))
+    where, params = definition.target_sql()
+
+    assert where.as_string(None) == '"marketing_area" = %s and "stage" in (%s, %s) and "lead_score" >= %s'
+    assert params == ["EMEA", "mql", "sql", 60]
+
+
+def test_the_payload_maps_fields_filters_interests_and_adds_tags_and_its_hash_follows_the_content(tmp_path):
+    definition = load_transfer(
+        _write(
+            tmp_path,
+            interests=["cloud", "iot"],
+            interests_field="Interests__c",
+            tags=["emea", "q4"],
+            tags_field="Tags__c",
+        )
+    )
+    row = {"last_name": "Berg", "company": "Nordlicht", "interests": "security|iot|cloud"}
+
+    payload = build_payload(definition, row)
+
+    assert payload == {"LastName": "Berg", "Company": "Nordlicht", "Interests__c": "iot;cloud", "Tags__c": "emea;q4"}
+    assert payload_hash(payload) == payload_hash(dict(reversed(list(payload.items()))))
+    assert payload_hash(payload) != payload_hash({**payload, "Company": "Other"})
