@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 
 QUALITY_DDL = """
+-- tasks validating at the same time must not race on the catalog
+select pg_advisory_xact_lock(hashtext('leadflow.quality_results_ddl'));
 create schema if not exists ops;
 create table if not exists ops.quality_results (
     result_id bigint generated always as identity primary key,
@@ -71,7 +73,14 @@ class SuiteResult:
 
 
 def ensure_table(conn: psycopg.Connection) -> None:
-    conn.execute(QUALITY_DDL)
+    """Create or upgrade the table when needed: ALTER TABLE takes an exclusive lock even when the
+    column exists, so the DDL runs only when the newest column is missing."""
+    current = conn.execute(
+        "select 1 from information_schema.columns where table_schema = 'ops'"
+        " and table_name = 'quality_results' and column_name = 'accepted_note'"
+    ).fetchone()
+    if current is None:
+        conn.execute(QUALITY_DDL)
     conn.commit()
 
 
