@@ -85,3 +85,39 @@ def test_the_pipeline_gate_fails_the_task_on_a_critical_failure(fresh_database, 
 
     with pytest.raises(AirflowFailException, match=r"marts.dim_contacts on marts.dim_contacts \(.*not_be_null"):
         validate(["marts"], "leadflow_warehouse", "gate-test")
+
+
+def test_a_load_far_smaller_than_the_recent_ones_warns_and_an_empty_incremental_load_passes(fresh_database):
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from leadflow.quality.checkpoints import validate_layers
+    from leadflow.sources.feed import raw_table_ddl
+    from leadflow.sources.landing import OPS_DDL
+
+    now = datetime.now(UTC)
+    loads = []
+    with psycopg.connect(fresh_database.url()) as conn:
+        conn.execute(OPS_DDL)
+        conn.execute(raw_table_ddl("shop", "campaigns"))
+        for day, landed in enumerate((100, 0, 120, 110, 5, 0)):
+            load_id, started = str(uuid.uuid4()), now - timedelta(days=10 - day)
+            loads.append(load_id)
+            conn.execute(
+                "insert into ops.loads (load_id, source_system, entity, started_at, finished_at, status, fetched,"
+                " landed) values (%s, 'shop', 'campaigns', %s, %s, 'succeeded', %s, %s)",
+                (load_id, started, started + timedelta(minutes=1), landed, landed),
+            )
+            conn.execute(
+                "insert into raw.shop__campaigns (load_id, loaded_at, source_system, campaign_id, started_at)"
+                " select %s, %s, 'shop', 'c' || i, '2026-01-01' from generate_series(1, %s) as i",
+                (load_id, started + timedelta(seconds=30), landed),
+            )
+        conn.commit()
+
+    small, empty = validate_layers(fresh_database, ["raw"], "sizes", load_ids=loads[4:])
+
+    assert small.batch.endswith(loads[4][:8]) and not small.success and small.severity == "warning"
+    assert [f["expectation"] for f in small.failed] == ["expect_table_row_count_to_be_between"]
+    assert small.failed[0]["observed"]["observed_value"] == 5  # the median of 100, 120, 110 is 110: at least 11
+    assert empty.success and empty.evaluated_expectations == 2  # shape and size only

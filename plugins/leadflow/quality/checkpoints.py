@@ -95,11 +95,13 @@ def table_batch(conn: psycopg.Connection, suite: SuiteFile) -> Batch | None:
 
 def _row_count_bounds(conn: psycopg.Connection, suite: SuiteFile, load: dict[str, Any]) -> dict[str, Any]:
     """Bounds for the load's row count from the landed counts of the same source and entity's
-    recent succeeded loads (before this one). Without enough history there are no bounds."""
+    recent succeeded non-empty loads (before this one). Without enough history there are no bounds.
+    Empty loads are normal for an incremental API with nothing new: they get no lower bound (a
+    source that stops delivering shows in dbt source freshness)."""
     settings = suite.setting("row_count", {})
     recent = conn.execute(
         "select landed from ops.loads where source_system = %s and entity = %s and status = 'succeeded'"
-        " and started_at < %s order by started_at desc limit %s",
+        " and landed > 0 and started_at < %s order by started_at desc limit %s",
         (load["source_system"], load["entity"], load["started_at"], int(settings.get("recent_loads", 10))),
     ).fetchall()
     if len(recent) < int(settings.get("min_history", 3)):
@@ -135,7 +137,7 @@ def load_batches(conn: psycopg.Connection, suite: SuiteFile, load_ids: Iterable[
             query=query,
             load_id=load_id,
             empty=landed == 0,
-            parameters=_row_count_bounds(conn, suite, load),
+            parameters={**_row_count_bounds(conn, suite, load), **({"row_count_min": 0} if landed == 0 else {})},
         )
 
 
