@@ -15,7 +15,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import yaml
@@ -86,6 +86,29 @@ class LeadflowConfig(_Strict):
     transform: TransformConfig = TransformConfig()
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; a syntax error names the file."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], data: Any, path: Path) -> Model:
+    """``data`` as ``model``; every problem named by its field path, the message prefixed by the file."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
 def config_path() -> Path:
     override = os.environ.get("LEADFLOW_CONFIG")
     return Path(override).resolve() if override else project_root() / "config" / "leadflow.yml"
@@ -97,17 +120,10 @@ def load_config(path: Path | None = None) -> LeadflowConfig:
     path = path or config_path()
     data: dict[str, Any] = {}
     if path.exists():
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        data = read_yaml(path) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
-    try:
-        return LeadflowConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from exc
+    return validated(LeadflowConfig, data, path)
 
 
 # --- the warehouse URL and what is derived from it --------------------------------------------

@@ -32,10 +32,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from leadflow.settings import ConfigError, project_root
+from leadflow.settings import ConfigError, project_root, read_yaml, validated
 from leadflow.sources.feed import ENTITIES, IDENTIFIER
 from leadflow.sources.rest import RestEntity
 
@@ -134,17 +133,7 @@ def sources_dir() -> Path:
 
 
 def load_source(path: Path) -> SourceConfig:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return SourceConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+    return validated(SourceConfig, read_yaml(path) or {}, path)
 
 
 def load_sources(folder: Path | None = None) -> tuple[SourceConfig, ...]:

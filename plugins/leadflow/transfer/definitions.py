@@ -27,12 +27,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from croniter import croniter
 from psycopg import sql
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from leadflow.settings import ConfigError, project_root
+from leadflow.settings import ConfigError, project_root, read_yaml, validated
 from leadflow.sources.feed import IDENTIFIER
 
 # columns of marts.transfer_candidates a target group or a field mapping may use, with their kind
@@ -185,18 +184,7 @@ def transfers_dir() -> Path:
 
 
 def load_transfer(path: Path) -> TransferDefinition:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return TransferDefinition.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+    return validated(TransferDefinition, read_yaml(path) or {}, path)
 
 
 def load_transfers(folder: Path | None = None) -> tuple[TransferDefinition, ...]:
