@@ -24,8 +24,8 @@ from urllib.parse import urljoin
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+
+from leadflow.http import retrying_session
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +97,7 @@ class RestClient:
         self.base_url = base_url.rstrip("/") + "/"
         self.auth = auth
         self.timeout = timeout
-        self.session = requests.Session()
-        retry = Retry(
-            total=retries,
-            backoff_factor=backoff,
-            backoff_jitter=backoff,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET", "POST"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = retrying_session(retries, backoff, methods=("GET", "POST"))
         self.session.headers["Accept"] = "application/json"
         self._token: str | None = None
         self._token_expires = 0.0

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from urllib3.util.retry import Retry
+import requests
+
+from leadflow.http import retrying_session
 
 
 @dataclass(frozen=True)
@@ -49,20 +51,8 @@ class SalesAdapter(Protocol):
     def close(self) -> None: ...
 
 
-def http_retry(attempts: int, backoff_s: float = 0.5) -> Retry:
-    """Retries for an upsert API: 429 and 5xx honouring Retry-After, dropped connections too, with
+def adapter_session(attempts: int, backoff_s: float) -> requests.Session:
+    """A session for an upsert API: 429 and 5xx honouring Retry-After, dropped connections too, with
     exponential backoff and jitter. PATCH and POST are retried because every write is an upsert by
     external id (a repeat updates what the first attempt created)."""
-    return Retry(
-        total=attempts,
-        connect=attempts,
-        read=attempts,
-        status=attempts,
-        backoff_factor=backoff_s,
-        backoff_jitter=backoff_s,
-        backoff_max=30,
-        status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "PATCH", "POST", "PUT"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
+    return retrying_session(attempts, backoff_s, methods=("GET", "PATCH", "POST", "PUT"), backoff_max_s=30)

@@ -12,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-
-from leadflow.transfer.adapters.base import AdapterError, OutboundRecord, RecordOutcome, http_retry
+from leadflow.transfer.adapters.base import AdapterError, OutboundRecord, RecordOutcome, adapter_session
 
 MAX_INPUTS = 100
 
@@ -37,10 +34,8 @@ class HubSpotAdapter:
         self.base_url = base_url.rstrip("/")
         self.id_property = id_property
         self.timeout_s = timeout_s
-        self.session = requests.Session()
+        self.session = adapter_session(attempts, backoff_s)
         self.session.headers["Authorization"] = f"Bearer {token}"
-        self.session.mount("http://", HTTPAdapter(max_retries=http_retry(attempts, backoff_s)))
-        self.session.mount("https://", HTTPAdapter(max_retries=http_retry(attempts, backoff_s)))
 
     @classmethod
     def from_connection(cls, conn: Any, **options: Any) -> HubSpotAdapter:

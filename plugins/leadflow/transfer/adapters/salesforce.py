@@ -22,14 +22,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from leadflow.transfer.adapters.base import (
     AdapterError,
     ApiLimitReached,
     OutboundRecord,
     RecordOutcome,
-    http_retry,
+    adapter_session,
 )
 
 log = logging.getLogger(__name__)
@@ -75,9 +74,7 @@ class SalesforceAdapter:
         self.api_usage: tuple[int, int] | None = None
         self.requests = 0
         self.token: str | None = None
-        self.session = requests.Session()
-        self.session.mount("http://", HTTPAdapter(max_retries=http_retry(attempts, backoff_s)))
-        self.session.mount("https://", HTTPAdapter(max_retries=http_retry(attempts, backoff_s)))
+        self.session = adapter_session(attempts, backoff_s)
 
     @classmethod
     def from_connection(cls, conn: Any, **options: Any) -> SalesforceAdapter:

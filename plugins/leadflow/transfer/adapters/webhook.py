@@ -16,10 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-
-from leadflow.transfer.adapters.base import AdapterError, OutboundRecord, RecordOutcome, http_retry
+from leadflow.transfer.adapters.base import AdapterError, OutboundRecord, RecordOutcome, adapter_session
 
 MAX_RECORDS = 1000
 
@@ -46,9 +43,7 @@ class WebhookAdapter:
         self.url = url
         self.secret = secret
         self.timeout_s = timeout_s
-        self.session = requests.Session()
-        self.session.mount("http://", HTTPAdapter(max_retries=http_retry(attempts, backoff_s)))
-        self.session.mount("https://", HTTPAdapter(max_retries=http_retry(attempts, backoff_s)))
+        self.session = adapter_session(attempts, backoff_s)
 
     @classmethod
     def from_connection(cls, conn: Any, **options: Any) -> WebhookAdapter:
