@@ -10,6 +10,7 @@ import psycopg
 
 from leadflow.quality.gate import transfer_gate
 from leadflow.quality.report import quarantine_summary
+from leadflow.quality.results import failed_name
 from leadflow.settings import DatabaseUrl
 
 
@@ -143,7 +144,7 @@ def quality_lines(rows: list[tuple]) -> list[str]:
     for layer, suite, batch, success, severity, evaluated_rows, checked, failed in sorted(
         rows, key=lambda r: (order.get(r[0], 9), r[1], r[2])
     ):
-        names = ", ".join(f["expectation"] + (f"({f['column']})" if f.get("column") else "") for f in failed)
+        names = ", ".join(failed_name(f) for f in failed)
         if layer in ("marts", "candidates"):
             verdict = "passed" if success else f"FAILED {severity}: {names}"
             lines.append(f"  {suite}: {verdict} — {checked} expectations over {evaluated_rows} rows")

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from leadflow.quality.results import ensure_table
+from leadflow.quality.results import ensure_table, failed_name
 from leadflow.quality.suites import layer_suites
 
 TABLE_LAYERS = ("marts", "candidates")
@@ -78,11 +78,7 @@ class GateDecision:
 
 
 def _failed_names(failed: list[dict[str, Any]]) -> list[str]:
-    return [
-        f["expectation"] + (f"({f['column']})" if f.get("column") else "")
-        for f in failed
-        if f.get("severity", "critical") == "critical"
-    ]
+    return [failed_name(f) for f in failed if f.get("severity", "critical") == "critical"]
 
 
 def transfer_gate(conn: psycopg.Connection, since: datetime | None = None) -> GateDecision:

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from leadflow.quality.gate import GateDecision, transfer_gate
-from leadflow.quality.results import ensure_table
+from leadflow.quality.results import ensure_table, failed_name
 
 # the latest result per suite and checked relation (a raw suite: per source table, its newest load)
 LATEST_SQL = """
@@ -68,19 +68,15 @@ def quarantine_summary(conn: psycopg.Connection, since: datetime | None = None) 
     """Quarantined records per load, source, entity and reason (counts only, no record text)."""
     if conn.execute("select to_regclass('raw.quarantine') is null or to_regclass('ops.loads') is null").fetchone()[0]:
         return []
-    conn.execute(QUARANTINE_VIEW)
-    conn.commit()
+    if conn.execute("select to_regclass('ops.quarantine_summary') is null").fetchone()[0]:
+        conn.execute(QUARANTINE_VIEW)  # once: replacing a view takes a lock every reader would wait on
+        conn.commit()
     return conn.execute(
         "select source_system, entity, load_id::text, started_at, fetched, reason, records"
         " from ops.quarantine_summary where %(since)s::timestamptz is null or started_at >= %(since)s::timestamptz"
         " order by started_at desc, source_system, entity, records desc, reason",
         {"since": since},
     ).fetchall()
-
-
-def _failed_text(result: dict[str, Any]) -> str:
-    names = [f["expectation"] + (f"({f['column']})" if f.get("column") else "") for f in result["failed"]]
-    return ", ".join(names)
 
 
 def format_status(conn: psycopg.Connection, since: datetime | None = None) -> tuple[str, GateDecision]:
@@ -92,7 +88,7 @@ def format_status(conn: psycopg.Connection, since: datetime | None = None) -> tu
         if r["success"]:
             verdict = "passed"
         else:
-            verdict = f"FAILED {r['severity']}: {_failed_text(r)}"
+            verdict = f"FAILED {r['severity']}: {', '.join(failed_name(f) for f in r['failed'])}"
             if r["accepted_at"]:
                 verdict += f" (accepted {r['accepted_at']:%Y-%m-%d})"
         rows = "" if r["rows"] is None else f"{r['rows']:>9,} rows  "

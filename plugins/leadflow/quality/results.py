@@ -42,6 +42,11 @@ create index if not exists quality_results_suite_checked_at on ops.quality_resul
 """
 
 
+def failed_name(failure: dict[str, Any]) -> str:
+    """How a failed expectation is named in logs, messages and summaries: type(column)."""
+    return failure["expectation"] + (f"({failure['column']})" if failure.get("column") else "")
+
+
 @dataclass
 class SuiteResult:
     suite: str
@@ -68,7 +73,7 @@ class SuiteResult:
             "severity": self.severity,
             "evaluated_rows": self.evaluated_rows,
             "evaluated_expectations": self.evaluated_expectations,
-            "failed": [f["expectation"] + (f"({f['column']})" if f.get("column") else "") for f in self.failed],
+            "failed": [failed_name(f) for f in self.failed],
         }
 
 
