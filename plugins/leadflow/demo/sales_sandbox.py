@@ -41,10 +41,12 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from leadflow.demo.loopback import LoopbackServer
 
 CLIENT_ID = "leadflow-sandbox"
 CLIENT_SECRET = "sandbox-client-secret"  # a local test server's credential, not a secret
@@ -107,7 +109,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class SalesSandbox:
+class SalesSandbox(LoopbackServer):
     """The server and its state; ``start()`` runs it in a thread (tests, the demo), ``serve()`` in front."""
 
     def __init__(
@@ -128,28 +130,7 @@ class SalesSandbox:
         self.token_ttl_s = token_ttl_s
         self.daily_limit = daily_limit
         self.stats = {"api_requests": 0, "created": 0, "updated": 0, "record_errors": 0, "faults": 0, "dropped": 0}
-        handler = type("Handler", (_Handler,), {"app": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> SalesSandbox:
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def roll(self, rate: float) -> bool:
-        with self.lock:
-            return rate > 0 and self.rng.random() < rate
+        self._listen(_Handler, port)
 
     def expire_tokens(self) -> None:
         with self.lock:

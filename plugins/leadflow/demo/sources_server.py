@@ -25,10 +25,12 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from leadflow.demo.loopback import LoopbackServer
 
 TOKENS = {"email": "demo-email-token", "events": "demo-events-token"}
 BASIC = ("demo", "demo-web-secret")
@@ -253,7 +255,7 @@ def _parse_stamp(value: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class DemoSources:
+class DemoSources(LoopbackServer):
     """The server and its state; ``start()`` runs it in a thread (tests, the demo), ``serve()`` in front."""
 
     def __init__(self, folder: Path, port: int = 0, faults: Faults | None = None, seed: int = 1):
@@ -264,27 +266,7 @@ class DemoSources:
         self.tokens: set[str] = set()
         self.requests = 0
         self.faults_served = 0
-        handler = type("Handler", (_Handler,), {"app": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.port = self.httpd.server_address[1]
-        self.thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> DemoSources:
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def roll(self, rate: float) -> bool:
-        with self.lock:
-            return rate > 0 and self.rng.random() < rate
+        self._listen(_Handler, port)
 
     def connections(self) -> dict[str, str]:
         """AIRFLOW_CONN_* for the demo source definitions, pointing at this server."""
