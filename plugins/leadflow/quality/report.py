@@ -14,7 +14,7 @@ from leadflow.quality.results import ensure_table, failed_name
 LATEST_SQL = """
 select distinct on (suite, split_part(coalesce(batch, suite), ' load ', 1))
     result_id, suite, layer, coalesce(batch, suite), checked_at, success, severity,
-    evaluated_rows, failed_expectations, accepted_at
+    evaluated_rows, failed_expectations, accepted_at, docs_page
 from ops.quality_results
 order by suite, split_part(coalesce(batch, suite), ' load ', 1), checked_at desc, result_id desc
 """
@@ -51,6 +51,7 @@ def latest_results(conn: psycopg.Connection) -> list[dict[str, Any]]:
         "rows",
         "failed",
         "accepted_at",
+        "docs_page",
     )
     rows = [dict(zip(keys, row, strict=True)) for row in conn.execute(LATEST_SQL).fetchall()]
     return sorted(

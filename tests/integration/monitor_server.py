@@ -1,0 +1,155 @@
+"""A warehouse with demo data and transfer history, and a real `airflow api-server` in front of it,
+for the transfer monitor's API and browser tests.
+
+The data is the pipeline's own: generated sources landed in raw, `dbt build`, then three runs of the
+demo transfer against the sales sandbox (the first two with record errors, so the ledger holds
+failures and dead letters), the marts and candidates quality checks (real GX, with Data Docs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import psycopg
+import requests
+import yaml
+
+from leadflow.demo.generator import Generator
+from leadflow.demo.sales_sandbox import SalesSandbox, SandboxFaults
+from leadflow.quality.checkpoints import validate_layers
+from leadflow.settings import DatabaseUrl, conn_env_var, load_config
+from leadflow.sources.files import find_feed_files, land_files
+from leadflow.transfer.adapters.salesforce import SalesforceAdapter
+from leadflow.transfer.definitions import load_transfer
+from leadflow.transfer.lifecycle import current_status
+from leadflow.transfer.runner import finish_run, push, select_candidates, start_run
+from leadflow.warehouse import free_port
+from tests.fixtures import BIN, ROOT, create_database, drop_database, run_dbt
+
+DEMO_TRANSFER = ROOT / "config" / "transfers" / "emea_sales_ready.yml"
+
+
+@dataclass
+class Monitor:
+    base: str
+    database: DatabaseUrl
+    user: str
+    password: str
+    transfer: str
+    log: Path
+
+    def token(self) -> str:
+        response = requests.post(
+            f"{self.base}/auth/token", json={"username": self.user, "password": self.password}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+
+def build_history(database: DatabaseUrl, workdir: Path, people: int = 600) -> Path:
+    """Demo data through the real pipeline steps; returns the transfers folder the server reads."""
+    feed = workdir / "feed"
+    Generator(people, seed=8).write(feed, progress=False)
+    with psycopg.connect(database.url()) as conn:
+        land_files(conn, find_feed_files(feed), None)
+    built = run_dbt(
+        database,
+        workdir / "target",
+        "build",
+        "--exclude",
+        "test_type:unit",
+        "--vars",
+        '{as_of: "2026-11-01T00:00:00+00:00"}',
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+    validate_layers(database, ["marts", "candidates"], "monitor-test")
+
+    transfers = workdir / "transfers"
+    transfers.mkdir()
+    # the demo transfer, giving up after two attempts so the history shows dead letters
+    definition_file = transfers / DEMO_TRANSFER.name
+    definition_file.write_text(yaml.safe_dump({**yaml.safe_load(DEMO_TRANSFER.read_text()), "max_attempts": 2}))
+    definition = load_transfer(definition_file)
+    sandbox = SalesSandbox(seed=3).start()
+    try:
+        settings = json.loads(sandbox.connections()["AIRFLOW_CONN_LEADFLOW_SALES"])
+        connection = SimpleNamespace(**settings, extra_dejson=settings["extra"])
+        for number, faults in enumerate(
+            (SandboxFaults(record_error_rate=0.5), SandboxFaults(record_error_rate=0.5), SandboxFaults()), 1
+        ):
+            sandbox.faults = faults
+            adapter = SalesforceAdapter.from_connection(
+                connection, external_id_field=definition.external_id_field, backoff_s=0.01, attempts=8
+            )
+            with psycopg.connect(database.url()) as conn:
+                current_status(conn, definition)
+                run_id, _ = start_run(conn, definition, f"manual__2026-11-0{number}T06:00:00+00:00")
+                select_candidates(conn, definition, run_id)
+                push(conn, definition, run_id, adapter)
+                finish_run(conn, definition, run_id)
+    finally:
+        sandbox.stop()
+    return transfers
+
+
+def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"airflow api-server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"{url} did not answer within {timeout_s}s:\n{log.read_text()[-3000:]}")
+
+
+def serve_monitor(pg_server: DatabaseUrl, workdir: Path) -> Iterator[Monitor]:
+    database = create_database(pg_server, prefix="leadflow_ui")
+    try:
+        transfers = build_history(database, workdir)
+        port = free_port()
+        password = "monitor-test-pw"
+        passwords = workdir / "passwords.json"
+        passwords.write_text(json.dumps({"admin": password}))
+        env = {
+            **os.environ,
+            conn_env_var(load_config().warehouse.conn_id): database.url(),
+            "LEADFLOW_TRANSFERS_DIR": str(transfers),
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        }
+        log = workdir / "api-server.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [str(BIN / "airflow"), "api-server", "--port", str(port), "--host", "127.0.0.1"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_for(f"{base}/api/v2/version", proc, log)
+            yield Monitor(base, database, "admin", password, "emea_sales_ready", log)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    finally:
+        drop_database(database)
