@@ -22,6 +22,7 @@ import psycopg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from psycopg_pool import ConnectionPool
 
 from leadflow import __version__
 from leadflow.settings import load_config
@@ -66,17 +67,29 @@ require_login = _require_login()
 
 
 @functools.cache
-def warehouse_url() -> str:
-    """The warehouse the DAGs write to: the Airflow connection every task uses (config/leadflow.yml)."""
+def warehouse_pool() -> ConnectionPool:
+    """Connections to the warehouse the DAGs write to (the Airflow connection of config/leadflow.yml).
+
+    A small pool per api-server worker: a new PostgreSQL connection costs ~20 ms (authentication and
+    a backend process), more than most pages' queries; idle connections close after five minutes.
+    """
     from leadflow.warehouse import airflow_database_url
 
-    return airflow_database_url(load_config().warehouse.conn_id).url()
+    url = airflow_database_url(load_config().warehouse.conn_id).url()
+    return ConnectionPool(
+        url,
+        min_size=0,
+        max_size=4,
+        max_idle=300,
+        timeout=30,
+        kwargs={"connect_timeout": 10, "options": "-c statement_timeout=30000"},
+        name="leadflow-ui",
+        open=True,
+    )
 
 
 def warehouse() -> Iterator[psycopg.Connection]:
-    # one short connection per request: the monitor is read by a few people, not a crowd, and a
-    # pool would hold warehouse connections for every api-server worker all day
-    with psycopg.connect(warehouse_url(), connect_timeout=10, options="-c statement_timeout=30000") as conn:
+    with warehouse_pool().connection() as conn:
         yield conn
 
 
