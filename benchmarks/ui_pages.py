@@ -226,7 +226,9 @@ def main() -> int:
             "page: transfer (chart of 50 runs, first page)": f"{app}/transfers/{NAME}",
             f"page: transfer, oldest 50 of {args.runs:,} runs": f"{app}/transfers/{NAME}?offset={args.runs - 50}",
             f"page: first run ({first_items:,} contacts), first 100": f"{app}/runs/{first_run}",
-            f"page: first run ({first_items:,} contacts), last 100": f"{app}/runs/{first_run}?offset={first_items - 100}",
+            f"page: first run ({first_items:,} contacts), last 100": (
+                f"{app}/runs/{first_run}?offset={first_items - 100}"
+            ),
             "page: run, dead letters only": f"{app}/runs/{dead_run}?status=dead_letter",
             f"page: newest run ({first_items // 100:,} contacts)": f"{app}/runs/{newest_run}",
             "page: contact 360 (most transferred contact)": f"{app}/contacts/{busiest}",
