@@ -128,6 +128,17 @@ def build(database, people: int, runs: int) -> dict:
     return {"contacts": contacts, "runs": runs, "items": items}
 
 
+def reused(database) -> dict:
+    with psycopg.connect(database.url()) as conn:
+        ensure_ledger(conn)  # a newer ledger's indexes
+        conn.execute("analyze ops.transfer_items")
+        return {
+            "contacts": conn.execute("select count(*) from marts.dim_contacts").fetchone()[0],
+            "runs": conn.execute("select count(*) from ops.transfer_runs").fetchone()[0],
+            "items": conn.execute("select count(*) from ops.transfer_items").fetchone()[0],
+        }
+
+
 def serve(database, workdir: Path) -> tuple[subprocess.Popen, str, str]:
     transfers = workdir / "transfers"
     transfers.mkdir()
@@ -198,12 +209,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--keep", action="store_true", help="keep the database leadflow_bench_ui afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure a database kept by --keep, without rebuilding")
     args = parser.parse_args()
     server = database_url()
-    database = fresh_database(server, "leadflow_bench_ui")
+    database = server.with_database("leadflow_bench_ui") if args.reuse else fresh_database(server, "leadflow_bench_ui")
     proc = None
     try:
-        sizes = build(database, args.contacts, args.runs)
+        sizes = reused(database) if args.reuse else build(database, args.contacts, args.runs)
         with psycopg.connect(database.url()) as conn:
             first_run, newest_run, dead_run = conn.execute(
                 "select (select run_id::text from ops.transfer_runs order by started_at limit 1),"
@@ -274,7 +286,7 @@ def main() -> int:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
-        if not args.keep:
+        if not (args.keep or args.reuse):
             drop_database(server, database.dbname)
     return 0
 

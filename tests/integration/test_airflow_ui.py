@@ -62,6 +62,13 @@ def test_airflow_ui_serves_on_loopback_accepts_the_printed_login_and_stops_clean
             )
             assert refused.status_code in (401, 403)
             assert accepted.status_code in (200, 201) and accepted.json()["access_token"]
+            # the transfer monitor is a plugin of this UI: its entry in the navigation and its app
+            token = {"Authorization": f"Bearer {accepted.json()['access_token']}"}
+            plugins = requests.get(f"{base}/api/v2/plugins", headers=token, timeout=30).json()["plugins"]
+            leadflow = next(p for p in plugins if p["name"] == "leadflow")
+            assert [v["name"] for v in leadflow["external_views"]] == ["Lead transfers"]
+            assert leadflow["fastapi_apps"][0]["url_prefix"] == "/leadflow"
+            assert requests.get(f"{base}/leadflow/icon.svg", headers=token, timeout=30).ok
             # loopback only: not reachable on another address of this machine
             for other in _non_loopback_ipv4():
                 with pytest.raises(requests.ConnectionError):

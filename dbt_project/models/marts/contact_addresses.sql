@@ -1,5 +1,7 @@
 {#- Every email address and phone number of every known contact, with its consent, usability and
     which one is the best (used by dim_contacts and the transfers). -#}
+{#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
+{{ config(indexes=[{'columns': ['contact_id']}, {'columns': ['address']}]) }}
 with
 
 addresses as (

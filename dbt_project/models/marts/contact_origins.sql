@@ -1,5 +1,7 @@
 {#- contact_id ↔ origin: every source record (and web cookie) of every contact, the key it matched
     on, and which best-record attributes it supplies. -#}
+{#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
+{{ config(indexes=[{'columns': ['contact_id']}]) }}
 with
 
 origins as (

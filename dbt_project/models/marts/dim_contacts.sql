@@ -1,6 +1,8 @@
 {#- The golden contact (best record): one row per known contact — a contact with at least one
     source record or email (a cookie that never filled a form is an anonymous visitor, not a
     contact). Attributes by survivorship, best address and consent from int_contact_addresses. -#}
+{#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
+{{ config(indexes=[{'columns': ['email']}]) }}
 with
 
 origins as (

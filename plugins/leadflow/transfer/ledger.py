@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import psycopg
 
+# an item's outcome as a sort key, dead letters first: what an operator has to act on comes first
+# in the monitor's list of a run's contacts (leadflow.ui.queries), read through the index below
+OUTCOME_RANK = "array_position(array['dead_letter', 'failed', 'invalid', 'pending', 'sent', 'succeeded'], {status})"
+
 LEDGER_DDL = """
 -- concurrent first runs of several transfers must not race on the catalog
 select pg_advisory_xact_lock(hashtext('leadflow.transfer_ledger_ddl'));
@@ -56,6 +60,9 @@ create index if not exists transfer_items_contact on ops.transfer_items (contact
 -- does not walk past everything already delivered
 create index if not exists transfer_items_unfinished on ops.transfer_items (run_id, attempts, contact_id)
     where status in ('pending', 'sent', 'failed');
+-- (status included: PostgreSQL reads an expression index alone only when it holds the column too)
+create index if not exists transfer_items_run_outcome on ops.transfer_items
+    (run_id, ({rank}), contact_id) include (status);
 create table if not exists ops.transfer_contacts (
     transfer_name text not null,
     contact_id text not null,
@@ -67,6 +74,9 @@ create table if not exists ops.transfer_contacts (
     delivered_at timestamptz,
     primary key (transfer_name, contact_id)
 );
+-- contacts the sales system holds, per transfer (the monitor's totals): counted from the index alone
+create index if not exists transfer_contacts_delivered on ops.transfer_contacts (transfer_name)
+    where delivered_at is not null;
 create table if not exists ops.transfer_status (
     transfer_name text primary key,
     status text not null check (status in ('draft', 'active', 'paused', 'stopped')),
@@ -84,5 +94,5 @@ create table if not exists ops.transfer_status_history (
 
 
 def ensure_ledger(conn: psycopg.Connection) -> None:
-    conn.execute(LEDGER_DDL)
+    conn.execute(LEDGER_DDL.replace("{rank}", OUTCOME_RANK.format(status="status")))
     conn.commit()

@@ -171,7 +171,7 @@ def _render(request: Request, template: str, status_code: int = 200, **context: 
 @pages.get("/")
 def overview(request: Request, conn: Warehouse, tag: str | None = None, status: str | None = None) -> HTMLResponse:
     everything = queries.transfers(conn)
-    shown = queries.transfers(conn, tag=tag or None, status=status or None)
+    shown = queries.only(everything, tag=tag or None, status=status or None)
     return _render(
         request,
         "overview.html",

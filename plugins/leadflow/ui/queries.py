@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from leadflow.settings import ConfigError
 from leadflow.transfer.definitions import TransferDefinition, load_transfers
+from leadflow.transfer.ledger import OUTCOME_RANK
 from leadflow.transform.explain import (
     Contact,
     ContactNotFoundError,
@@ -35,10 +36,7 @@ from leadflow.transform.explain import (
 
 Item = TypeVar("Item")
 
-RUN_STATUSES = ("running", "succeeded", "failed", "blocked", "limited")
 ITEM_STATUSES = ("dead_letter", "failed", "invalid", "pending", "sent", "succeeded")
-# dead letters first: they are what an operator has to act on
-ITEM_ORDER = "array_position(array['dead_letter','failed','invalid','pending','sent','succeeded'], status)"
 
 
 class Page(BaseModel, Generic[Item]):
@@ -164,14 +162,14 @@ TOTALS_SQL = """
 select transfer_name, count(*) as runs, count(*) filter (where status in ('failed', 'blocked')) as failed_runs,
     coalesce(sum(selected), 0) as selected, coalesce(sum(succeeded), 0) as succeeded,
     coalesce(sum(failed), 0) as failed, coalesce(sum(dead_letter), 0) as dead_letter
-from ops.transfer_runs group by transfer_name
+from ops.transfer_runs where {one} group by transfer_name
 """
 LAST_RUN_SQL = """
-select distinct on (transfer_name) * from ops.transfer_runs order by transfer_name, started_at desc
+select distinct on (transfer_name) * from ops.transfer_runs where {one} order by transfer_name, started_at desc
 """
 DELIVERED_SQL = """
 select transfer_name, count(*) as contacts_delivered from ops.transfer_contacts
-where delivered_at is not null group by transfer_name
+where delivered_at is not null and {one} group by transfer_name
 """
 
 
@@ -179,19 +177,29 @@ def _run(row: dict[str, Any]) -> RunSummary:
     return RunSummary(**{**row, "run_id": str(row["run_id"])})
 
 
-def transfers(conn: psycopg.Connection, tag: str | None = None, status: str | None = None) -> list[TransferSummary]:
-    """Every transfer, defined or seen in the ledger, with its status, last run and totals."""
-    definitions = _definitions()
+def transfers(
+    conn: psycopg.Connection, tag: str | None = None, status: str | None = None, name: str | None = None
+) -> list[TransferSummary]:
+    """Every transfer (or the one named), defined or seen in the ledger, with status, last run and totals."""
+    definitions = {n: d for n, d in _definitions().items() if name is None or n == name}
     statuses: dict[str, dict[str, Any]] = {}
     totals: dict[str, dict[str, Any]] = {}
     last: dict[str, dict[str, Any]] = {}
     delivered: dict[str, int] = {}
     if _ledger_exists(conn):
+        one = "(%(name)s::text is null or transfer_name = %(name)s)"
+        p = {"name": name}
         with conn.cursor(row_factory=dict_row) as cur:
-            statuses = {r["transfer_name"]: r for r in cur.execute("select * from ops.transfer_status").fetchall()}
-            totals = {r["transfer_name"]: r for r in cur.execute(TOTALS_SQL).fetchall()}
-            last = {r["transfer_name"]: r for r in cur.execute(LAST_RUN_SQL).fetchall()}
-            delivered = {r["transfer_name"]: r["contacts_delivered"] for r in cur.execute(DELIVERED_SQL).fetchall()}
+            statuses = {
+                r["transfer_name"]: r
+                for r in cur.execute(f"select * from ops.transfer_status where {one}", p).fetchall()  # noqa: S608
+            }
+            totals = {r["transfer_name"]: r for r in cur.execute(TOTALS_SQL.format(one=one), p).fetchall()}
+            last = {r["transfer_name"]: r for r in cur.execute(LAST_RUN_SQL.format(one=one), p).fetchall()}
+            delivered = {
+                r["transfer_name"]: r["contacts_delivered"]
+                for r in cur.execute(DELIVERED_SQL.format(one=one), p).fetchall()
+            }
     names = sorted(set(definitions) | set(statuses) | set(totals))
     summaries = []
     for name in names:
@@ -215,9 +223,12 @@ def transfers(conn: psycopg.Connection, tag: str | None = None, status: str | No
                 contacts_delivered=delivered.get(name, 0),
             ),
         )
-        if (tag is None or tag in summary.tags) and (status is None or summary.status == status):
-            summaries.append(summary)
-    return summaries
+        summaries.append(summary)
+    return only(summaries, tag, status)
+
+
+def only(summaries: list[TransferSummary], tag: str | None, status: str | None) -> list[TransferSummary]:
+    return [s for s in summaries if (tag is None or tag in s.tags) and (status is None or s.status == status)]
 
 
 def all_tags(summaries: list[TransferSummary]) -> list[str]:
@@ -225,7 +236,7 @@ def all_tags(summaries: list[TransferSummary]) -> list[str]:
 
 
 def transfer(conn: psycopg.Connection, name: str) -> TransferDetail:
-    found = [s for s in transfers(conn) if s.name == name]
+    found = transfers(conn, name=name)
     if not found:
         raise NotFoundError(f"no transfer named {name!r}: it is neither defined in config/transfers nor in the ledger")
     definition = _definitions().get(name)
@@ -281,15 +292,23 @@ def run_contacts(
         else "left join (select null::text as contact_id, null::text as first_name, null::text as last_name,"
         " null::text as company) as c on false"
     )
-    where = "i.run_id = %(run)s::uuid" + (" and i.status = %(status)s" if status else "")
+    # by outcome, dead letters first, through the ledger's index on (run_id, outcome rank, contact_id)
+    rank = OUTCOME_RANK.format(status="i.status")
+    where = "i.run_id = %(run)s::uuid" + (
+        f" and {rank} = {OUTCOME_RANK.format(status='%(status)s::text')}" if status else ""
+    )
     params = {"run": run_id, "status": status, "limit": limit, "offset": offset}
     with conn.cursor(row_factory=dict_row) as cur:
         total = cur.execute(f"select count(*) as n from ops.transfer_items as i where {where}", params).fetchone()  # noqa: S608
+        # the page's contact ids first, from the index alone (a deep offset skips index entries, not
+        # table rows), then their rows and names
         rows = cur.execute(
-            "select i.contact_id, nullif(concat_ws(' ', c.first_name, c.last_name), '') as name, c.company,"  # noqa: S608
+            f"with page as (select i.contact_id, {rank} as rank from ops.transfer_items as i where {where}"  # noqa: S608
+            f" order by {rank}, i.contact_id limit %(limit)s offset %(offset)s)"
+            " select i.contact_id, nullif(concat_ws(' ', c.first_name, c.last_name), '') as name, c.company,"
             " i.status, i.attempts, i.error_code, i.error_message, i.sales_record_id, i.updated_at"
-            f" from ops.transfer_items as i {contact} where {where}"
-            f" order by {ITEM_ORDER}, i.contact_id limit %(limit)s offset %(offset)s",
+            " from page join ops.transfer_items as i on i.run_id = %(run)s::uuid and i.contact_id = page.contact_id"
+            f" {contact} order by page.rank, page.contact_id",
             params,
         ).fetchall()
     return Page[RunContact].of([RunContact(**r) for r in rows], total["n"], limit, offset)

@@ -2,6 +2,8 @@
     months (vars.interests.lookback_days) up to the run's logical date, each weighted by recency
     (0.5 ^ (age in days / vars.interests.half_life_days)) and summed, ranked per contact (1 = strongest).
     Only codes of seed interest_taxonomy count (a test warns about unknown ones). -#}
+{#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
+{{ config(indexes=[{'columns': ['contact_id']}]) }}
 with
 
 interactions as (

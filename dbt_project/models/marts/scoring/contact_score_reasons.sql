@@ -1,6 +1,8 @@
 {#- Why each score is what it is: every rule's contribution to every golden contact, as of the
     run's logical date — profile tiers, engagement per interaction type (after caps and decay) and
     negative points. The scores in contact_scores are built from exactly these rows. -#}
+{#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
+{{ config(indexes=[{'columns': ['contact_id']}]) }}
 with
 
 contacts as (
