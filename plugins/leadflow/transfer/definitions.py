@@ -188,13 +188,19 @@ def load_transfer(path: Path) -> TransferDefinition:
 
 
 def load_transfers(folder: Path | None = None) -> tuple[TransferDefinition, ...]:
-    """Every transfer definition, sorted by file name; two may not share a name."""
-    return _load_transfers(folder or transfers_dir())
+    """Every transfer definition, sorted by file name; two may not share a name.
+
+    Read again when a file is added, removed or changed (a long-running api-server sees new
+    transfers), else served from memory.
+    """
+    folder = folder or transfers_dir()
+    files = sorted(folder.glob("*.yml"))
+    return _load_transfers(folder, tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
 
 
-@functools.cache
-def _load_transfers(folder: Path) -> tuple[TransferDefinition, ...]:
-    definitions = tuple(load_transfer(path) for path in sorted(folder.glob("*.yml")))
+@functools.lru_cache(maxsize=16)
+def _load_transfers(folder: Path, files: tuple[tuple[str, int, int], ...]) -> tuple[TransferDefinition, ...]:
+    definitions = tuple(load_transfer(folder / name) for name, _, _ in files)
     names = [d.name for d in definitions]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
