@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 
 from leadflow.settings import DatabaseUrl, conn_env_var, load_config
 
@@ -92,6 +94,43 @@ def run_dbt(database: DatabaseUrl, target_path: Path, *args: str) -> subprocess.
         text=True,
         check=False,
     )
+
+
+def build_marts(database: DatabaseUrl, workdir: Path, people: int, seed: int) -> None:
+    """Generated sources landed in raw, then `dbt build` as of 2026-11-01: the marts of a small demo."""
+    from leadflow.demo.generator import Generator
+    from leadflow.sources.files import find_feed_files, land_files
+
+    feed = workdir / "feed"
+    Generator(people, seed=seed).write(feed, progress=False)
+    with psycopg.connect(database.url()) as conn:
+        land_files(conn, find_feed_files(feed), None)
+    built = run_dbt(
+        database,
+        workdir / "target",
+        "build",
+        "--exclude",
+        "test_type:unit",
+        "--vars",
+        '{as_of: "2026-11-01T00:00:00+00:00"}',
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path | None = None, timeout_s: float = 180) -> None:
+    """Until url answers 200; fails early (with the log's tail) when the server process exits."""
+    deadline = time.monotonic() + timeout_s
+    tail = lambda: f":\n{log.read_text()[-3000:]}" if log else ""  # noqa: E731
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{proc.args[0]} exited early{tail()}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"{url} did not answer within {timeout_s}s{tail()}")
 
 
 def bridge_candidates(

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +21,15 @@ import psycopg
 import requests
 import yaml
 
-from leadflow.demo.generator import Generator
 from leadflow.demo.sales_sandbox import SalesSandbox, SandboxFaults
 from leadflow.quality.checkpoints import validate_layers
 from leadflow.settings import DatabaseUrl, conn_env_var, load_config
-from leadflow.sources.files import find_feed_files, land_files
 from leadflow.transfer.adapters.salesforce import SalesforceAdapter
 from leadflow.transfer.definitions import load_transfer
 from leadflow.transfer.lifecycle import current_status
 from leadflow.transfer.runner import finish_run, push, select_candidates, start_run
 from leadflow.warehouse import free_port
-from tests.fixtures import BIN, ROOT, create_database, drop_database, run_dbt
+from tests.fixtures import BIN, ROOT, build_marts, create_database, drop_database, wait_for_http
 
 DEMO_TRANSFER = ROOT / "config" / "transfers" / "emea_sales_ready.yml"
 
@@ -56,20 +53,7 @@ class Monitor:
 
 def build_history(database: DatabaseUrl, workdir: Path, people: int = 600) -> Path:
     """Demo data through the real pipeline steps; returns the transfers folder the server reads."""
-    feed = workdir / "feed"
-    Generator(people, seed=8).write(feed, progress=False)
-    with psycopg.connect(database.url()) as conn:
-        land_files(conn, find_feed_files(feed), None)
-    built = run_dbt(
-        database,
-        workdir / "target",
-        "build",
-        "--exclude",
-        "test_type:unit",
-        "--vars",
-        '{as_of: "2026-11-01T00:00:00+00:00"}',
-    )
-    assert built.returncode == 0, built.stdout[-3000:]
+    build_marts(database, workdir, people, seed=8)
     validate_layers(database, ["marts", "candidates"], "monitor-test")
 
     transfers = workdir / "transfers"
@@ -100,20 +84,6 @@ def build_history(database: DatabaseUrl, workdir: Path, people: int = 600) -> Pa
     return transfers
 
 
-def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"airflow api-server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"{url} did not answer within {timeout_s}s:\n{log.read_text()[-3000:]}")
-
-
 def serve_monitor(pg_server: DatabaseUrl, workdir: Path) -> Iterator[Monitor]:
     database = create_database(pg_server, prefix="leadflow_ui")
     try:
@@ -142,7 +112,7 @@ def serve_monitor(pg_server: DatabaseUrl, workdir: Path) -> Iterator[Monitor]:
             )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_for(f"{base}/api/v2/version", proc, log)
+            wait_for_http(f"{base}/api/v2/version", proc, log)
             yield Monitor(base, database, "admin", password, "emea_sales_ready", log)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -15,21 +14,9 @@ import pytest
 import requests
 
 from leadflow.warehouse import free_port
+from tests.fixtures import wait_for_http
 
 pytestmark = pytest.mark.integration
-
-
-def _wait_for(url: str, proc: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "leadflow airflow-ui exited early"
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"{url} did not answer within {timeout_s}s")
 
 
 def test_airflow_ui_serves_on_loopback_accepts_the_printed_login_and_stops_cleanly(airflow_db, tmp_path):
@@ -51,7 +38,7 @@ def test_airflow_ui_serves_on_loopback_accepts_the_printed_login_and_stops_clean
         )
         children: list[psutil.Process] = []
         try:
-            _wait_for(f"{base}/api/v2/version", proc)
+            wait_for_http(f"{base}/api/v2/version", proc)
             out.seek(0)
             login = re.search(r"login: (\S+) / (\S+)", out.read())
             assert login, "the login was not printed"

@@ -8,9 +8,7 @@ import psycopg
 import pytest
 
 from leadflow.cli import main
-from leadflow.demo.generator import Generator
-from leadflow.sources.files import find_feed_files, land_files
-from tests.fixtures import run_dbt
+from tests.fixtures import build_marts
 
 pytestmark = pytest.mark.integration
 
@@ -22,20 +20,7 @@ def test_explain_tells_a_contacts_scores_reasons_and_stage_and_an_unknown_id_exi
     assert main(["explain", "ctc_anything"]) == 1
     assert "run the pipeline first" in capsys.readouterr().err
 
-    feed = tmp_path / "feed"
-    Generator(120, seed=3).write(feed, progress=False)
-    with psycopg.connect(fresh_database.url()) as conn:
-        land_files(conn, find_feed_files(feed), None)
-    built = run_dbt(
-        fresh_database,
-        tmp_path / "target",
-        "build",
-        "--exclude",
-        "test_type:unit",
-        "--vars",
-        '{as_of: "2026-11-01T00:00:00+00:00"}',
-    )
-    assert built.returncode == 0, built.stdout[-3000:]
+    build_marts(fresh_database, tmp_path, people=120, seed=3)
     with psycopg.connect(fresh_database.url()) as conn:
         contact_id, rating, stage, email = conn.execute(
             "select s.contact_id, s.rating, l.stage, d.email from marts.contact_scores s"

@@ -389,7 +389,8 @@ def story_json(story: ContactStory) -> str:
     return json.dumps(asdict(story), default=_json_value, indent=2, ensure_ascii=False)
 
 
-def _when(value: datetime | None, time: bool = True) -> str:
+def when(value: datetime | None, time: bool = True) -> str:
+    """A time as people read it: UTC, to the minute (or the day); — when unknown."""
     if value is None:
         return "—"
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M" if time else "%Y-%m-%d")
@@ -418,7 +419,7 @@ def _id_event_line(event: IdEvent) -> str:
     moved = f" ({_count(event.origins_moved, 'origin')})" if event.origins_moved else ""
     other = f" {event.other_contact_id}" if event.other_contact_id else ""
     build = f"ledger build {event.run_sequence}" if event.run_sequence is not None else "ledger"
-    return f"{_when(event.changed_at)}  {build}: {event.contact_id} {event.event}{other}{moved}"
+    return f"{when(event.changed_at)}  {build}: {event.contact_id} {event.event}{other}{moved}"
 
 
 def format_story(story: ContactStory) -> str:
@@ -432,7 +433,7 @@ def format_story(story: ContactStory) -> str:
     for event in story.merged_path:
         lines.append(
             f"  {event.contact_id} was merged into {event.other_contact_id}"
-            f" on {_when(event.changed_at, time=False)} (ledger build {event.run_sequence})"
+            f" on {when(event.changed_at, time=False)} (ledger build {event.run_sequence})"
         )
     if story.merged_path:
         lines.append(f"  → showing the surviving contact {contact.contact_id}")
@@ -457,8 +458,8 @@ def format_story(story: ContactStory) -> str:
         ("company", company or "—"),
         ("account", _text(contact.account_id)),
         ("marketing area", _text(contact.marketing_area)),
-        ("first seen", _when(contact.first_seen_at)),
-        ("last interaction", _when(contact.last_interaction_at)),
+        ("first seen", when(contact.first_seen_at)),
+        ("last interaction", when(contact.last_interaction_at)),
     ]
     lines += [f"  {label:<17} {value}" for label, value in fields]
 
@@ -468,7 +469,7 @@ def format_story(story: ContactStory) -> str:
         supplied = ", ".join(origin.supplied_attributes or []) or "nothing"
         lines.append(
             f"  {origin.source_system}:{origin.source_record_id}  {origin.origin_type or ''}, {matched},"
-            f" first seen {_when(origin.first_seen_at, time=False)} — supplies {supplied}"
+            f" first seen {when(origin.first_seen_at, time=False)} — supplies {supplied}"
         )
     if story.absorbed_ids or len(story.id_history) > 1:
         lines.append("  id history:")
@@ -486,7 +487,7 @@ def format_story(story: ContactStory) -> str:
             f"  (profile {_number(scores.profile_score)}, grade {_text(scores.profile_grade)};"
             f" engagement {_number(scores.engagement_score)}, level {_text(scores.engagement_level)},"
             f" percentile {_number(scores.engagement_percentile)} in {_text(scores.marketing_area)})"
-            f"  as of {_when(scores.scored_at, time=False)}"
+            f"  as of {when(scores.scored_at, time=False)}"
         )
     if story.reasons:
         lines.append("  reasons:")
@@ -503,9 +504,9 @@ def format_story(story: ContactStory) -> str:
     else:
         stage = story.stage
         previous = f", before: {stage.previous_stage}" if stage.previous_stage else ""
-        lines.append(f"  {stage.stage} since {_when(stage.entered_at, time=False)}{previous}")
+        lines.append(f"  {stage.stage} since {when(stage.entered_at, time=False)}{previous}")
         lines.append(
-            f"  first MQL {_when(stage.first_mql_at, time=False)}, first SQL {_when(stage.first_sql_at, time=False)}"
+            f"  first MQL {when(stage.first_mql_at, time=False)}, first SQL {when(stage.first_sql_at, time=False)}"
         )
     if story.stage_history:
         lines.append("  history:")
@@ -513,7 +514,7 @@ def format_story(story: ContactStory) -> str:
         previous = f" (from {change.previous_stage})" if change.previous_stage else ""
         as_id = f"  as {change.contact_id}" if change.contact_id != contact.contact_id else ""
         lines.append(
-            f"    {_when(change.entered_at, time=False)}  {change.direction or '':<8} {change.stage}{previous}{as_id}"
+            f"    {when(change.entered_at, time=False)}  {change.direction or '':<8} {change.stage}{previous}{as_id}"
         )
 
     lines.append("\nInterests")
@@ -523,7 +524,7 @@ def format_story(story: ContactStory) -> str:
         label = f"{interest.interest_name} ({interest.interest})" if interest.interest_name else interest.interest
         lines.append(
             f"  {_text(interest.interest_rank):>2}. {label}: weight {_number(interest.weight)},"
-            f" {_count(interest.interactions, 'interaction')}, last {_when(interest.last_seen_at, time=False)}"
+            f" {_count(interest.interactions, 'interaction')}, last {when(interest.last_seen_at, time=False)}"
         )
 
     lines.append(f"\nLast interactions (newest {LAST_INTERACTIONS})")
@@ -533,7 +534,7 @@ def format_story(story: ContactStory) -> str:
     for interaction in story.interactions:
         campaign = f"  campaign {interaction.campaign_id}" if interaction.campaign_id else ""
         lines.append(
-            f"  {_when(interaction.occurred_at)}  {_text(interaction.direction):<8}"
+            f"  {when(interaction.occurred_at)}  {_text(interaction.direction):<8}"
             f" {_text(interaction.interaction_type):<{type_width}}  {_text(interaction.source_system):<7}{campaign}"
         )
     return "\n".join(lines)

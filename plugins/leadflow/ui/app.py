@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from leadflow import __version__
 from leadflow.settings import load_config
+from leadflow.transform.explain import when
 from leadflow.ui import queries
 from leadflow.ui.chart import run_chart
 
@@ -37,12 +38,6 @@ RUNS_PER_PAGE = 50  # the chart and the runs table show the same page of runs
 CONTACTS_PER_PAGE = 100
 
 
-def _when(value: datetime | None, time: bool = True) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M" if time else "%Y-%m-%d")
-
-
 def _num(value: float | Decimal | None) -> str:
     if value is None:
         return "—"
@@ -51,7 +46,7 @@ def _num(value: float | Decimal | None) -> str:
     return f"{value:,.2f}"
 
 
-TEMPLATES.env.filters.update(when=_when, num=_num)
+TEMPLATES.env.filters.update(when=when, num=_num)
 Limit = Annotated[int, Query(ge=1, le=500, description="page size (1–500)")]
 Offset = Annotated[int, Query(ge=0, description="rows to skip; a page's `next_offset` gives the next page")]
 
