@@ -7,7 +7,8 @@ database and `dbt build`. The ledger history is written in SQL into the ledger's
 run per day for three years would take days): a first run sending every contact, then one run a day
 sending about 1 % of them (94 % succeeded, 3 % failed, 1 % dead letters, 2 % invalid) — about
 1.1 M ledger items. A real `airflow api-server` serves the plugin; every page and endpoint is asked
-for `--repeat` times with a login (Bearer token) after one cold request.
+for `--repeat` times with a login (Bearer token) after one cold request: first as the ledger was
+written, then after VACUUM (the state autovacuum leaves a minute after a run).
 
 Floor, measured in the same run: the plugin's icon (Airflow's authentication and the plugin app, no
 database), so the ratio shows what reading the warehouse adds. Also reports the api-server's peak RSS.
@@ -253,17 +254,22 @@ def main() -> int:
             "api: contact 360": f"{app}/api/v1/contacts/{busiest}",
         }
         peak = [0]
-        results = {}
-        for label, url in targets.items():
-            results[label] = measure(session, url, args.repeat, proc, peak)
-        floor = results["floor: plugin icon (auth + app, no database)"]["median_ms"]
-        print(f"\n{'':52} {'cold ms':>8} {'median':>8} {'p95':>8} {'× floor':>8} {'KiB':>7}")
-        for label, r in results.items():
-            r["ratio_to_floor"] = round(r["median_ms"] / floor, 1)
-            print(
-                f"{label:52} {r['cold_ms']:8.1f} {r['median_ms']:8.1f} {r['p95_ms']:8.1f} {r['ratio_to_floor']:8.1f}"
-                f" {r['bytes'] / 1024:7.1f}"
-            )
+        results: dict[str, dict] = {}
+        # right after a big run the ledger's pages are not yet all-visible, so index-only scans still
+        # visit the table; autovacuum fixes that within a minute or so of a run of this size
+        for phase in ("as written", "after VACUUM (what autovacuum leaves)"):
+            if phase.startswith("after"):
+                with psycopg.connect(database.url(), autocommit=True) as conn:
+                    conn.execute("vacuum (analyze) ops.transfer_items, ops.transfer_contacts, ops.transfer_runs")
+            results[phase] = {label: measure(session, url, args.repeat, proc, peak) for label, url in targets.items()}
+            floor = results[phase]["floor: plugin icon (auth + app, no database)"]["median_ms"]
+            print(f"\n{phase:52} {'cold ms':>8} {'median':>8} {'p95':>8} {'× floor':>8} {'KiB':>7}")
+            for label, r in results[phase].items():
+                r["ratio_to_floor"] = round(r["median_ms"] / floor, 1)
+                print(
+                    f"{label:52} {r['cold_ms']:8.1f} {r['median_ms']:8.1f} {r['p95_ms']:8.1f}"
+                    f" {r['ratio_to_floor']:8.1f} {r['bytes'] / 1024:7.1f}"
+                )
         print(f"\napi-server peak RSS (all its processes): {peak[0] / 2**20:.0f} MiB")
         RESULTS.mkdir(parents=True, exist_ok=True)
         out = RESULTS / f"ui_pages-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"

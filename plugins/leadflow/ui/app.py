@@ -9,6 +9,7 @@ a page asked for without a login redirects to Airflow's login page.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 from collections.abc import Iterator
@@ -71,7 +72,7 @@ def warehouse_pool() -> ConnectionPool:
     from leadflow.warehouse import airflow_database_url
 
     url = airflow_database_url(load_config().warehouse.conn_id).url()
-    return ConnectionPool(
+    pool = ConnectionPool(
         url,
         min_size=0,
         max_size=4,
@@ -81,6 +82,8 @@ def warehouse_pool() -> ConnectionPool:
         name="leadflow-ui",
         open=True,
     )
+    atexit.register(pool.close)
+    return pool
 
 
 def warehouse() -> Iterator[psycopg.Connection]:
