@@ -267,6 +267,26 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_access(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from leadflow.access import apply_access
+    from leadflow.settings import load_config
+    from leadflow.warehouse import database_url
+
+    with psycopg.connect(database_url().url()) as conn:
+        report = apply_access(conn, load_config().access)
+    areas = load_config().access.area_roles
+    print(f"{report.roles[0]}: every mart, every area")
+    for role, role_areas in areas.items():
+        print(f"{role}: marts rows of {', '.join(role_areas)}")
+    print(
+        f"{len(report.tables)} marts tables under row-level security; all-area roles only: "
+        f"{', '.join(report.closed_to_areas) or 'none'}"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from leadflow.demo.run import run_demo
 
@@ -371,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--record-errors", type=float, default=0.0, help="share of records failing validation")
     sandbox.add_argument("--locks", type=float, default=0.0, help="share of records failing UNABLE_TO_LOCK_ROW")
     sandbox.set_defaults(func=cmd_sandbox)
+
+    access = sub.add_parser("access", help="create the BI roles and apply grants and row-level security to marts")
+    access.set_defaults(func=cmd_access)
 
     demo = sub.add_parser("demo", help="run the pipeline on the demo data and print what it did")
     demo.set_defaults(func=cmd_demo)

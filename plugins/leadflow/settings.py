@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -79,11 +80,38 @@ class TransformConfig(_Strict):
     groups: tuple[DbtTaskGroupConfig, ...] = DEFAULT_DBT_GROUPS
 
 
+ROLE_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+
+
+class AccessConfig(_Strict):
+    """Database roles for BI (leadflow.access): one reads every mart, the others their areas' rows."""
+
+    bi_role: str = Field(default="leadflow_bi", pattern=ROLE_NAME)
+    area_roles: dict[str, tuple[str, ...]] = {}
+
+    @field_validator("area_roles")
+    @classmethod
+    def _area_roles(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for role, areas in value.items():
+            if not re.match(ROLE_NAME, role):
+                raise ValueError(f"{role!r} is not a role name (lower-case letters, digits, _; at most 63)")
+            if not areas or any(not area or area == "*" for area in areas):
+                raise ValueError(f"{role}: list one or more marketing areas (the bi_role sees all of them)")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AccessConfig:
+        if self.bi_role in self.area_roles:
+            raise ValueError(f"{self.bi_role} is the all-areas role; an area role needs another name")
+        return self
+
+
 class LeadflowConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
     pipeline: PipelineConfig = PipelineConfig()
     transform: TransformConfig = TransformConfig()
+    access: AccessConfig = AccessConfig()
 
 
 def read_yaml(path: Path) -> Any:

@@ -46,6 +46,7 @@ def test_the_pipeline_runs_landing_then_raw_checks_then_dbt_groups_then_quality(
     for before, after in zip(groups, groups[1:], strict=False):
         assert dag.get_task(after).upstream_task_ids == {before}
     assert dag.get_task("validate_marts").upstream_task_ids == {groups[-1]}
+    assert dag.get_task("bi_access").upstream_task_ids == {groups[-1]}
     assert "path:models/staging" in dag.get_task(groups[0]).select
 
 
@@ -91,3 +92,4 @@ def test_per_model_tasks_render_each_model_with_multi_parent_tests_detached(tmp_
     assert dag.get_task("dbt.base_feed__contacts_model_build").upstream_task_ids == {"validate_raw"}
     leaves = {t for t in dbt_tasks if not any(d.startswith("dbt.") for d in dag.get_task(t).downstream_task_ids)}
     assert dag.get_task("validate_marts").upstream_task_ids == leaves
+    assert dag.get_task("bi_access").upstream_task_ids == leaves

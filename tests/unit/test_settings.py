@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from leadflow.settings import ConfigError, DatabaseUrl, airflow_env, load_config
 
@@ -89,3 +90,20 @@ def test_airflow_env_lets_the_environment_override(monkeypatch, tmp_path):
     env = airflow_env(DatabaseUrl("127.0.0.1", 1, "postgres", "pw", "leadflow"), airflow_home=tmp_path)
 
     assert env["AIRFLOW_CONN_LEADFLOW_WAREHOUSE"] == "postgresql://other:pw@elsewhere:5432/prod"
+
+
+@pytest.mark.parametrize(
+    ("access", "message"),
+    [
+        ({"bi_role": "BI Team"}, "bi_role"),
+        ({"area_roles": {"bi; drop table x": ["EMEA"]}}, "is not a role name"),
+        ({"area_roles": {"bi_emea": []}}, "list one or more marketing areas"),
+        ({"area_roles": {"bi_emea": ["*"]}}, "list one or more marketing areas"),
+        ({"bi_role": "bi", "area_roles": {"bi": ["EMEA"]}}, "an area role needs another name"),
+    ],
+)
+def test_access_roles_are_identifiers_and_area_roles_name_their_areas(tmp_path: Path, access, message):
+    path = tmp_path / "leadflow.yml"
+    path.write_text(yaml.safe_dump({"access": access}))
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

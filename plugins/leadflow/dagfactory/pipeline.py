@@ -46,8 +46,9 @@ def land_feed_folder(feed_dir: str, conn_id: str, airflow_run_id: str | None) ->
 
 
 def transform_and_validate(conn_id: str) -> list[Any]:
-    """The dbt task group (cosmos) followed by the marts' and candidates' quality checks, and the raw
-    sources' freshness beside it; returns the first tasks, to chain on."""
+    """The dbt task group (cosmos) followed by the marts' and candidates' quality checks and the BI
+    access (roles, grants, row-level security), and the raw sources' freshness beside it; returns
+    the first tasks, to chain on."""
     from leadflow.transform.dbt_tasks import dbt_tasks
 
     @task(outlets=[MARTS_ASSET])
@@ -63,8 +64,20 @@ def transform_and_validate(conn_id: str) -> list[Any]:
         results = check_freshness(airflow_database_url(conn_id), run_id)
         return {"checked": len(results), "stale": [r.batch for r in results if not r.success]}
 
+    @task
+    def bi_access() -> dict[str, Any]:
+        """Re-apply BI roles, grants and row-level security to the marts dbt just rebuilt."""
+        import psycopg
+
+        from leadflow.access import apply_access
+        from leadflow.warehouse import airflow_database_url
+
+        with psycopg.connect(airflow_database_url(conn_id).url()) as conn:
+            report = apply_access(conn, load_config().access)
+        return {"roles": len(report.roles), "tables": len(report.tables), "all_areas_only": report.closed_to_areas}
+
     dbt = dbt_tasks("dbt")
-    dbt >> validate_marts()
+    dbt >> [validate_marts(), bi_access()]
     return [dbt, source_freshness()]
 
 
