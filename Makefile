@@ -1,6 +1,7 @@
 # leadflow — everything a fresh machine needs, from python3, make and git.
 #   make demo   run the whole pipeline on the embedded default and print what it did
 #   make test   ruff, then the full pytest suite
+#   make docs   dbt docs (static, offline) with the exposures
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -48,6 +49,12 @@ pytest: install
 # The Airflow UI on 127.0.0.1 (airflow standalone); the login is printed.
 airflow: install
 	$(BIN)/leadflow airflow-ui
+
+# dbt docs: models, columns, tests, lineage and exposures (who reads the marts) as one static page
+# that works offline; the catalog (column types) comes from the warehouse
+docs: install
+	$(BIN)/leadflow dbt docs generate --static --quiet
+	@echo "dbt docs: file://$(CURDIR)/dbt_project/target/static_index.html"
 
 # GX Data Docs of every validation so far (a static site in .leadflow/gx/data_docs)
 quality-docs: $(STAMP)
