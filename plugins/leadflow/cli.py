@@ -287,6 +287,40 @@ def cmd_access(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    import getpass
+
+    import psycopg
+
+    from leadflow.erasure import ErasureError, forget
+    from leadflow.warehouse import database_url
+
+    if not args.yes:
+        answer = input(f"Erase {args.identifier!r} from raw, marts and the ledger, for good? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing erased")
+            return 1
+    try:
+        with psycopg.connect(database_url().url()) as conn:
+            report = forget(conn, args.identifier, args.by or getpass.getuser())
+    except ErasureError as error:
+        print(f"leadflow forget: {error}", file=sys.stderr)
+        return 1
+    rows = sum(report.rows_deleted.values())
+    print(
+        f"erasure {report.erasure_id}: {len(report.contacts)} contact id(s), {report.keys} keys suppressed,"
+        f" {rows} rows deleted or anonymised"
+    )
+    for table, count in sorted(report.rows_deleted.items()):
+        if count:
+            print(f"  {table}: {count}")
+    if report.sales_records:
+        print("sent to the sales system before; delete these leads there too (external id (record id)):")
+        for record in report.sales_records:
+            print(f"  {record}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from leadflow.demo.run import run_demo
 
@@ -394,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     access = sub.add_parser("access", help="create the BI roles and apply grants and row-level security to marts")
     access.set_defaults(func=cmd_access)
+
+    forget_cmd = sub.add_parser("forget", help="erase a person (email or contact id) everywhere and suppress them")
+    forget_cmd.add_argument("identifier", help="an email or a contact id")
+    forget_cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    forget_cmd.add_argument("--by", help="who asks (for the audit row; default: the OS user)")
+    forget_cmd.set_defaults(func=cmd_forget)
 
     demo = sub.add_parser("demo", help="run the pipeline on the demo data and print what it did")
     demo.set_defaults(func=cmd_demo)

@@ -303,8 +303,11 @@ def window_start(
 
 
 def ensure_schemas(conn: psycopg.Connection) -> None:
+    from leadflow.erasure import ensure_suppression
+
     conn.execute(OPS_DDL)
     conn.execute(HELPERS_DDL)
+    ensure_suppression(conn)
 
 
 def ensure_raw_table(conn: psycopg.Connection, source_system: str, entity: str) -> str:
@@ -483,7 +486,17 @@ def write_records(
 
 
 def complete_load(conn: psycopg.Connection, result: LoadResult) -> None:
-    """The last steps inside a load's transaction: the duplicate count, the finished row."""
+    """The last steps inside a load's transaction: records of erased people out (leadflow.erasure),
+    the duplicate count, the finished row."""
+    from leadflow.erasure import SUPPRESSED, suppress_load
+
+    suppressed = suppress_load(
+        conn, raw_table(result.source_system, result.entity), result.entity, result.load_id, result.source_system
+    )
+    if suppressed:
+        result.landed -= suppressed
+        result.quarantined += suppressed
+        result.count_reason(SUPPRESSED, suppressed)
     count_duplicates(conn, result)
     finish_load(conn, result)
 

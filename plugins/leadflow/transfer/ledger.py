@@ -94,5 +94,8 @@ create table if not exists ops.transfer_status_history (
 
 
 def ensure_ledger(conn: psycopg.Connection) -> None:
+    from leadflow.erasure import ensure_suppression
+
     conn.execute(LEDGER_DDL.replace("{rank}", OUTCOME_RANK.format(status="status")))
+    ensure_suppression(conn)  # selection skips erased people
     conn.commit()

@@ -144,7 +144,11 @@ def _candidates(
         " from marts.transfer_candidates as candidates"
         " left join ops.transfer_contacts as state"
         " on state.transfer_name = %s and state.contact_id = candidates.contact_id"
-        " where {where}{only} order by candidates.contact_id"
+        " where {where}{only}"
+        # an erased person never leaves again, whatever the marts still say (leadflow.erasure)
+        " and not exists (select 1 from ops.suppression as s where s.key_hash ="
+        "  encode(sha256(convert_to('email:' || lower(btrim(candidates.email)), 'UTF8')), 'hex'))"
+        " order by candidates.contact_id"
     ).format(
         columns=columns,
         where=where,

@@ -1,0 +1,293 @@
+"""`leadflow forget EMAIL|CONTACT_ID`: a person's erasure request, honoured everywhere.
+
+1. Find the person: the golden contact (and the ids merged into it) and the source records it was
+   built from (marts.contact_origins); by email alone when the marts do not know them.
+2. Their keys — emails, phone numbers, CRM ids, cookie ids, source record ids, as the sources wrote
+   them — go to the suppression list ``ops.suppression`` as SHA-256 hashes (the list itself holds no
+   personal data). Landing checks every later contact and interaction record against it
+   (``suppress_load``): a match is quarantined as "suppressed (erasure request)" without its text,
+   so no later load re-creates the person, and the transfers never see them.
+3. Their rows are deleted from ``raw`` (contacts and interactions), the quarantine, every
+   intermediate and marts table (by contact id, origin key or email; staging is views), and the
+   transfer ledger's contact ids are replaced by an anonymous token (the run counts stay true).
+4. ``ops.erasures`` keeps an audit row: when, by whom, how many keys and rows per table — never
+   the data or the identifier itself.
+The sales system keeps what it was sent: delete the lead there too (the audit row's token names the
+external id it was sent under).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+
+SUPPRESSION_DDL = """
+create schema if not exists ops;
+create table if not exists ops.suppression (
+    key_hash text primary key,      -- sha256 of '<kind>:<value>' (kinds: email, phone, crm_id, cookie, record)
+    kind text not null,
+    erasure_id uuid not null,
+    added_at timestamptz not null default now()
+);
+create table if not exists ops.erasures (
+    erasure_id uuid primary key,
+    requested_at timestamptz not null default now(),
+    requested_by text not null,
+    contacts integer not null,
+    keys integer not null,
+    rows_deleted jsonb not null,    -- {table: rows}
+    ledger_token text               -- what the transfer ledger now says instead of the contact id
+);
+"""
+SUPPRESSED = "suppressed (erasure request)"
+DERIVED_SCHEMAS = ("intermediate", "marts")
+
+
+def _like(value: str) -> str:
+    return re.sub(r"([%_\\])", r"\\\1", value)
+
+
+def _hash(kind: str, value: str) -> str:
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+def _h(expression: str) -> str:
+    return f"encode(sha256(convert_to({expression}, 'UTF8')), 'hex')"
+
+
+def key_hashes_sql(entity: str) -> sql.Composable:
+    """The suppression keys of a raw contact or interaction row, as an array of hashes (SQL).
+
+    Same normalisation as ``forget``: emails trimmed and lower-cased, phones as their digits (at
+    least 6), ids trimmed; a record is '<source_system>:<source_record_id>'.
+    """
+    keys = [
+        _h("'email:' || lower(btrim(email))"),
+        _h("'crm_id:' || btrim(crm_id)"),
+        _h("'cookie:' || btrim(cookie_id)"),
+        _h("'record:' || source_system || ':' || btrim(source_record_id)"),
+    ]
+    if entity == "contacts":
+        keys.append(_h("'phone:' || nullif(regexp_replace(phone, '\\D', '', 'g'), '')"))
+    return sql.SQL("array[{}]").format(sql.SQL(", ").join(sql.SQL(k) for k in keys))  # noqa: S608 - constants
+
+
+def ensure_suppression(conn: psycopg.Connection) -> None:
+    conn.execute(SUPPRESSION_DDL)
+
+
+def suppress_load(conn: psycopg.Connection, raw: str, entity: str, load_id: str, source_system: str) -> int:
+    """Inside a load's transaction: take this load's suppressed records out of raw into the
+    quarantine (reason only, no text). Returns how many."""
+    if entity not in ("contacts", "interactions"):
+        return 0
+    if not conn.execute("select exists (select 1 from ops.suppression)").fetchone()[0]:
+        return 0
+    removed = conn.execute(
+        sql.SQL(
+            "with gone as (delete from {t} where load_id = %(load)s and exists ("
+            " select 1 from ops.suppression s where s.key_hash = any({keys})) returning 1)"
+            " select count(*) from gone"
+        ).format(t=sql.Identifier("raw", raw), keys=key_hashes_sql(entity)),
+        {"load": load_id},
+    ).fetchone()[0]
+    if removed:
+        conn.execute(
+            "insert into raw.quarantine (load_id, source_system, entity, reason)"
+            " select %s, %s, %s, %s from generate_series(1, %s)",
+            (load_id, source_system, entity, SUPPRESSED, removed),
+        )
+        log.info("%s: %d records suppressed (erasure requests)", raw, removed)
+    return removed
+
+
+class ErasureError(LookupError):
+    """Nobody to erase: the message says why."""
+
+
+@dataclass
+class ErasureReport:
+    erasure_id: str
+    contacts: list[str]
+    keys: int
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+    ledger_token: str | None = None
+    sales_records: list[str] = field(default_factory=list)  # "external id (sales record id)" sent before
+
+
+def _raw_tables(conn: psycopg.Connection, entity: str) -> list[str]:
+    suffix = f"__{entity}"
+    return [
+        name
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+            " and table_type = 'BASE TABLE' and table_name like %s",
+            (f"%{suffix}",),
+        )
+        if name.endswith(suffix)
+    ]
+
+
+def _person(conn: psycopg.Connection, identifier: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """(contact ids, origins as (source_system, source_record_id), emails asked for)."""
+    from leadflow.transform.explain import ContactNotFoundError, MissingMartsError, explain_contact
+
+    emails = [identifier.strip().lower()] if "@" in identifier else []
+    try:
+        story = explain_contact(conn, identifier)
+    except (ContactNotFoundError, MissingMartsError) as error:
+        if emails:
+            return [], [], emails  # not (or no longer) in the marts: erase what the sources sent
+        raise ErasureError(str(error)) from error
+    ids = [story.contact.contact_id, *story.absorbed_ids]
+    origins = [(o.source_system, o.source_record_id) for o in story.origins]
+    if story.contact.email:
+        emails.append(story.contact.email.lower())
+    return ids, origins, emails
+
+
+def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> ErasureReport:
+    """Erase one person (see the module docstring); one transaction, so all or nothing."""
+    erasure_id = str(uuid.uuid4())
+    with conn.transaction():
+        ensure_suppression(conn)
+        ids, origins, emails = _person(conn, identifier)
+        records = [f"{system}:{record.strip()}" for system, record in origins if not record.startswith("cookie:")]
+        cookies = [record.removeprefix("cookie:") for _, record in origins if record.startswith("cookie:")]
+        hashes = {_hash("email", e) for e in emails}
+        hashes |= {_hash("record", r) for r in records} | {_hash("cookie", c) for c in cookies}
+        # the keys of every raw contact record of the person, as the sources wrote them
+        for table in _raw_tables(conn, "contacts"):
+            found = conn.execute(
+                sql.SQL(
+                    "select distinct unnest({keys}) from {t} where {record} = any(%(records)s)"
+                    " or lower(btrim(email)) = any(%(emails)s)"
+                ).format(
+                    keys=key_hashes_sql("contacts"),
+                    t=sql.Identifier("raw", table),
+                    record=sql.SQL("source_system || ':' || btrim(source_record_id)"),
+                ),
+                {"records": records, "emails": emails},
+            )
+            hashes |= {h for (h,) in found if h}
+        # unnest leaves the hash of an empty key (a null value hashes to null, '' does not)
+        hashes -= {_hash(kind, "") for kind in ("email", "crm_id", "cookie", "phone")}
+        # a key other people's records hold too (a switchboard phone, a shared inbox) is not the
+        # person's to erase: suppressing it would erase the others; the email asked for stays
+        for table in _raw_tables(conn, "contacts"):
+            shared = conn.execute(
+                sql.SQL(
+                    "select distinct k from {t}, unnest({keys}) as k where k = any(%(hashes)s)"
+                    " and not ({record} = any(%(records)s) or lower(btrim(email)) = any(%(emails)s))"
+                ).format(
+                    keys=key_hashes_sql("contacts"),
+                    t=sql.Identifier("raw", table),
+                    record=sql.SQL("source_system || ':' || btrim(source_record_id)"),
+                ),
+                {"hashes": list(hashes), "records": records, "emails": emails},
+            )
+            hashes -= {h for (h,) in shared} - {_hash("email", e) for e in emails[:1]}
+        if not hashes:
+            raise ErasureError(f"nothing is known about {identifier!r}: no contact, no source record")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into ops.suppression (key_hash, kind, erasure_id) values (%s, 'key', %s)"
+                " on conflict (key_hash) do nothing",
+                [(h, erasure_id) for h in sorted(hashes)],
+            )
+        deleted: dict[str, int] = {}
+        for entity in ("contacts", "interactions"):
+            for table in _raw_tables(conn, entity):
+                count = conn.execute(
+                    sql.SQL(
+                        "with gone as (delete from {t} where exists (select 1 from ops.suppression s"
+                        " where s.erasure_id = %(e)s and s.key_hash = any({keys})) returning 1)"
+                        " select count(*) from gone"
+                    ).format(t=sql.Identifier("raw", table), keys=key_hashes_sql(entity)),
+                    {"e": erasure_id},
+                ).fetchone()[0]
+                deleted[f"raw.{table}"] = count
+        if emails:  # records held back by the checks keep their text: those naming the person go
+            patterns = [f"%{_like(e)}%" for e in emails]
+            deleted["raw.quarantine"] = conn.execute(
+                "with gone as (delete from raw.quarantine where original ilike any(%s) returning 1)"
+                " select count(*) from gone",
+                (patterns,),
+            ).fetchone()[0]
+        origin_keys = [f"{s}:{r}" for s, r in origins]
+        deleted |= _delete_derived(conn, ids, origin_keys, emails)
+        token, sales_records = None, []
+        if ids and conn.execute("select to_regclass('ops.transfer_items') is not null").fetchone()[0]:
+            token = f"erased_{erasure_id.replace('-', '')[:16]}"
+            # what the sales system holds of them, for the operator to delete there (not stored)
+            sent = conn.execute(
+                "select distinct external_id, sales_record_id from ops.transfer_items"
+                " where contact_id = any(%s) and sales_record_id is not null",
+                (ids,),
+            ).fetchall()
+            sales_records = sorted(f"{external} ({record})" for external, record in sent)
+            anonymous = "%(token)s || '_' || array_position(%(ids)s::text[], contact_id)"
+            for table, also in (
+                ("transfer_items", f", external_id = {anonymous}, sales_record_id = null"),
+                ("transfer_contacts", ", sales_record_id = null"),
+            ):
+                deleted[f"ops.{table} (anonymised)"] = conn.execute(
+                    sql.SQL(
+                        "with changed as (update {t} set contact_id = {anonymous}{also}"
+                        " where contact_id = any(%(ids)s) returning 1) select count(*) from changed"
+                    ).format(t=sql.Identifier("ops", table), anonymous=sql.SQL(anonymous), also=sql.SQL(also)),
+                    {"token": token, "ids": ids},
+                ).fetchone()[0]
+        conn.execute(
+            "insert into ops.erasures (erasure_id, requested_by, contacts, keys, rows_deleted, ledger_token)"
+            " values (%s, %s, %s, %s, %s, %s)",
+            (erasure_id, requested_by, len(ids), len(hashes), psycopg.types.json.Jsonb(deleted), token),
+        )
+    log.info("erasure %s: %d contacts, %d keys, %d rows", erasure_id, len(ids), len(hashes), sum(deleted.values()))
+    return ErasureReport(erasure_id, ids, len(hashes), deleted, token, sales_records)
+
+
+def _delete_derived(
+    conn: psycopg.Connection, ids: list[str], origin_keys: list[str], emails: list[str]
+) -> dict[str, int]:
+    """Rows of dbt-built tables about the person: by contact id, origin key or email."""
+    columns: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in conn.execute(
+        "select c.table_schema, c.table_name, c.column_name from information_schema.columns c"
+        " join information_schema.tables t using (table_schema, table_name)"
+        " where c.table_schema = any(%s) and t.table_type = 'BASE TABLE'"
+        " and c.column_name in ('contact_id', 'other_contact_id', 'origin_key', 'email', 'email_key')",
+        (list(DERIVED_SCHEMAS),),
+    ):
+        columns.setdefault((schema, table), set()).add(column)
+    values = {
+        "contact_id": ids,
+        "other_contact_id": ids,
+        "origin_key": origin_keys,
+        "email": emails,
+        "email_key": emails,
+    }
+    deleted: dict[str, int] = {}
+    for (schema, table), present in sorted(columns.items()):
+        conditions = [
+            sql.SQL("{} = any(%({})s)").format(sql.Identifier(c), sql.SQL(c)) for c in sorted(present) if values[c]
+        ]
+        if not conditions:
+            continue
+        count = conn.execute(
+            sql.SQL("with gone as (delete from {t} where {cond} returning 1) select count(*) from gone").format(
+                t=sql.Identifier(schema, table), cond=sql.SQL(" or ").join(conditions)
+            ),
+            values,
+        ).fetchone()[0]
+        if count:
+            deleted[f"{schema}.{table}"] = count
+    return deleted
