@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -144,7 +145,7 @@ def serve(database, workdir: Path) -> tuple[subprocess.Popen, str, str]:
     transfers = workdir / "transfers"
     transfers.mkdir()
     (transfers / TRANSFER.name).write_text(TRANSFER.read_text())
-    password = "bench-password"
+    password = secrets.token_urlsafe(16)  # a throw-away login for this run
     (workdir / "passwords.json").write_text(json.dumps({"admin": password}))
     port = free_port()
     env = {

@@ -96,6 +96,15 @@ def apply_access(conn: psycopg.Connection, access: AccessConfig) -> AccessReport
             if role not in existing:
                 conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
         conn.execute(SETUP)
+        # the pipeline's role owns the schemas it writes (not a BI role, not whoever created them)
+        for schema in ("raw", "staging", "intermediate", "marts", "ops"):
+            conn.execute(
+                sql.SQL(
+                    "do $$ begin if exists (select from pg_namespace where nspname = {name}"
+                    " and nspowner <> (select oid from pg_roles where rolname = current_user))"
+                    " then execute format('alter schema %I owner to %I', {name}, current_user); end if; end $$"
+                ).format(name=sql.Literal(schema))
+            )
         conn.execute("delete from ops.bi_access")
         rows = [(access.bi_role, ALL_AREAS)] + [(r, a) for r, areas in access.area_roles.items() for a in areas]
         with conn.cursor() as cur:

@@ -68,6 +68,12 @@ def test_the_bi_role_reads_every_mart_and_nothing_else(secured):
             _as(database, access.bi_role, f"select 1 from {table} limit 1")
     with pytest.raises(errors.InsufficientPrivilege):
         _as(database, access.bi_role, "create table marts.mine (x int)")
+    with psycopg.connect(database.url()) as conn:
+        owners = conn.execute(
+            "select distinct pg_get_userbyid(nspowner) from pg_namespace"
+            " where nspname in ('raw', 'staging', 'intermediate', 'marts', 'ops')"
+        ).fetchall()
+    assert owners == [(database.user,)]  # the pipeline's own role
 
 
 def test_an_area_role_sees_its_areas_rows_in_every_mart(secured):
@@ -110,8 +116,13 @@ def test_applying_again_changes_nothing_and_a_rebuilt_mart_is_closed_until_appli
     emea = next(iter(access.area_roles))
     before = _as(database, emea, "select count(*) from marts.dim_contacts")
     with psycopg.connect(database.url()) as conn:
+        # a schema someone else came to own is handed back to the pipeline's role
+        conn.execute(sql.SQL("alter schema staging owner to {}").format(sql.Identifier(access.bi_role)))
+        conn.commit()
         apply_access(conn, access)
         assert conn.execute("select count(*) from ops.bi_access").fetchone()[0] == 4
+        owner = conn.execute("select pg_get_userbyid(nspowner) from pg_namespace where nspname = 'staging'").fetchone()
+        assert owner == (database.user,)
     assert _as(database, emea, "select count(*) from marts.dim_contacts") == before
 
     rebuilt = run_dbt(
