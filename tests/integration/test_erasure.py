@@ -81,6 +81,7 @@ def test_forget_erases_everywhere_audits_without_data_and_a_reingest_stays_suppr
             report = forget(conn, f"  {email.upper()} ", "dpo@example.com")
 
             assert report.contacts[0] == contact_id and report.keys >= 3
+            assert len(report.sales_records) == 1 and report.sales_records[0].startswith(f"{contact_id} (")
             assert report.rows_deleted["marts.dim_contacts"] == 1
             # nothing about them left in raw, intermediate or marts, by email or by id
             assert _rows_mentioning(conn, ("raw", "intermediate", "marts"), [email, *report.contacts]) == {}
