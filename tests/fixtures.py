@@ -105,15 +105,13 @@ def build_marts(database: DatabaseUrl, workdir: Path, people: int, seed: int) ->
     Generator(people, seed=seed).write(feed, progress=False)
     with psycopg.connect(database.url()) as conn:
         land_files(conn, find_feed_files(feed), None)
-    built = run_dbt(
-        database,
-        workdir / "target",
-        "build",
-        "--exclude",
-        "test_type:unit",
-        "--vars",
-        '{as_of: "2026-11-01T00:00:00+00:00"}',
-    )
+    dbt_build(database, workdir / "target")
+
+
+def dbt_build(database: DatabaseUrl, target_path: Path, as_of: str = "2026-11-01T00:00:00+00:00") -> None:
+    """`dbt build` of the whole project (without unit tests) as of a day; fails with dbt's output."""
+    vars_ = f'{{as_of: "{as_of}"}}'
+    built = run_dbt(database, target_path, "build", "--exclude", "test_type:unit", "--vars", vars_)
     assert built.returncode == 0, built.stdout[-3000:]
 
 

@@ -136,6 +136,19 @@ def _raw_tables(conn: psycopg.Connection, entity: str) -> list[str]:
     ]
 
 
+def _contact_keys(table: str, condition: str) -> sql.Composable:
+    """The distinct key hashes of a raw contacts table's rows that meet the condition ({person}:
+    the row is one of the person's records or carries their email)."""
+    person = (
+        "source_system || ':' || btrim(source_record_id) = any(%(records)s) or lower(btrim(email)) = any(%(emails)s)"
+    )
+    return sql.SQL("select distinct k from {t}, unnest({keys}) as k where {condition}").format(
+        t=sql.Identifier("raw", table),
+        keys=key_hashes_sql("contacts"),
+        condition=sql.SQL(condition.replace("{person}", person)),  # noqa: S608 - constants
+    )
+
+
 def _person(conn: psycopg.Connection, identifier: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
     """(contact ids, origins as (source_system, source_record_id), emails asked for)."""
     from leadflow.transform.explain import ContactNotFoundError, MissingMartsError, explain_contact
@@ -164,37 +177,18 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
         cookies = [record.removeprefix("cookie:") for _, record in origins if record.startswith("cookie:")]
         hashes = {_hash("email", e) for e in emails}
         hashes |= {_hash("record", r) for r in records} | {_hash("cookie", c) for c in cookies}
+        params = {"records": records, "emails": emails}
         # the keys of every raw contact record of the person, as the sources wrote them
         for table in _raw_tables(conn, "contacts"):
-            found = conn.execute(
-                sql.SQL(
-                    "select distinct unnest({keys}) from {t} where {record} = any(%(records)s)"
-                    " or lower(btrim(email)) = any(%(emails)s)"
-                ).format(
-                    keys=key_hashes_sql("contacts"),
-                    t=sql.Identifier("raw", table),
-                    record=sql.SQL("source_system || ':' || btrim(source_record_id)"),
-                ),
-                {"records": records, "emails": emails},
-            )
-            hashes |= {h for (h,) in found if h}
+            hashes |= {h for (h,) in conn.execute(_contact_keys(table, "{person}"), params) if h}
         # unnest leaves the hash of an empty key (a null value hashes to null, '' does not)
         hashes -= {_hash(kind, "") for kind in ("email", "crm_id", "cookie", "phone")}
         # a key other people's records hold too (a switchboard phone, a shared inbox) is not the
         # person's to erase: suppressing it would erase the others; the email asked for stays
         for table in _raw_tables(conn, "contacts"):
-            shared = conn.execute(
-                sql.SQL(
-                    "select distinct k from {t}, unnest({keys}) as k where k = any(%(hashes)s)"
-                    " and not ({record} = any(%(records)s) or lower(btrim(email)) = any(%(emails)s))"
-                ).format(
-                    keys=key_hashes_sql("contacts"),
-                    t=sql.Identifier("raw", table),
-                    record=sql.SQL("source_system || ':' || btrim(source_record_id)"),
-                ),
-                {"hashes": list(hashes), "records": records, "emails": emails},
-            )
-            hashes -= {h for (h,) in shared} - {_hash("email", e) for e in emails[:1]}
+            query = _contact_keys(table, "k = any(%(hashes)s) and not ({person})")
+            shared = {h for (h,) in conn.execute(query, {**params, "hashes": list(hashes)})}
+            hashes -= shared - {_hash("email", e) for e in emails[:1]}
         if not hashes:
             raise ErasureError(f"nothing is known about {identifier!r}: no contact, no source record")
         with conn.cursor() as cur:

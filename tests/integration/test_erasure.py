@@ -20,7 +20,7 @@ from leadflow.sources.files import find_feed_files, land_files
 from leadflow.transfer.adapters.salesforce import SalesforceAdapter
 from leadflow.transfer.definitions import load_transfer
 from leadflow.transfer.runner import finish_run, push, select_candidates, start_run
-from tests.fixtures import ROOT, build_marts, run_dbt
+from tests.fixtures import ROOT, build_marts, dbt_build
 
 pytestmark = pytest.mark.integration
 
@@ -142,16 +142,7 @@ def test_forget_erases_everywhere_audits_without_data_and_a_reingest_stays_suppr
             assert suppressed == resent
             assert sum(r["landed"] for r in results) == 1  # the new person only
             assert _rows_mentioning(conn, ("raw",), [email]) == {}
-        built = run_dbt(
-            fresh_database,
-            tmp_path / "target2",
-            "build",
-            "--exclude",
-            "test_type:unit",
-            "--vars",
-            '{as_of: "2026-11-01T00:00:00+00:00"}',
-        )
-        assert built.returncode == 0, built.stdout[-3000:]
+        dbt_build(fresh_database, tmp_path / "target2")
         with psycopg.connect(fresh_database.url()) as conn:
             assert _rows_mentioning(conn, ("raw", "intermediate", "marts"), [email]) == {}
             assert (
