@@ -195,7 +195,7 @@ def print_summary(
     print("\nWhere to look")
     print(f"  full run log:     {log_path}")
     print('  warehouse:        .venv/bin/leadflow db url   (psql "$(.venv/bin/leadflow db url)")')
-    print("  Airflow UI:       make airflow")
+    print('  Airflow UI:       make airflow   ("Lead transfers": transfers, runs, contact 360)')
 
 
 def print_transfers(
