@@ -121,6 +121,19 @@ def ours(database: DatabaseUrl, files: list[Path]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def suppress_keys(database: DatabaseUrl, count: int) -> None:
+    """Keys of erased people (random hashes, matching no row): landing then checks every record."""
+    from leadflow.sources.landing import ensure_schemas
+
+    with psycopg.connect(database.url()) as conn:
+        ensure_schemas(conn)
+        conn.execute(
+            "insert into ops.suppression (key_hash, kind, erasure_id)"
+            " select md5(i::text) || md5((-i)::text), 'key', gen_random_uuid() from generate_series(1, %s) as i",
+            (count,),
+        )
+
+
 def dbt_build(database: DatabaseUrl, target: Path, *args: str) -> tuple[float, dict[str, float]]:
     """`dbt build ARGS` against the database; (wall seconds, seconds per model from run_results)."""
     started = time.perf_counter()
@@ -159,6 +172,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--interactions", type=int, action="append", help="size(s); default 1M and 10M")
     parser.add_argument("--repeat", type=int, default=3, help="floor/ours pairs per size (medians compared)")
+    parser.add_argument(
+        "--erasures", type=int, default=0, help="suppressed keys on record (leadflow forget): every row is checked"
+    )
     args = parser.parse_args()
     sizes = args.interactions or [1_000_000, 10_000_000]
     server = database_url()
@@ -174,6 +190,8 @@ def main() -> int:
             floors.append(floor_copy(floor_db, files))
             drop_database(server, "leadflow_bench_floor")
             ours_db = fresh_database(server, "leadflow_bench_ours")
+            if args.erasures:
+                suppress_keys(ours_db, args.erasures)
             runs.append(ours(ours_db, files))
             drop_database(server, "leadflow_bench_ours")
             result = runs[-1]
@@ -214,7 +232,13 @@ def main() -> int:
     out = RESULTS / f"ingest_files-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(
         json.dumps(
-            {"benchmark": "ingest_files", "machine": machine(), "postgres": server_version, "results": rows_out},
+            {
+                "benchmark": "ingest_files",
+                "machine": machine(),
+                "postgres": server_version,
+                "suppressed_keys": args.erasures,
+                "results": rows_out,
+            },
             indent=2,
         )
         + "\n"
