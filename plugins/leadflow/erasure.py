@@ -70,7 +70,7 @@ def key_hashes_sql(entity: str) -> sql.Composable:
     least 6), ids trimmed; a record is '<source_system>:<source_record_id>'.
     """
     keys = [
-        _h("'email:' || lower(btrim(email))"),
+        email_key_sql("email"),
         _h("'crm_id:' || btrim(crm_id)"),
         _h("'cookie:' || btrim(cookie_id)"),
         _h("'record:' || source_system || ':' || btrim(source_record_id)"),
@@ -78,6 +78,33 @@ def key_hashes_sql(entity: str) -> sql.Composable:
     if entity == "contacts":
         keys.append(_h("'phone:' || nullif(regexp_replace(phone, '\\D', '', 'g'), '')"))
     return sql.SQL("array[{}]").format(sql.SQL(", ").join(sql.SQL(k) for k in keys))  # noqa: S608 - constants
+
+
+def email_key_sql(column: str) -> str:
+    """The suppression hash of an email column (SQL), as ``forget`` and landing compute it."""
+    return _h(f"'email:' || lower(btrim({column}))")
+
+
+ANY_ROW = sql.SQL("true")
+
+
+def _delete_suppressed(
+    conn: psycopg.Connection,
+    table: str,
+    entity: str,
+    params: dict[str, str],
+    rows: sql.Composable = ANY_ROW,
+    keys: sql.Composable = ANY_ROW,
+) -> int:
+    """Delete the rows of a raw contacts or interactions table (those ``rows`` selects) that carry a
+    suppressed key (of those ``keys`` selects in ops.suppression as ``s``); returns how many."""
+    return conn.execute(
+        sql.SQL(
+            "delete from {t} where {rows} and exists (select 1 from ops.suppression s"
+            " where {keys} and s.key_hash = any({hashes}))"
+        ).format(t=sql.Identifier("raw", table), rows=rows, keys=keys, hashes=key_hashes_sql(entity)),
+        params,
+    ).rowcount
 
 
 def ensure_suppression(conn: psycopg.Connection) -> None:
@@ -91,14 +118,7 @@ def suppress_load(conn: psycopg.Connection, raw: str, entity: str, load_id: str,
         return 0
     if not conn.execute("select exists (select 1 from ops.suppression)").fetchone()[0]:
         return 0
-    removed = conn.execute(
-        sql.SQL(
-            "with gone as (delete from {t} where load_id = %(load)s and exists ("
-            " select 1 from ops.suppression s where s.key_hash = any({keys})) returning 1)"
-            " select count(*) from gone"
-        ).format(t=sql.Identifier("raw", raw), keys=key_hashes_sql(entity)),
-        {"load": load_id},
-    ).fetchone()[0]
+    removed = _delete_suppressed(conn, raw, entity, rows=sql.SQL("load_id = %(load)s"), params={"load": load_id})
     if removed:
         conn.execute(
             "insert into raw.quarantine (load_id, source_system, entity, reason)"
@@ -200,22 +220,15 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
         deleted: dict[str, int] = {}
         for entity in ("contacts", "interactions"):
             for table in _raw_tables(conn, entity):
-                count = conn.execute(
-                    sql.SQL(
-                        "with gone as (delete from {t} where exists (select 1 from ops.suppression s"
-                        " where s.erasure_id = %(e)s and s.key_hash = any({keys})) returning 1)"
-                        " select count(*) from gone"
-                    ).format(t=sql.Identifier("raw", table), keys=key_hashes_sql(entity)),
-                    {"e": erasure_id},
-                ).fetchone()[0]
+                count = _delete_suppressed(
+                    conn, table, entity, keys=sql.SQL("s.erasure_id = %(e)s"), params={"e": erasure_id}
+                )
                 deleted[f"raw.{table}"] = count
         if emails:  # records held back by the checks keep their text: those naming the person go
             patterns = [f"%{_like(e)}%" for e in emails]
             deleted["raw.quarantine"] = conn.execute(
-                "with gone as (delete from raw.quarantine where original ilike any(%s) returning 1)"
-                " select count(*) from gone",
-                (patterns,),
-            ).fetchone()[0]
+                "delete from raw.quarantine where original ilike any(%s)", (patterns,)
+            ).rowcount
         origin_keys = [f"{s}:{r}" for s, r in origins]
         deleted |= _delete_derived(conn, ids, origin_keys, emails)
         token, sales_records = None, []
@@ -234,12 +247,11 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
                 ("transfer_contacts", ", sales_record_id = null"),
             ):
                 deleted[f"ops.{table} (anonymised)"] = conn.execute(
-                    sql.SQL(
-                        "with changed as (update {t} set contact_id = {anonymous}{also}"
-                        " where contact_id = any(%(ids)s) returning 1) select count(*) from changed"
-                    ).format(t=sql.Identifier("ops", table), anonymous=sql.SQL(anonymous), also=sql.SQL(also)),
+                    sql.SQL("update {t} set contact_id = {anonymous}{also} where contact_id = any(%(ids)s)").format(
+                        t=sql.Identifier("ops", table), anonymous=sql.SQL(anonymous), also=sql.SQL(also)
+                    ),
                     {"token": token, "ids": ids},
-                ).fetchone()[0]
+                ).rowcount
         conn.execute(
             "insert into ops.erasures (erasure_id, requested_by, contacts, keys, rows_deleted, ledger_token)"
             " values (%s, %s, %s, %s, %s, %s)",
@@ -277,11 +289,11 @@ def _delete_derived(
         if not conditions:
             continue
         count = conn.execute(
-            sql.SQL("with gone as (delete from {t} where {cond} returning 1) select count(*) from gone").format(
+            sql.SQL("delete from {t} where {cond}").format(
                 t=sql.Identifier(schema, table), cond=sql.SQL(" or ").join(conditions)
             ),
             values,
-        ).fetchone()[0]
+        ).rowcount
         if count:
             deleted[f"{schema}.{table}"] = count
     return deleted

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from leadflow.erasure import email_key_sql
 from leadflow.quality.gate import GateDecision, transfer_gate
 from leadflow.transfer.adapters.base import AdapterError, ApiLimitReached, OutboundRecord, RecordOutcome, SalesAdapter
 from leadflow.transfer.definitions import CANDIDATE_COLUMNS, TransferDefinition
@@ -146,10 +147,10 @@ def _candidates(
         " on state.transfer_name = %s and state.contact_id = candidates.contact_id"
         " where {where}{only}"
         # an erased person never leaves again, whatever the marts still say (leadflow.erasure)
-        " and not exists (select 1 from ops.suppression as s where s.key_hash ="
-        "  encode(sha256(convert_to('email:' || lower(btrim(candidates.email)), 'UTF8')), 'hex'))"
+        " and not exists (select 1 from ops.suppression as s where s.key_hash = {email_key})"
         " order by candidates.contact_id"
     ).format(
+        email_key=sql.SQL(email_key_sql("candidates.email")),  # noqa: S608 - a constant expression
         columns=columns,
         where=where,
         only=sql.SQL(" and candidates.contact_id = any(%s)") if contact_ids is not None else sql.SQL(""),
