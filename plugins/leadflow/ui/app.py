@@ -135,6 +135,7 @@ def api_run_contacts(
     offset: Offset = 0,
     status: Annotated[str | None, Query(description=f"one of {', '.join(queries.ITEM_STATUSES)}")] = None,
 ) -> queries.Page[queries.RunContact]:
+    queries.run(conn, run_id)  # 404 for an unknown run
     return queries.run_contacts(conn, run_id, limit, offset, _item_status(status))
 
 

@@ -283,8 +283,8 @@ def run(conn: psycopg.Connection, run_id: str) -> RunSummary:
 def run_contacts(
     conn: psycopg.Connection, run_id: str, limit: int, offset: int, status: str | None = None
 ) -> Page[RunContact]:
-    """A run's contacts with their outcome: dead letters first, then failures, then the rest."""
-    run(conn, run_id)  # NotFoundError for an unknown run
+    """A run's contacts with their outcome: dead letters first, then failures, then the rest (the
+    caller has found the run with ``run``)."""
     names = _exists(conn, "marts.dim_contacts")
     contact = (
         "left join marts.dim_contacts as c on c.contact_id = i.contact_id"
