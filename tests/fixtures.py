@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import psycopg
 import pytest
@@ -113,6 +116,29 @@ def dbt_build(database: DatabaseUrl, target_path: Path, as_of: str = "2026-11-01
     vars_ = f'{{as_of: "{as_of}"}}'
     built = run_dbt(database, target_path, "build", "--exclude", "test_type:unit", "--vars", vars_)
     assert built.returncode == 0, built.stdout[-3000:]
+
+
+def sandbox_adapter(sandbox: Any, definition: Any) -> Any:
+    """The Salesforce adapter of a transfer, pointed at a running sales sandbox (quick retries)."""
+    from leadflow.transfer.adapters.salesforce import SalesforceAdapter
+
+    settings = json.loads(sandbox.connections()["AIRFLOW_CONN_LEADFLOW_SALES"])
+    connection = SimpleNamespace(**settings, extra_dejson=settings["extra"])
+    return SalesforceAdapter.from_connection(
+        connection, external_id_field=definition.external_id_field, backoff_s=0.01, attempts=8
+    )
+
+
+def run_transfer(database: DatabaseUrl, definition: Any, sandbox: Any, airflow_run_id: str) -> tuple[str, Any]:
+    """One run of a transfer against the sales sandbox, the steps its DAG takes, without Airflow:
+    (status, counts) from finish_run."""
+    from leadflow.transfer.runner import finish_run, push, select_candidates, start_run
+
+    with psycopg.connect(database.url()) as conn:
+        run_id, _ = start_run(conn, definition, airflow_run_id)
+        select_candidates(conn, definition, run_id)
+        push(conn, definition, run_id, sandbox_adapter(sandbox, definition))
+        return finish_run(conn, definition, run_id)
 
 
 def wait_for_http(url: str, proc: subprocess.Popen, log: Path | None = None, timeout_s: float = 180) -> None:

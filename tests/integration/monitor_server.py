@@ -15,7 +15,6 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import psycopg
 import requests
@@ -24,12 +23,10 @@ import yaml
 from leadflow.demo.sales_sandbox import SalesSandbox, SandboxFaults
 from leadflow.quality.checkpoints import validate_layers
 from leadflow.settings import DatabaseUrl, conn_env_var, load_config
-from leadflow.transfer.adapters.salesforce import SalesforceAdapter
 from leadflow.transfer.definitions import load_transfer
 from leadflow.transfer.lifecycle import current_status
-from leadflow.transfer.runner import finish_run, push, select_candidates, start_run
 from leadflow.warehouse import free_port
-from tests.fixtures import BIN, ROOT, build_marts, create_database, drop_database, wait_for_http
+from tests.fixtures import BIN, ROOT, build_marts, create_database, drop_database, run_transfer, wait_for_http
 
 DEMO_TRANSFER = ROOT / "config" / "transfers" / "emea_sales_ready.yml"
 
@@ -64,21 +61,13 @@ def build_history(database: DatabaseUrl, workdir: Path, people: int = 600) -> Pa
     definition = load_transfer(definition_file)
     sandbox = SalesSandbox(seed=3).start()
     try:
-        settings = json.loads(sandbox.connections()["AIRFLOW_CONN_LEADFLOW_SALES"])
-        connection = SimpleNamespace(**settings, extra_dejson=settings["extra"])
         for number, faults in enumerate(
             (SandboxFaults(record_error_rate=0.5), SandboxFaults(record_error_rate=0.5), SandboxFaults()), 1
         ):
             sandbox.faults = faults
-            adapter = SalesforceAdapter.from_connection(
-                connection, external_id_field=definition.external_id_field, backoff_s=0.01, attempts=8
-            )
             with psycopg.connect(database.url()) as conn:
                 current_status(conn, definition)
-                run_id, _ = start_run(conn, definition, f"manual__2026-11-0{number}T06:00:00+00:00")
-                select_candidates(conn, definition, run_id)
-                push(conn, definition, run_id, adapter)
-                finish_run(conn, definition, run_id)
+            run_transfer(database, definition, sandbox, f"manual__2026-11-0{number}T06:00:00+00:00")
     finally:
         sandbox.stop()
     return transfers

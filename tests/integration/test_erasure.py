@@ -8,38 +8,23 @@ import csv
 import hashlib
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import psycopg
 import pytest
-import yaml
 
 from leadflow.demo.sales_sandbox import SalesSandbox
 from leadflow.erasure import SUPPRESSED, ErasureError, forget
 from leadflow.sources.files import find_feed_files, land_files
-from leadflow.transfer.adapters.salesforce import SalesforceAdapter
 from leadflow.transfer.definitions import load_transfer
-from leadflow.transfer.runner import finish_run, push, select_candidates, start_run
-from tests.fixtures import ROOT, build_marts, dbt_build
+from tests.fixtures import ROOT, build_marts, dbt_build, run_transfer
 
 pytestmark = pytest.mark.integration
 
 
-def _transfer(database, sandbox: SalesSandbox, tmp_path: Path, run: str):
+def _transfer(database, sandbox: SalesSandbox, tmp_path: Path, run: str) -> None:
     definition_file = tmp_path / "emea.yml"
-    definition = yaml.safe_load((ROOT / "config" / "transfers" / "emea_sales_ready.yml").read_text())
-    definition_file.write_text(yaml.safe_dump(definition))
-    definition = load_transfer(definition_file)
-    settings = json.loads(sandbox.connections()["AIRFLOW_CONN_LEADFLOW_SALES"])
-    adapter = SalesforceAdapter.from_connection(
-        SimpleNamespace(**settings, extra_dejson=settings["extra"]), external_id_field=definition.external_id_field
-    )
-    with psycopg.connect(database.url()) as conn:
-        run_id, _ = start_run(conn, definition, run)
-        select_candidates(conn, definition, run_id)
-        push(conn, definition, run_id, adapter)
-        finish_run(conn, definition, run_id)
-        return run_id
+    definition_file.write_text((ROOT / "config" / "transfers" / "emea_sales_ready.yml").read_text())
+    run_transfer(database, load_transfer(definition_file), sandbox, run)
 
 
 def _rows_mentioning(conn: psycopg.Connection, schemas: tuple[str, ...], needles: list[str]) -> dict[str, int]:

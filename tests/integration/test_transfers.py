@@ -4,7 +4,6 @@ mid-run lose and duplicate nothing, and the lifecycle refuses what it does not a
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,6 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -21,10 +19,10 @@ import yaml
 
 from leadflow.demo.sales_sandbox import SalesSandbox, SandboxFaults
 from leadflow.settings import DatabaseUrl
-from leadflow.transfer.adapters.salesforce import SalesforceAdapter
 from leadflow.transfer.definitions import TransferDefinition, load_transfer
 from leadflow.transfer.lifecycle import TransitionError, current_status, transition
 from leadflow.transfer.runner import finish_run, push, select_candidates, start_run
+from tests.fixtures import run_transfer, sandbox_adapter
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,22 +106,6 @@ def _definition(tmp_path: Path, **changes) -> TransferDefinition:
     return load_transfer(path)
 
 
-def _adapter(sandbox: SalesSandbox, definition: TransferDefinition) -> SalesforceAdapter:
-    conn = SimpleNamespace(**json.loads(sandbox.connections()["AIRFLOW_CONN_LEADFLOW_SALES"]))
-    conn.extra_dejson = conn.extra
-    return SalesforceAdapter.from_connection(
-        conn, external_id_field=definition.external_id_field, backoff_s=0.01, attempts=8
-    )
-
-
-def _run(database: DatabaseUrl, definition: TransferDefinition, sandbox: SalesSandbox, airflow_run_id: str):
-    with psycopg.connect(database.url()) as conn:
-        run_id, _ = start_run(conn, definition, airflow_run_id)
-        select_candidates(conn, definition, run_id)
-        push(conn, definition, run_id, _adapter(sandbox, definition))
-        return finish_run(conn, definition, run_id)
-
-
 def _assert_each_lead_once(sandbox: SalesSandbox, count: int) -> None:
     external_ids = [lead["external_id"] for lead in sandbox.leads()]
     assert len(external_ids) == count
@@ -133,7 +115,7 @@ def _assert_each_lead_once(sandbox: SalesSandbox, count: int) -> None:
 def test_n_sales_ready_contacts_become_n_leads_and_a_rerun_sends_nothing(candidates, sandbox, tmp_path):
     definition = _definition(tmp_path)
 
-    status, counts = _run(candidates, definition, sandbox, "run-1")
+    status, counts = run_transfer(candidates, definition, sandbox, "run-1")
 
     assert status == "succeeded"
     assert (counts.selected, counts.sent, counts.succeeded, counts.failed, counts.invalid) == (N, N, N, 0, 0)
@@ -143,19 +125,19 @@ def test_n_sales_ready_contacts_become_n_leads_and_a_rerun_sends_nothing(candida
     assert lead["LeadflowTags__c"] == "emea;test"
     assert sandbox.stats["api_requests"] == N // 50 + 1  # batches of 50
 
-    status, again = _run(candidates, definition, sandbox, "run-2")
+    status, again = run_transfer(candidates, definition, sandbox, "run-2")
     assert (status, again.selected, again.unchanged, again.sent) == ("succeeded", N, N, 0)
     assert sandbox.stats["created"] == N and sandbox.stats["updated"] == 0
 
 
 def test_a_changed_score_resends_only_that_lead_as_an_update(candidates, sandbox, tmp_path):
     definition = _definition(tmp_path)
-    _run(candidates, definition, sandbox, "run-1")
+    run_transfer(candidates, definition, sandbox, "run-1")
     with psycopg.connect(candidates.url()) as conn:
         conn.execute("update marts.transfer_candidates set lead_score = 99 where contact_id = 'ctc_00007'")
         conn.commit()
 
-    status, counts = _run(candidates, definition, sandbox, "run-2")
+    status, counts = run_transfer(candidates, definition, sandbox, "run-2")
 
     assert (counts.sent, counts.succeeded, counts.unchanged) == (1, 1, N - 1)
     (lead,) = sandbox.leads("ctc_00007")
@@ -167,7 +149,7 @@ def test_with_faults_every_lead_arrives_exactly_once(candidates, sandbox, tmp_pa
     definition = _definition(tmp_path)
     sandbox.faults = SandboxFaults(rate_429=0.1, rate_503=0.05, rate_500=0.05, drop_rate=0.1, lock_rate=0.1)
 
-    status, counts = _run(candidates, definition, sandbox, "run-1")
+    status, counts = run_transfer(candidates, definition, sandbox, "run-1")
 
     assert status == "succeeded", counts
     assert counts.succeeded == N and counts.dead_letter == 0
@@ -185,7 +167,7 @@ def test_opted_out_and_unsubscribed_contacts_are_never_sent(candidates, sandbox,
         select_candidates(conn, definition, run_id)
         conn.execute("delete from marts.transfer_candidates where contact_id in ('ctc_00001', 'ctc_00002')")
         conn.commit()
-        push(conn, definition, run_id, _adapter(sandbox, definition))
+        push(conn, definition, run_id, sandbox_adapter(sandbox, definition))
         status, counts = finish_run(conn, definition, run_id)
         gone = conn.execute(
             "select contact_id, status, error_code from ops.transfer_items where run_id = %s and status = 'invalid'",
@@ -207,7 +189,7 @@ def test_rows_that_cannot_succeed_are_counted_invalid_and_never_sent(candidates,
         conn.execute("update marts.transfer_candidates set last_name = ' ' where contact_id = 'ctc_00011'")
         conn.commit()
 
-    status, counts = _run(candidates, definition, sandbox, "run-1")
+    status, counts = run_transfer(candidates, definition, sandbox, "run-1")
 
     assert (counts.invalid, counts.sent) == (2, N - 2)
     with psycopg.connect(candidates.url()) as conn:
@@ -229,17 +211,17 @@ def test_validation_failures_become_failed_items_then_dead_letters_and_retry_req
     definition = _definition(tmp_path, max_attempts=2, max_failed_share=0.5)
     sandbox.faults = SandboxFaults(record_error_rate=0.1)
 
-    _, first = _run(candidates, definition, sandbox, "run-1")
-    _, second = _run(candidates, definition, sandbox, "run-2")
+    _, first = run_transfer(candidates, definition, sandbox, "run-1")
+    _, second = run_transfer(candidates, definition, sandbox, "run-2")
     sandbox.faults = SandboxFaults()
-    _, third = _run(candidates, definition, sandbox, "run-3")
+    _, third = run_transfer(candidates, definition, sandbox, "run-3")
 
     assert first.failed > 0 and first.succeeded + first.failed == N
     assert second.dead_letter > 0  # failed twice: max_attempts reached
     assert third.sent == 0  # dead letters stay out until re-queued
     with psycopg.connect(candidates.url()) as conn:
         requeued = requeue_dead_letters(conn, definition)
-    _, fourth = _run(candidates, definition, sandbox, "run-4")
+    _, fourth = run_transfer(candidates, definition, sandbox, "run-4")
     assert requeued == second.dead_letter and fourth.succeeded == requeued
     _assert_each_lead_once(sandbox, N)
 
@@ -248,7 +230,7 @@ def test_a_failed_share_above_the_threshold_fails_the_run(candidates, sandbox, t
     definition = _definition(tmp_path, max_failed_share=0.05)
     sandbox.faults = SandboxFaults(record_error_rate=0.3)
 
-    status, counts = _run(candidates, definition, sandbox, "run-1")
+    status, counts = run_transfer(candidates, definition, sandbox, "run-1")
 
     assert status == "failed" and counts.failed > 0.05 * N
 
@@ -297,7 +279,7 @@ def test_a_sigkill_mid_run_then_a_rerun_loses_and_duplicates_nothing(candidates,
     assert unfinished > 0
 
     sandbox.faults = SandboxFaults()
-    status, counts = _run(candidates, definition, sandbox, "run-crash")  # the Airflow retry of the same run
+    status, counts = run_transfer(candidates, definition, sandbox, "run-crash")  # the Airflow retry of the same run
 
     assert status == "succeeded" and counts.succeeded == N
     _assert_each_lead_once(sandbox, N)
