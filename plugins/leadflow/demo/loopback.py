@@ -1,12 +1,33 @@
 """What the demo's local servers (source systems, sales sandbox) share: an HTTP server on
-127.0.0.1 run in a thread, and seeded fault dice."""
+127.0.0.1 run in a thread, a handler that answers JSON, and seeded fault dice."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """Answers with JSON bodies, keep-alive, no per-request log lines."""
+
+    protocol_version = "HTTP/1.1"
+    content_type = "application/json"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: no per-request lines
+        pass
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
 
 
 class LoopbackServer:

@@ -41,12 +41,11 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from leadflow.demo.loopback import LoopbackServer
+from leadflow.demo.loopback import JsonHandler, LoopbackServer
 
 CLIENT_ID = "leadflow-sandbox"
 CLIENT_SECRET = "sandbox-client-secret"  # a local test server's credential, not a secret
@@ -367,22 +366,9 @@ class SalesSandbox(LoopbackServer):
         return 200, {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now()}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     app: SalesSandbox
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: no per-request lines
-        pass
-
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
+    content_type = "application/json;charset=UTF-8"  # as Salesforce answers
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))

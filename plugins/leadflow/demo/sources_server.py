@@ -25,12 +25,11 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from leadflow.demo.loopback import LoopbackServer
+from leadflow.demo.loopback import JsonHandler, LoopbackServer
 
 TOKENS = {"email": "demo-email-token", "events": "demo-events-token"}
 BASIC = ("demo", "demo-web-secret")
@@ -290,22 +289,8 @@ class DemoSources(LoopbackServer):
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     app: DemoSources
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: no per-request lines
-        pass
-
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
 
     def _authorised(self, system: str) -> bool:
         header = self.headers.get("Authorization", "")
