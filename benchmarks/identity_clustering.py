@@ -16,43 +16,25 @@ Writes benchmarks/results/identity_clustering-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from common import ROOT, dbt_build, drop_database, fresh_database, generated_feed, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from ingest_files import DATA, RESULTS, dbt_build, drop_database, fresh_database, machine  # noqa: E402
-
-from leadflow.sources.files import find_feed_files, land_files  # noqa: E402
-from leadflow.warehouse import database_url  # noqa: E402
+from leadflow.sources.files import find_feed_files, land_files
+from leadflow.warehouse import database_url
 
 IDENTITY_ARGS = ("--select", "+contact_origins", "+dim_contacts", "+contact_id_history", "--exclude", "test_type:unit")
-
-
-def feed_folder(people: int) -> Path:
-    folder = DATA / f"identity-{people}"
-    if not (folder / ".complete").exists():
-        from leadflow.demo.generator import Generator
-
-        print(f"generating {people:,} people into {folder} (once) …", flush=True)
-        Generator(contacts=people, seed=7, interactions_per_contact=1).write(folder)
-        (folder / ".complete").write_text("")
-    return folder
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=650_000, help="generated people (≈1.55 contact origins each)")
     args = parser.parse_args()
-    folder = feed_folder(args.people)
+    folder = generated_feed(args.people, interactions_per_contact=1)
     server = database_url()
     database = fresh_database(server, "leadflow_bench_identity")
     try:
@@ -118,9 +100,7 @@ def main() -> int:
         f"dbt identity chain {build_s:.0f}s, rerun {rerun_s:.0f}s; ledger {ledger_rows:,} rows → {ledger_after:,}"
     )
     print("slowest models:", ", ".join(f"{k} {v}s" for k, v in sorted(timings.items(), key=lambda kv: -kv[1])[:6]))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"identity_clustering-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"benchmark": "identity_clustering", "machine": machine(), "result": result}, indent=2))
+    out = write_results("identity_clustering", result)
     print(f"written {out.relative_to(ROOT)}")
     return 0
 

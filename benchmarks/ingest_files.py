@@ -17,40 +17,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from common import ROOT, drop_database, fresh_database, generated_feed, server_version, write_results
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
-
-from leadflow.settings import DatabaseUrl  # noqa: E402
-from leadflow.sources.feed import ENTITIES  # noqa: E402
-from leadflow.warehouse import database_url  # noqa: E402
-
-DATA = ROOT / "benchmarks" / "data"
-RESULTS = ROOT / "benchmarks" / "results"
-DBT = Path(sys.executable).parent / "dbt"
-
-
-def feed_folder(interactions: int) -> Path:
-    """Generated once per size: ~10 interactions per person."""
-    folder = DATA / f"feed-{interactions}"
-    if not (folder / ".complete").exists():
-        from leadflow.demo.generator import Generator
-
-        print(f"generating ~{interactions:,} interactions into {folder} (once) …", flush=True)
-        Generator(contacts=max(1, interactions // 10), seed=7).write(folder)
-        (folder / ".complete").write_text("")
-    return folder
+from leadflow.settings import DatabaseUrl
+from leadflow.sources.feed import ENTITIES
+from leadflow.warehouse import database_url
 
 
 def interaction_files(folder: Path) -> list[Path]:
@@ -63,18 +42,6 @@ def count_rows(files: list[Path]) -> int:
         with open(path, "rb") as handle:
             total += sum(chunk.count(b"\n") for chunk in iter(lambda h=handle: h.read(1 << 24), b"")) - 1
     return total
-
-
-def fresh_database(server: DatabaseUrl, name: str) -> DatabaseUrl:
-    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return server.with_database(name)
-
-
-def drop_database(server: DatabaseUrl, name: str) -> None:
-    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def floor_copy(database: DatabaseUrl, files: list[Path]) -> float:
@@ -134,40 +101,6 @@ def suppress_keys(database: DatabaseUrl, count: int) -> None:
         )
 
 
-def dbt_build(database: DatabaseUrl, target: Path, *args: str) -> tuple[float, dict[str, float]]:
-    """`dbt build ARGS` against the database; (wall seconds, seconds per model from run_results)."""
-    started = time.perf_counter()
-    result = subprocess.run(
-        [str(DBT), "build", *args, "--target-path", str(target)],
-        cwd=ROOT / "dbt_project",
-        env={**os.environ, **database.dbt_env(), "DBT_PROFILES_DIR": str(ROOT / "dbt_project")},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"dbt build failed:\n{result.stdout[-4000:]}")
-    timings = {
-        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
-        for r in json.loads((target / "run_results.json").read_text())["results"]
-        if r["unique_id"].startswith("model.")
-    }
-    return elapsed, timings
-
-
-def machine() -> dict:
-    import psutil
-
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "cpu": platform.processor() or platform.machine(),
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--interactions", type=int, action="append", help="size(s); default 1M and 10M")
@@ -178,11 +111,10 @@ def main() -> int:
     args = parser.parse_args()
     sizes = args.interactions or [1_000_000, 10_000_000]
     server = database_url()
-    with psycopg.connect(server.url(dbname="postgres")) as conn:
-        server_version = conn.execute("show server_version").fetchone()[0]
+    postgres = server_version(server)
     rows_out = []
     for size in sizes:
-        files = interaction_files(feed_folder(size))
+        files = interaction_files(generated_feed(max(1, size // 10)))
         rows = count_rows(files)
         floors, runs = [], []
         for _ in range(args.repeat):
@@ -228,21 +160,7 @@ def main() -> int:
     if len(rows_out) > 1:
         first, last = rows_out[0]["peak_rss_mb"], rows_out[-1]["peak_rss_mb"]
         print(f"peak RSS {first:.0f} MB → {last:.0f} MB ({(last / first - 1) * 100:+.0f}%)")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"ingest_files-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "ingest_files",
-                "machine": machine(),
-                "postgres": server_version,
-                "suppressed_keys": args.erasures,
-                "results": rows_out,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    out = write_results("ingest_files", {"postgres": postgres, "suppressed_keys": args.erasures, "sizes": rows_out})
     print(f"written {out.relative_to(ROOT)}")
     return 0
 

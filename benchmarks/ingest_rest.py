@@ -11,7 +11,6 @@ Writes benchmarks/results/ingest_rest-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import tempfile
@@ -21,18 +20,13 @@ from pathlib import Path
 
 import psycopg
 import requests
+from common import ROOT, drop_database, fresh_database, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from ingest_files import RESULTS, drop_database, fresh_database, machine  # noqa: E402
-
-from leadflow.demo.generator import Generator  # noqa: E402
-from leadflow.demo.sources_server import TOKENS, DemoSources  # noqa: E402
-from leadflow.sources.config import load_sources  # noqa: E402
-from leadflow.sources.rest import RestClient, land_rest_entity  # noqa: E402
-from leadflow.warehouse import database_url  # noqa: E402
+from leadflow.demo.generator import Generator
+from leadflow.demo.sources_server import TOKENS, DemoSources
+from leadflow.sources.config import load_sources
+from leadflow.sources.rest import RestClient, land_rest_entity
+from leadflow.warehouse import database_url
 
 END = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -84,9 +78,7 @@ def main() -> int:
         f"{records:,} records  floor {floor_s:.1f}s ({row['floor_records_per_s']:,}/s)  "
         f"ingest {ours_s:.1f}s ({row['ingest_records_per_s']:,}/s)  ratio {row['ratio_to_floor']:.2f}"
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"ingest_rest-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"benchmark": "ingest_rest", "machine": machine(), "results": [row]}, indent=2) + "\n")
+    out = write_results("ingest_rest", {"runs": [row]})
     print(f"written {out.relative_to(ROOT)}")
     return 0
 

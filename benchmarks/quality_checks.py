@@ -12,15 +12,13 @@ fixed cost (import, context) is reported apart.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import resource
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from common import write_results
 
 from leadflow.demo.generator import Generator
 from leadflow.quality.checkpoints import Validator, load_batches
@@ -85,9 +83,6 @@ def main() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         report = {
-            "benchmark": "quality_checks",
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"platform": platform.platform(), "python": platform.python_version()},
             "people": args.people,
             "raw_rows": int(rows),
             "loads": len(batches),
@@ -102,9 +97,7 @@ def main() -> None:
         print(f"  floor (one SQL pass per load, same aggregates): {floor_s:6.2f} s")
         print(f"  GX checkpoints (raw suites, per load):          {checks_s:6.2f} s  (+ {setup_s:.1f} s GX set-up)")
         print(f"  ratio floor / GX: {floor_s / checks_s:.2f}   peak RSS {peak_mb:.0f} MB")
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        out = Path(__file__).parent / "results" / f"quality_checks-{stamp}.json"
-        out.write_text(json.dumps(report, indent=2) + "\n")
+        out = write_results("quality_checks", report)
         print(f"wrote {out}")
     finally:
         with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:

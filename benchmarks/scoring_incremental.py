@@ -25,35 +25,17 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from common import GENERATOR_AS_OF, ROOT, dbt_build, drop_database, fresh_database, generated_feed, write_results
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from ingest_files import DATA, RESULTS, dbt_build, drop_database, fresh_database, machine  # noqa: E402
-
-from leadflow.settings import DatabaseUrl  # noqa: E402
-from leadflow.sources.feed import ENTITIES  # noqa: E402
-from leadflow.sources.files import find_feed_files, land_files  # noqa: E402
-from leadflow.warehouse import database_url  # noqa: E402
-
-AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the generator's last day
-
-
-def feed_folder(people: int) -> Path:
-    folder = DATA / f"scoring-{people}"
-    if not (folder / ".complete").exists():
-        from leadflow.demo.generator import Generator
-
-        print(f"generating {people:,} people into {folder} (once) …", flush=True)
-        Generator(contacts=people, seed=7, as_of=AS_OF).write(folder)
-        (folder / ".complete").write_text("")
-    return folder
+from leadflow.settings import DatabaseUrl
+from leadflow.sources.feed import ENTITIES
+from leadflow.sources.files import find_feed_files, land_files
+from leadflow.warehouse import database_url
 
 
 def write_increment(conn: psycopg.Connection, folder: Path, day: datetime) -> dict[str, int]:
@@ -142,7 +124,7 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=100_000, help="generated people (≈12 interactions each)")
     parser.add_argument("--keep", action="store_true", help="keep the database leadflow_bench_scoring afterwards")
     args = parser.parse_args()
-    folder = feed_folder(args.people)
+    folder = generated_feed(args.people)
     server = database_url()
     database = fresh_database(server, "leadflow_bench_scoring")
     try:
@@ -156,7 +138,7 @@ def main() -> int:
         print(f"landed {interactions:,} interactions; full dbt build …", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "target"
-            vars_first = json.dumps({"as_of": AS_OF.isoformat()})
+            vars_first = json.dumps({"as_of": GENERATOR_AS_OF.isoformat()})
             full_s, full_models = dbt_build(database, target, "--exclude", "test_type:unit", "--vars", vars_first)
             with psycopg.connect(database.url()) as conn:
                 t = time.perf_counter()
@@ -168,9 +150,9 @@ def main() -> int:
                 conn.rollback()
             # the first day after the full load re-reads the full load's last minutes (all of it
             # here, where it landed in one burst); the second day shows the steady state
-            warm_up = daily_run(database, target, Path(tmp) / "day-1", AS_OF + timedelta(days=1))
+            warm_up = daily_run(database, target, Path(tmp) / "day-1", GENERATOR_AS_OF + timedelta(days=1))
             print(f"full build {full_s:.0f}s; first daily run {warm_up['seconds']:.0f}s; second day …", flush=True)
-            daily = daily_run(database, target, Path(tmp) / "day-2", AS_OF + timedelta(days=2))
+            daily = daily_run(database, target, Path(tmp) / "day-2", GENERATOR_AS_OF + timedelta(days=2))
             increment, daily_s, daily_models, fct_written = (
                 daily["increment"],
                 daily["seconds"],
@@ -213,9 +195,7 @@ def main() -> int:
     for label, timings in (("full", full_models), ("daily", daily_models)):
         slowest = sorted(timings.items(), key=lambda kv: -kv[1])[:6]
         print(f"slowest models ({label}):", ", ".join(f"{k} {v}s" for k, v in slowest))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"scoring_incremental-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"benchmark": "scoring_incremental", "machine": machine(), "result": result}, indent=2))
+    out = write_results("scoring_incremental", result)
     print(f"written {out.relative_to(ROOT)}")
     return 0
 

@@ -15,19 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import psycopg
 import requests
 import yaml
+from common import write_results
 
 from leadflow.demo.sales_sandbox import CLIENT_ID, CLIENT_SECRET
 from leadflow.transfer.adapters.salesforce import SalesforceAdapter
@@ -135,9 +134,6 @@ def main() -> None:
     n = args.leads
     server = database_url()
     report: dict = {
-        "benchmark": "transfer_sandbox",
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "leads": n,
         "records_per_request": 200,
         "scenarios": {},
@@ -195,8 +191,7 @@ def main() -> None:
             with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
                 conn.execute(f'drop database if exists "{name}" with (force)')
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    out = Path(__file__).parent / "results" / f"transfer_sandbox-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out = write_results("transfer_sandbox", report)
     print(f"peak RSS {report['peak_rss_mb']} MB; wrote {out}")
 
 

@@ -27,24 +27,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 import psycopg
 import requests
+from common import ROOT, dbt_build, drop_database, fresh_database, generated_feed, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from ingest_files import RESULTS, dbt_build, drop_database, feed_folder, fresh_database, machine  # noqa: E402
-
-from leadflow.airflow_env import prepared_env  # noqa: E402
-from leadflow.settings import conn_env_var, load_config  # noqa: E402
-from leadflow.sources.files import find_feed_files, land_files  # noqa: E402
-from leadflow.transfer.ledger import ensure_ledger  # noqa: E402
-from leadflow.warehouse import database_url, free_port  # noqa: E402
+from leadflow.airflow_env import prepared_env
+from leadflow.settings import conn_env_var, load_config
+from leadflow.sources.files import find_feed_files, land_files
+from leadflow.transfer.ledger import ensure_ledger
+from leadflow.warehouse import database_url, free_port
 
 TRANSFER = ROOT / "config" / "transfers" / "emea_sales_ready.yml"
 NAME = "emea_sales_ready"
@@ -103,7 +97,7 @@ insert into ops.transfer_status (transfer_name, status, changed_by) values (%(na
 
 
 def build(database, people: int, runs: int) -> dict:
-    folder = feed_folder(people * 10)  # ≈ 10 interactions per generated person
+    folder = generated_feed(people)
     started = time.perf_counter()
     with psycopg.connect(database.url()) as conn:
         land_files(conn, find_feed_files(folder), None)
@@ -272,21 +266,14 @@ def main() -> int:
                     f" {r['ratio_to_floor']:8.1f} {r['bytes'] / 1024:7.1f}"
                 )
         print(f"\napi-server peak RSS (all its processes): {peak[0] / 2**20:.0f} MiB")
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out = RESULTS / f"ui_pages-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-        out.write_text(
-            json.dumps(
-                {
-                    "benchmark": "ui_pages",
-                    "sizes": sizes,
-                    "repeat": args.repeat,
-                    "results": results,
-                    "api_server_peak_rss_mib": round(peak[0] / 2**20),
-                    "machine": machine(),
-                },
-                indent=2,
-            )
-            + "\n"
+        out = write_results(
+            "ui_pages",
+            {
+                "sizes": sizes,
+                "repeat": args.repeat,
+                "phases": results,
+                "api_server_peak_rss_mib": round(peak[0] / 2**20),
+            },
         )
         print(f"wrote {out.relative_to(ROOT)}")
     finally:

@@ -1,0 +1,106 @@
+"""What every benchmark shares: where data and results live, the machine's description, throw-away
+databases on the configured server, and one way of writing a result file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from leadflow.settings import DatabaseUrl  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"  # generated feeds, cached between runs (git-ignored)
+RESULTS = ROOT / "benchmarks" / "results"
+GENERATOR_AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the generated data's last day
+DBT = Path(sys.executable).parent / "dbt"
+
+
+def generated_feed(contacts: int, interactions_per_contact: int = 10) -> Path:
+    """A `leadflow generate` feed of that many people (seed 7; ~11 interactions each by default),
+    written once and cached in benchmarks/data/."""
+    suffix = "" if interactions_per_contact == 10 else f"-{interactions_per_contact}"
+    folder = DATA / f"contacts-{contacts}{suffix}"
+    if not (folder / ".complete").exists():
+        from leadflow.demo.generator import Generator
+
+        print(f"generating {contacts:,} people into {folder} (once) …", flush=True)
+        generator = Generator(
+            contacts=contacts, seed=7, as_of=GENERATOR_AS_OF, interactions_per_contact=interactions_per_contact
+        )
+        generator.write(folder)
+        (folder / ".complete").write_text("")
+    return folder
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": platform.processor() or platform.machine(),
+    }
+
+
+def server_version(database: DatabaseUrl) -> str:
+    with psycopg.connect(database.url(dbname="postgres")) as conn:
+        return conn.execute("show server_version").fetchone()[0]
+
+
+def fresh_database(server: DatabaseUrl, name: str) -> DatabaseUrl:
+    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return server.with_database(name)
+
+
+def drop_database(server: DatabaseUrl, name: str) -> None:
+    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def dbt_build(database: DatabaseUrl, target: Path, *args: str) -> tuple[float, dict[str, float]]:
+    """`dbt build ARGS` against the database; (wall seconds, seconds per model from run_results)."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(DBT), "build", *args, "--target-path", str(target)],
+        cwd=ROOT / "dbt_project",
+        env={**os.environ, **database.dbt_env(), "DBT_PROFILES_DIR": str(ROOT / "dbt_project")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"dbt build failed:\n{result.stdout[-4000:]}")
+    timings = {
+        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
+        for r in json.loads((target / "run_results.json").read_text())["results"]
+        if r["unique_id"].startswith("model.")
+    }
+    return elapsed, timings
+
+
+def write_results(benchmark: str, result: dict[str, Any], label: str = "") -> Path:
+    """benchmarks/results/<benchmark>[-<label>]-<timestamp>.json: the result with the machine."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    at = datetime.now(UTC)
+    name = f"{benchmark}-{label}-{at:%Y%m%dT%H%M%S}.json" if label else f"{benchmark}-{at:%Y%m%dT%H%M%S}.json"
+    path = RESULTS / name
+    payload = {"benchmark": benchmark, "at": at.isoformat(timespec="seconds"), "machine": machine(), "result": result}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
