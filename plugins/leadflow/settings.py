@@ -53,8 +53,53 @@ class WarehouseConfig(_Strict):
     database: str = Field(default="leadflow", pattern=r"^[a-z_][a-z0-9_]*$")
 
 
+# PostgreSQL's defaults suit a server that shares a small machine with many other programs: 4 MB per
+# sort or hash (a GROUP BY over millions of interactions spills to disk), a checkpoint every 1 GB of
+# WAL (several per bulk load), WAL for every row of a table dbt creates and renames in one
+# transaction. The embedded warehouse does ETL: these are its defaults, config/leadflow.yml can
+# change any of them (embedded.server_settings; applied at `leadflow db start`).
+DEFAULT_SERVER_SETTINGS: dict[str, str] = {
+    "shared_buffers": "1GB",
+    "work_mem": "128MB",  # per sort/hash node and connection; hashes get hash_mem_multiplier (2) ×
+    "maintenance_work_mem": "512MB",  # index builds after a load
+    "effective_cache_size": "4GB",
+    "random_page_cost": "1.1",  # SSD
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    # no WAL for tables created in the transaction that fills them (dbt's create-as-select then
+    # rename); needs no replication, which the embedded server never does
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+}
+SERVER_SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]*$")
+SERVER_SETTING_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")  # passed on pg_ctl's command line: no quoting
+
+
 class EmbeddedConfig(_Strict):
     port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port once and keep it")
+    server_settings: dict[str, str] = Field(
+        default_factory=dict, description="postgresql.conf settings over leadflow's defaults (DEFAULT_SERVER_SETTINGS)"
+    )
+
+    @field_validator("server_settings", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("server_settings")
+    @classmethod
+    def _safe_settings(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, setting in value.items():
+            if not SERVER_SETTING_NAME.match(name):
+                raise ValueError(f"{name!r} is not a PostgreSQL setting name")
+            if not SERVER_SETTING_VALUE.match(setting):
+                raise ValueError(f"{name}: {setting!r} — use letters, digits and . _ : - only (e.g. 256MB, 0.9)")
+        return value
+
+    def effective_server_settings(self) -> dict[str, str]:
+        return {**DEFAULT_SERVER_SETTINGS, **self.server_settings}
 
 
 class PipelineConfig(_Strict):

@@ -279,7 +279,7 @@ class EmbeddedPostgres:
                     "-l",
                     str(self.logfile),
                     "-o",
-                    f"-h 127.0.0.1 -p {port} -k ''",
+                    f"-h 127.0.0.1 -p {port} -k '' {self._server_options()}",
                     "start",
                     timeout=START_TIMEOUT_S + 10,
                 )
@@ -295,6 +295,12 @@ class EmbeddedPostgres:
                 raise WarehouseError(f"PostgreSQL did not start on port {port}:\n{last_error}")
             self._ensure_database()
             return self.status()
+
+    @staticmethod
+    def _server_options() -> str:
+        """`-c name=value` for embedded.server_settings (validated: no quoting needed)."""
+        settings = load_config().embedded.effective_server_settings()
+        return " ".join(f"-c {name}={value}" for name, value in settings.items())
 
     def _log_tail(self, lines: int = 15) -> str:
         try:

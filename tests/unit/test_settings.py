@@ -107,3 +107,26 @@ def test_access_roles_are_identifiers_and_area_roles_name_their_areas(tmp_path: 
     path.write_text(yaml.safe_dump({"access": access}))
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_embedded_server_settings_override_the_etl_defaults(tmp_path: Path):
+    path = tmp_path / "leadflow.yml"
+    path.write_text("embedded:\n  server_settings:\n    work_mem: 64MB\n    jit: off\n")
+
+    settings = load_config.__wrapped__(path).embedded.effective_server_settings()
+
+    assert settings["work_mem"] == "64MB"
+    assert settings["jit"] == "False"  # YAML's off is a boolean; PostgreSQL reads False as off
+    assert settings["shared_buffers"] == "1GB"  # a default left alone
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("work_mem", "64MB -c shared_preload_libraries=x"), ("work_mem", "'1GB'"), ("bad name", "1"), ("x;y", "1")],
+)
+def test_embedded_server_settings_refuse_what_would_reach_the_command_line(tmp_path: Path, name: str, value: str):
+    path = tmp_path / "leadflow.yml"
+    path.write_text(yaml.safe_dump({"embedded": {"server_settings": {name: value}}}))
+
+    with pytest.raises(ConfigError, match="embedded.server_settings"):
+        load_config.__wrapped__(path)
