@@ -100,6 +100,12 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Days from one timestamp to a later one, as double precision: extract(epoch …) is numeric, and
+    numeric power() (every decay) costs ~16× the float one — minutes over millions of interactions. -#}
+{% macro days_between(earlier, later) -%}
+    cast(extract(epoch from ({{ later }}) - ({{ earlier }})) as double precision) / 86400
+{%- endmacro %}
+
 {#- The letters of the last word of a name, sorted: "john csota" and "Costa" both give "acost". -#}
 {% macro letters_of_last_word(expression) -%}
     array_to_string(array(

@@ -76,8 +76,15 @@ second_edge_arrays as (
     inner join first_pass on edges.source_node_id = first_pass.node
     inner join conflicting_components on first_pass.component = conflicting_components.component
     where
-        edges.source_node_id not in (select cut_loose.node from cut_loose)
-        and edges.target_node_id not in (select cut_loose.node from cut_loose)
+        -- not exists, not "not in": a not-in list larger than work_mem is searched once per row
+        not exists (
+            select from cut_loose
+            where cut_loose.node = edges.source_node_id
+        )
+        and not exists (
+            select from cut_loose
+            where cut_loose.node = edges.target_node_id
+        )
 ),
 
 second_pass as (

@@ -27,10 +27,8 @@ aged as (
         rules.cap_points,
         rules.half_life_days,
         rules.description,
-        extract(epoch from {{ as_of() }} - interactions.occurred_at) / 86400.0 as age_days,
-        floor(
-            extract(epoch from {{ as_of() }} - interactions.occurred_at) / (86400.0 * rules.cap_period_days)
-        ) as cap_period
+        {{ days_between("interactions.occurred_at", as_of()) }} as age_days,
+        floor({{ days_between("interactions.occurred_at", as_of()) }} / rules.cap_period_days) as cap_period
     from interactions
     inner join rules on interactions.interaction_type = rules.interaction_type
 ),

@@ -51,7 +51,11 @@ opportunity_contacts as (
     inner join contact_accounts on 'company:' || opportunities.account_key = contact_accounts.account_key
     where
         opportunities.crm_id is null
-        or opportunities.crm_id not in (select crm_contacts.crm_id from crm_contacts)
+        -- not exists, not "not in": a not-in list larger than work_mem is searched once per row
+        or not exists (
+            select from crm_contacts
+            where crm_contacts.crm_id = opportunities.crm_id
+        )
 ),
 
 touches as (
@@ -62,7 +66,7 @@ touches as (
         interactions.campaign_id,
         interactions.interaction_key,
         interactions.occurred_at,
-        extract(epoch from opportunities.created_at - interactions.occurred_at) / 86400.0 as days_before
+        {{ days_between("interactions.occurred_at", "opportunities.created_at") }} as days_before
     from opportunities
     inner join opportunity_contacts
         on
@@ -105,7 +109,7 @@ credited as (
                 - {{ var("attribution")["position_based_last"] }}
             ) / (touches - 2)
         end as position_based,
-        decay / sum(decay) over (partition by source_system, opportunity_id) as time_decay
+        cast(decay / sum(decay) over (partition by source_system, opportunity_id) as numeric) as time_decay
     from ordered
 ),
 

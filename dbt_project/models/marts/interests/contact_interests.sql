@@ -26,8 +26,8 @@ shown as (
         interactions.occurred_at,
         power(
             0.5,
-            extract(epoch from {{ as_of() }} - interactions.occurred_at)
-            / (86400.0 * {{ var("interests")["half_life_days"] }})
+            {{ days_between("interactions.occurred_at", as_of()) }}
+            / {{ var("interests")["half_life_days"] }}
         ) as weight
     from interactions
     cross join lateral unnest(string_to_array(interactions.interests, '|')) as interest (code)
