@@ -9,33 +9,51 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from leadflow.airflow_env import prepared_env
 from leadflow.dagfactory.pipeline import DAG_ID
 from leadflow.demo.summary import print_summary
-from leadflow.settings import DatabaseUrl, conn_env_var, load_config, state_dir
+from leadflow.settings import DatabaseUrl, conn_env_var, load_config, project_root, state_dir
 
 TASK_EVENT = re.compile(r"\[DAG TEST\] (starting|end task) task_id=(\S+)")
+PIPELINE_DAG_FILE = project_root() / "dags" / "leadflow_pipeline.py"
+TRANSFERS_DAG_FILE = project_root() / "dags" / "leadflow_transfers.py"
+# the execution API has accepted the task: what came before it was Airflow's own start-up
+TASK_RUNNING = re.compile(r"\] Task started\s")
 RUN_FINISHED = re.compile(r"DagRun Finished: .*?run_id=([^,]+),.*?state=(\w+)")
 
 
 def run_dag(
-    dag_id: str, env: dict[str, str], log_path: Path, logical_date: str, conf: dict | None = None
+    dag_id: str,
+    env: dict[str, str],
+    log_path: Path,
+    logical_date: str,
+    conf: dict | None = None,
+    on_task: Callable[[str, str, float], None] | None = None,
+    dag_file: Path | None = None,
 ) -> tuple[str, str]:
     """`airflow dags test`, full output to a log file, one progress line per task on the terminal.
 
+    ``on_task(event, task_id, seconds)`` hears every task start ("starting", 0), the moment
+    Airflow hands it over to run ("running", 0: before it, the first task of a process waits for
+    the in-process execution API to start) and its end ("end", seconds since it started), as they
+    happen (the benchmark harness times its stages with it).
     Returns (run_id, state).
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     run_id, state = "", "unknown"
     started: dict[str, float] = {}
+    current = ""  # the task running now
     airflow = str(Path(sys.executable).parent / "airflow")
     with open(log_path, "w") as log_file:
         command = [airflow, "dags", "test", dag_id, logical_date]
         if conf:
             command += ["--conf", json.dumps(conf)]
+        if dag_file:  # parse that file only, not the whole DAGs folder (seconds per run)
+            command += ["--dagfile-path", str(dag_file)]
         proc = subprocess.Popen(
             command,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
@@ -46,14 +64,20 @@ def run_dag(
         assert proc.stdout is not None
         for line in proc.stdout:
             log_file.write(line)
+            if on_task and current and TASK_RUNNING.search(line):
+                on_task("running", current, 0.0)
             if event := TASK_EVENT.search(line):
                 kind, task_id = event.groups()
                 if kind == "starting":
-                    started[task_id] = time.monotonic()
+                    started[task_id], current = time.monotonic(), task_id
                     print(f"  ▸ {task_id} …", flush=True)
+                    if on_task:
+                        on_task("starting", task_id, 0.0)
                 else:
                     took = time.monotonic() - started.get(task_id, time.monotonic())
                     print(f"  ✓ {task_id} done in {took:.1f}s", flush=True)
+                    if on_task:
+                        on_task("end", task_id, took)
             if finished := RUN_FINISHED.search(line):
                 run_id, state = finished.group(1).strip(), finished.group(2)
         proc.wait()
@@ -77,7 +101,7 @@ def run_pipeline(
     if logical.tzinfo is None:
         logical = logical.replace(tzinfo=UTC)
     print(f"running DAG {DAG_ID} (full log: {log_path})")
-    run_id, state = run_dag(DAG_ID, env, log_path, logical.isoformat(), conf)
+    run_id, state = run_dag(DAG_ID, env, log_path, logical.isoformat(), conf, dag_file=PIPELINE_DAG_FILE)
     elapsed = time.monotonic() - t0
     print_summary(database, since=began, run_id=run_id, state=state, elapsed_s=elapsed, log_path=log_path)
     if state != "success":
@@ -119,7 +143,7 @@ def run_active_transfers(env: dict[str, str], database: DatabaseUrl, logical: da
         for definition in active:
             log_path = state_dir() / "logs" / f"transfer-{definition.name}-{began:%Y%m%dT%H%M%S}.log"
             print(f"running DAG {definition.dag_id} (full log: {log_path})")
-            _, state = run_dag(definition.dag_id, env, log_path, logical.isoformat())
+            _, state = run_dag(definition.dag_id, env, log_path, logical.isoformat(), dag_file=TRANSFERS_DAG_FILE)
             if state != "success":
                 failed.append(definition.name)
         print_transfers(database, began, sandbox.stats if sandbox else None, sandbox.leads() if sandbox else None)

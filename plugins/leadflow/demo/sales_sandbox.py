@@ -137,18 +137,7 @@ class SalesSandbox(LoopbackServer):
 
     def connections(self, api_version: str = "62.0") -> dict[str, str]:
         """AIRFLOW_CONN_* for the demo's transfers, pointing at this server."""
-        salesforce = {
-            "conn_type": "http",
-            "host": self.url,
-            "login": CLIENT_ID,
-            "password": CLIENT_SECRET,
-            "extra": {"api_version": api_version},
-        }
-        hubspot = {"conn_type": "http", "host": self.url, "password": HUBSPOT_TOKEN}
-        return {
-            "AIRFLOW_CONN_LEADFLOW_SALES": json.dumps(salesforce),
-            "AIRFLOW_CONN_LEADFLOW_HUBSPOT": json.dumps(hubspot),
-        }
+        return sandbox_connections(self.url, api_version)
 
     # --- inspection -------------------------------------------------------------------------
 
@@ -576,3 +565,19 @@ def serve(database: Path, port: int, faults: SandboxFaults, daily_limit: int) ->
         pass
     finally:
         app.httpd.server_close()
+
+
+def sandbox_connections(url: str, api_version: str = "62.0") -> dict[str, str]:
+    """AIRFLOW_CONN_* for transfers to a sandbox at ``url`` (in this process or another)."""
+    salesforce = {
+        "conn_type": "http",
+        "host": url,
+        "login": CLIENT_ID,
+        "password": CLIENT_SECRET,
+        "extra": {"api_version": api_version},
+    }
+    hubspot = {"conn_type": "http", "host": url, "password": HUBSPOT_TOKEN}
+    return {
+        "AIRFLOW_CONN_LEADFLOW_SALES": json.dumps(salesforce),
+        "AIRFLOW_CONN_LEADFLOW_HUBSPOT": json.dumps(hubspot),
+    }

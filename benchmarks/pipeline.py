@@ -1,0 +1,446 @@
+"""`make bench`: the whole pipeline through Airflow at one size, every stage against a floor measured
+in the same run on the same data.
+
+    make bench                  # SIZE=S: 10k people
+    make bench SIZE=M           # 100k people, ≈ 1.1M interactions
+    make bench SIZE=L           # 1M people, ≈ 11M interactions
+    .venv/bin/python benchmarks/pipeline.py --size M --no-daily --keep
+
+Per size, a `leadflow generate` feed is written once (cached in benchmarks/data/). Each run uses a
+fresh database on the configured server and a fresh Airflow home, then:
+  full   — `airflow dags test leadflow_pipeline` on the feed folder (what `leadflow run --feed` runs:
+           landing, raw checks, dbt by layer through cosmos, marts checks, BI access, freshness),
+           then the active transfer's DAG to the sales sandbox (its own process, no faults);
+  daily  — twice, a day later each time: 1 % new interactions and 0.5 % changed contact records land
+           as new feed files and the same two DAGs run as of that day. The first day after a bulk
+           load re-reads it (every load of it finished within minutes); the second day is the
+           steady state reported as the daily run's share of the full run;
+  floors — a bare COPY of every feed file into text tables (ingest), one GROUP BY contact over all
+           interactions (dbt and quality), bare HTTP round trips of the same number of leads to the
+           sandbox (transfer).
+Stage times are the Airflow tasks' own (`[DAG TEST]` events); "orchestration" is the rest of the
+wall time (Airflow start-up, DAG parsing, task start). Peak RSS is the largest single process of
+the run, sampled every 0.2 s and charged to the stage running at that moment. Prints a table and
+writes benchmarks/results/pipeline-<size>-<timestamp>.json with the machine's description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    DATA,
+    GENERATOR_AS_OF,
+    drop_database,
+    fresh_database,
+    generated_feed,
+    server_version,
+    write_results,
+)
+from scoring_incremental import a_day_passes, write_increment  # noqa: E402
+from transfer_sandbox import floor as http_floor  # noqa: E402
+from transfer_sandbox import start_sandbox  # noqa: E402
+
+from leadflow.demo.sales_sandbox import sandbox_connections  # noqa: E402
+from leadflow.settings import DatabaseUrl  # noqa: E402
+from leadflow.sources.feed import ENTITIES  # noqa: E402
+from leadflow.sources.files import find_feed_files  # noqa: E402
+from leadflow.warehouse import database_url  # noqa: E402
+
+SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
+DATABASE = "leadflow_bench_pipeline"
+TRANSFER = "emea_sales_ready"
+# Airflow task → stage; the first matching prefix wins
+STAGES = (
+    ("land", "ingest"),
+    ("ingest_", "ingest"),
+    ("validate_raw", "quality (raw)"),
+    ("dbt.staging", "dbt staging"),
+    ("dbt.identity", "dbt intermediate (identity)"),
+    ("dbt.marts", "dbt marts (+ scoring)"),
+    ("dbt.", "dbt (other)"),
+    ("validate_marts", "quality (marts)"),
+    ("bi_access", "BI access"),
+    ("source_freshness", "source freshness"),
+    ("check_status", "transfer gate"),
+    ("quality_gate", "transfer gate"),
+    ("select_candidates", "transfer"),
+    ("push", "transfer"),
+    ("finish", "transfer"),
+)
+ORCHESTRATION = "orchestration"
+DBT_MODEL_LINE = re.compile(r"OK created sql (?:table|incremental|view) model (\S+) .*? in ([\d.]+)s\]")
+
+
+def stage_of(task_id: str) -> str:
+    return next((stage for prefix, stage in STAGES if task_id.startswith(prefix)), task_id)
+
+
+@dataclass
+class StageClock:
+    """Seconds per stage from the DAG runs' task events, and the peak RSS of the largest process
+    (not the sales sandbox, which stands in for another company's system) charged to the running stage."""
+
+    exclude_pids: set[int] = field(default_factory=set)
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    current: str = ORCHESTRATION
+    _began: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def on_task(self, event: str, task_id: str, took: float) -> None:
+        """A task's time runs from the moment Airflow hands it over ("running") to its end; the
+        wait before (the first task of a process waits for the execution API to start) is
+        orchestration, like everything between tasks."""
+        if event == "starting":
+            self._began = time.monotonic()
+        elif event == "running":
+            self._began = time.monotonic()
+            self.current = stage_of(task_id)
+        else:
+            stage = stage_of(task_id)
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.monotonic() - self._began
+            self.current = ORCHESTRATION
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            largest = 0
+            for proc in me.children(recursive=True):
+                if proc.pid in self.exclude_pids:
+                    continue
+                with contextlib.suppress(psutil.Error):
+                    largest = max(largest, proc.memory_info().rss)
+            stage = self.current
+            self.peak_rss[stage] = max(self.peak_rss.get(stage, 0), largest)
+
+    @contextlib.contextmanager
+    def sampling(self) -> Iterator[None]:
+        thread = threading.Thread(target=self._sample, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join()
+            self._stop.clear()
+
+
+@dataclass
+class Scenario:
+    """One pass of the pipeline and the transfer (the full run, or a day)."""
+
+    name: str
+    wall_s: float
+    clock: StageClock
+    run_id: str
+    landed_rows: int
+    leads_sent: int
+    model_seconds: dict[str, float]
+
+
+def copy_floor(server: DatabaseUrl, folder: Path) -> tuple[float, int]:
+    """Bare COPY of every feed file into a table of text columns per file (fresh database)."""
+    database = fresh_database(server, DATABASE + "_floor")
+    rows = 0
+    try:
+        with psycopg.connect(database.url()) as conn:
+            files = find_feed_files(folder)
+            for n, feed in enumerate(files):
+                columns = ENTITIES[feed.entity].columns
+                conn.execute(
+                    sql.SQL("create table {} ({})").format(
+                        sql.Identifier(f"floor_{n}"),
+                        sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns),
+                    )
+                )
+            conn.commit()
+            started = time.perf_counter()
+            for n, feed in enumerate(files):
+                statement = sql.SQL("copy {} from stdin (format csv, header true)").format(sql.Identifier(f"floor_{n}"))
+                with conn.cursor() as cur:
+                    with cur.copy(statement) as copy, open(feed.path, "rb") as handle:
+                        while chunk := handle.read(1 << 20):
+                            copy.write(chunk)
+                    rows += cur.rowcount
+                conn.commit()
+            elapsed = time.perf_counter() - started
+    finally:
+        drop_database(server, DATABASE + "_floor")
+    return elapsed, rows
+
+
+def group_by_floor(database: DatabaseUrl) -> float:
+    """One GROUP BY contact over every interaction: what any recomputation of all scores reads."""
+    with psycopg.connect(database.url()) as conn:
+        started = time.perf_counter()
+        conn.execute(
+            "create temp table floor as select contact_id, count(*), max(occurred_at)"
+            " from marts.fct_interactions group by contact_id"
+        )
+        elapsed = time.perf_counter() - started
+        conn.rollback()
+    return elapsed
+
+
+def dbt_model_seconds(log_path: Path) -> dict[str, float]:
+    """Per-model build times from dbt's own log lines in the task output."""
+    seconds: dict[str, float] = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        if match := DBT_MODEL_LINE.search(line):
+            seconds[match.group(1).split(".")[-1]] = float(match.group(2))
+    return seconds
+
+
+def run_scenario(
+    name: str, env: dict[str, str], database: DatabaseUrl, feed_dir: Path, day: Any, logs: Path
+) -> Scenario:
+    from leadflow.dagfactory.pipeline import DAG_ID
+    from leadflow.demo.run import PIPELINE_DAG_FILE, TRANSFERS_DAG_FILE, run_dag
+    from leadflow.transfer.definitions import load_transfers
+
+    definition = next(d for d in load_transfers() if d.name == TRANSFER)
+    clock = StageClock(exclude_pids={int(env["LEADFLOW_BENCH_SANDBOX_PID"])})
+    started = time.perf_counter()
+    print(f"\n[{name}] pipeline as of {day:%Y-%m-%d} on {feed_dir}", flush=True)
+    with clock.sampling():
+        pipeline_log = logs / f"{name}-pipeline.log"
+        run_id, state = run_dag(
+            DAG_ID, env, pipeline_log, day.isoformat(), {"feed_dir": str(feed_dir)}, clock.on_task, PIPELINE_DAG_FILE
+        )
+        if state != "success":
+            raise SystemExit(f"{DAG_ID} ended {state}: see {pipeline_log}")
+        print(f"[{name}] transfer {TRANSFER}", flush=True)
+        transfer_log = logs / f"{name}-transfer.log"
+        transfer_run, state = run_dag(
+            definition.dag_id, env, transfer_log, day.isoformat(), None, clock.on_task, TRANSFERS_DAG_FILE
+        )
+        if state != "success":
+            raise SystemExit(f"{definition.dag_id} ended {state}: see {transfer_log}")
+    wall = time.perf_counter() - started
+    with psycopg.connect(database.url()) as conn:
+        landed = conn.execute("select coalesce(sum(fetched), 0) from ops.loads where airflow_run_id = %s", (run_id,))
+        landed_rows = int(landed.fetchone()[0])
+        sent = conn.execute(
+            "select coalesce(sum(sent), 0) from ops.transfer_runs where airflow_run_id = %s", (transfer_run,)
+        ).fetchone()[0]
+    return Scenario(name, wall, clock, run_id, landed_rows, int(sent), dbt_model_seconds(pipeline_log))
+
+
+def table(scenario: Scenario, floors: dict[str, tuple[float, int]], interactions: int) -> list[dict[str, Any]]:
+    """Rows of the report: stage, seconds, rows, rows/s, floor seconds, ratio (floor / stage), peak RSS."""
+    rows_of = {"ingest": scenario.landed_rows, "transfer": scenario.leads_sent}
+    floor_of = {"ingest": "copy", "transfer": "http"}
+    out = []
+    staged = sum(scenario.clock.seconds.values())
+    seconds = {**scenario.clock.seconds, ORCHESTRATION: max(0.0, scenario.wall_s - staged)}
+    for stage, took in seconds.items():
+        rows = rows_of.get(stage, interactions if stage.startswith(("dbt", "quality")) else None)
+        floor_key = floor_of.get(stage, "group_by" if stage.startswith(("dbt", "quality")) else None)
+        floor_s = floors[floor_key][0] if floor_key and floor_key in floors else None
+        if stage == "ingest" and floor_s is not None and floors["copy"][1] != scenario.landed_rows:
+            floor_s = None  # a daily run lands other files than the floor copied
+        out.append(
+            {
+                "stage": stage,
+                "seconds": round(took, 2),
+                "rows": rows,
+                "rows_per_s": round(rows / took) if rows and took else None,
+                "floor_seconds": round(floor_s, 2) if floor_s is not None else None,
+                "ratio_to_floor": round(floor_s / took, 3) if floor_s is not None and took else None,
+                "peak_rss_mb": round(scenario.clock.peak_rss.get(stage, 0) / 2**20),
+            }
+        )
+    return out
+
+
+def print_table(title: str, rows: list[dict[str, Any]], wall: float) -> None:
+    print(f"\n{title}: {wall:.1f} s in all")
+    print(f"  {'stage':<28} {'seconds':>8} {'rows/s':>10} {'floor s':>8} {'ratio':>6} {'peak RSS':>9}")
+    for row in rows:
+        rate = f"{row['rows_per_s']:,}" if row["rows_per_s"] else "–"
+        floor_s = f"{row['floor_seconds']:.2f}" if row["floor_seconds"] is not None else "–"
+        ratio = f"{row['ratio_to_floor']:.2f}" if row["ratio_to_floor"] is not None else "–"
+        print(
+            f"  {row['stage']:<28} {row['seconds']:>8.1f} {rate:>10} {floor_s:>8} {ratio:>6} {row['peak_rss_mb']:>6} MB"
+        )
+
+
+def markdown_report(paths: list[Path]) -> str:
+    """One Markdown table of several result files (e.g. S, M, L): seconds per stage of the full run,
+    with the ratio to the floor where the issue sets one (ingest, transfer), the floors themselves,
+    the daily run and the peak RSS."""
+    results = [json.loads(path.read_text())["result"] for path in paths]
+    stages: list[str] = []
+    for result in results:
+        stages += [row["stage"] for row in result["full"]["stages"] if row["stage"] not in stages]
+
+    def row(*cells: str) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    lines = [
+        row(
+            "stage",
+            *(f"{r['size']}: {r['people']:,} people, {r['interactions'] / 1e6:.2f} M interactions" for r in results),
+        ),
+        "|---|" + "---|" * len(results),
+    ]
+    for stage in stages:
+        cells = []
+        for result in results:
+            found = next((r for r in result["full"]["stages"] if r["stage"] == stage), None)
+            ratio = found and stage in ("ingest", "transfer") and found["ratio_to_floor"]
+            cells.append(f"{found['seconds']:.1f} s" + (f" ({ratio:.2f} of floor)" if ratio else "") if found else "–")
+        lines.append(row(stage, *cells))
+    lines.append(row("**full run**", *(f"**{r['full']['seconds']:.0f} s**" for r in results)))
+    daily = (
+        f"{r['day-2']['seconds']:.0f} s = {r['day-2']['share_of_full']:.0%}" if "day-2" in r else "–" for r in results
+    )
+    lines.append(row("daily run (+1 % interactions, day 2)", *daily))
+    for key, label in (("copy", "floor: bare COPY"), ("group_by", "floor: one GROUP BY"), ("http", "floor: bare HTTP")):
+        lines.append(row(label, *(f"{r['floors'][key]['seconds']:.2f} s" for r in results)))
+    lines.append(row("peak RSS, any process", *(f"{r['peak_rss_mb']} MB" for r in results)))
+    return "\n".join(lines)
+
+
+def prepare_environment(database: DatabaseUrl, home: Path) -> dict[str, str]:
+    """The leadflow Airflow environment pointed at the benchmark's database and Airflow home."""
+    from leadflow.airflow_env import prepared_env
+
+    shutil.rmtree(home, ignore_errors=True)
+    os.environ["LEADFLOW_DATABASE_URL"] = database.url()
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    return prepared_env()
+
+
+def activate_transfer(database: DatabaseUrl) -> None:
+    from leadflow.transfer.definitions import load_transfers
+    from leadflow.transfer.lifecycle import current_status, transition
+
+    definition = next(d for d in load_transfers() if d.name == TRANSFER)
+    with psycopg.connect(database.url()) as conn:
+        if current_status(conn, definition) == "draft":
+            transition(conn, definition, "activate", "benchmark")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=SIZES, default=os.environ.get("SIZE", "S"))
+    parser.add_argument("--contacts", type=int, help="people to generate instead of the size's")
+    parser.add_argument("--no-daily", action="store_true", help="skip the two daily runs")
+    parser.add_argument("--keep", action="store_true", help=f"keep the database {DATABASE} afterwards")
+    parser.add_argument("--report", nargs="+", type=Path, help="print result files as one Markdown table, run nothing")
+    args = parser.parse_args()
+    if args.report:
+        print(markdown_report(args.report))
+        return 0
+    people = args.contacts or SIZES[args.size]
+    label = args.size if not args.contacts else f"{people}"
+    folder = generated_feed(people)
+    server = database_url()
+    print(f"leadflow bench {label}: {people:,} people, feed {folder}", flush=True)
+
+    floors: dict[str, tuple[float, int]] = {}
+    copies = [copy_floor(server, folder) for _ in range(3)]
+    floors["copy"] = (statistics.median(c[0] for c in copies), copies[0][1])
+    print(f"floor: bare COPY of {copies[0][1]:,} rows, median of 3: {floors['copy'][0]:.1f} s", flush=True)
+
+    database = fresh_database(server, DATABASE)
+    sandbox_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-sandbox-"))
+    sandbox, sandbox_url = start_sandbox(sandbox_dir)
+    logs = DATA / f"logs-{label}"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    try:
+        env = prepare_environment(database, DATA / f"airflow-{label}")
+        env.update(sandbox_connections(sandbox_url))
+        env["LEADFLOW_BENCH_SANDBOX_PID"] = str(sandbox.pid)
+        activate_transfer(database)
+        full = run_scenario("full", env, database, folder, GENERATOR_AS_OF, logs)
+        with psycopg.connect(database.url()) as conn:
+            interactions, contacts = conn.execute(
+                "select (select count(*) from marts.fct_interactions), (select count(*) from marts.dim_contacts)"
+            ).fetchone()
+        floors["group_by"] = (min(group_by_floor(database) for _ in range(3)), interactions)
+        floors["http"] = (http_floor(sandbox_url, max(full.leads_sent, 200)), full.leads_sent)
+        print(
+            f"floors: GROUP BY contact over {interactions:,} interactions {floors['group_by'][0]:.2f} s;"
+            f" {max(full.leads_sent, 200):,} leads in bare HTTP round trips {floors['http'][0]:.2f} s"
+        )
+        days = []
+        if not args.no_daily:
+            for n in (1, 2):
+                day = GENERATOR_AS_OF + timedelta(days=n)
+                increment = logs / f"day-{n}"
+                with psycopg.connect(database.url()) as conn:
+                    written = write_increment(conn, increment, day)
+                    conn.commit()
+                    a_day_passes(conn)
+                days.append((run_scenario(f"day-{n}", env, database, increment, day, logs), written))
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+        shutil.rmtree(sandbox_dir, ignore_errors=True)
+        if not args.keep:
+            drop_database(server, DATABASE)
+
+    result: dict[str, Any] = {
+        "size": label,
+        "people": people,
+        "interactions": interactions,
+        "contacts": contacts,
+        "postgres": server_version(server),
+        "floors": {key: {"seconds": round(s, 2), "rows": n} for key, (s, n) in floors.items()},
+        "full": {
+            "seconds": round(full.wall_s, 1),
+            "stages": table(full, floors, interactions),
+            "slowest_models": dict(sorted(full.model_seconds.items(), key=lambda kv: -kv[1])[:10]),
+        },
+    }
+    print_table(
+        f"full run ({interactions:,} interactions, {contacts:,} contacts)", result["full"]["stages"], full.wall_s
+    )
+    for scenario, written in days:
+        rows = table(scenario, floors, interactions)
+        result[scenario.name] = {
+            "seconds": round(scenario.wall_s, 1),
+            "share_of_full": round(scenario.wall_s / full.wall_s, 3),
+            "new_rows": written,
+            "stages": rows,
+            "slowest_models": dict(sorted(scenario.model_seconds.items(), key=lambda kv: -kv[1])[:10]),
+        }
+        print_table(f"{scenario.name} ({sum(written.values()):,} new or changed records)", rows, scenario.wall_s)
+    if days:
+        print(f"\ndaily run (day 2): {result['day-2']['share_of_full']:.1%} of the full run")
+    peak = max(rss for scenario in (full, *(s for s, _ in days)) for rss in scenario.clock.peak_rss.values())
+    result["peak_rss_mb"] = round(peak / 2**20)
+    print(f"peak RSS of any pipeline process: {result['peak_rss_mb']} MB")
+    path = write_results("pipeline", result, label)
+    print(f"written {path.relative_to(path.parents[2])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
