@@ -18,12 +18,14 @@ import statistics
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.sql
 
 from leadflow.quality.results import SuiteResult, record_result
 from leadflow.quality.suites import SuiteFile, layer_suites
@@ -42,6 +44,12 @@ TABLE_LEVEL = ("expect_table_row_count_to_be_between", "expect_table_columns_to_
 # as a scan when nothing fails (half of validate_raw's time at 12M rows), and personal data in the
 # Data Docs when something does. The quarantine keeps the records themselves, with their reasons.
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
+
+
+# Every batch is validated through a view of its own (ops.gx_batch_<id>, dropped afterwards), never
+# as a query asset: to learn a custom query's columns GX runs the whole query and fetches every row
+# into memory (2.9 GB for a 5M-row load); a view's columns come from the catalog.
+BATCH_VIEW_SCHEMA = "ops"
 
 
 def gx_dir() -> Path:
@@ -66,7 +74,9 @@ class Batch:
 
 
 def _sqlalchemy_url(database: DatabaseUrl) -> str:
-    return database.url().replace("postgresql://", "postgresql+psycopg://", 1)
+    """GX's connection: psycopg 3, with the batch views' schema first on the search path."""
+    url = database.url().replace("postgresql://", "postgresql+psycopg://", 1)
+    return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{BATCH_VIEW_SCHEMA}"
 
 
 def _observed(result: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +167,7 @@ class Validator:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self.gx = gx
+        self.database = database
         self.run_identifier = RunIdentifier(run_name=_safe_name(run_name or "manual"), run_time=datetime.now(UTC))
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -202,16 +213,35 @@ class Validator:
             self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=self.keys)
 
     def run(self, suite_file: SuiteFile, batch: Batch) -> SuiteResult:
-        from great_expectations.core.expectation_suite import ExpectationSuite
-
-        gx = self.gx
         self._count += 1
         asset_name = _safe_name(f"{batch.label}_{self._count}")
-        # a query asset either way: GX 1.x deprecated schema_name on table assets, and the raw
-        # batches are queries (checked identifiers only, see load_batches and table_batch)
+        # checked identifiers only, see load_batches and table_batch
         query = batch.query or f"select * from {batch.schema}.{batch.table}"  # noqa: S608
-        asset = self.source.add_query_asset(name=asset_name, query=query)
-        batch_definition = asset.add_batch_definition_whole_table(name="whole")
+        with self._batch_view(query) as view:
+            # a table asset on the view, found through the search path (GX 1.x deprecated schema_name)
+            asset = self.source.add_table_asset(name=asset_name, table_name=view)
+            batch_definition = asset.add_batch_definition_whole_table(name="whole")
+            return self._validate(suite_file, batch, asset_name, batch_definition)
+
+    @contextmanager
+    def _batch_view(self, query: str) -> Iterator[str]:
+        name = f"gx_batch_{uuid.uuid4().hex}"
+        view = psycopg.sql.Identifier(BATCH_VIEW_SCHEMA, name)
+        with psycopg.connect(self.database.url(), autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("create schema if not exists {}").format(psycopg.sql.Identifier(BATCH_VIEW_SCHEMA))
+            )
+            conn.execute(psycopg.sql.SQL("create view {} as {}").format(view, psycopg.sql.SQL(query)))  # type: ignore[arg-type]
+        try:
+            yield name
+        finally:
+            with psycopg.connect(self.database.url(), autocommit=True) as conn:
+                conn.execute(psycopg.sql.SQL("drop view if exists {}").format(view))
+
+    def _validate(self, suite_file: SuiteFile, batch: Batch, asset_name: str, batch_definition: Any) -> SuiteResult:
+        gx = self.gx
+
+        from great_expectations.core.expectation_suite import ExpectationSuite
 
         # an empty load (an incremental pull with nothing new) is checked for its size and shape only:
         # column expectations such as a maximum have nothing to measure and would fail
