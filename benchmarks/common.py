@@ -104,3 +104,16 @@ def write_results(benchmark: str, result: dict[str, Any], label: str = "") -> Pa
     payload = {"benchmark": benchmark, "at": at.isoformat(timespec="seconds"), "machine": machine(), "result": result}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+def group_by_floor(database: DatabaseUrl) -> float:
+    """One GROUP BY contact over every interaction: what any recomputation of all scores reads."""
+    with psycopg.connect(database.url()) as conn:
+        started = time.perf_counter()
+        conn.execute(
+            "create temp table floor as select contact_id, count(*), max(occurred_at)"
+            " from marts.fct_interactions group by contact_id"
+        )
+        elapsed = time.perf_counter() - started
+        conn.rollback()
+    return elapsed

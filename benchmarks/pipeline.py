@@ -55,6 +55,7 @@ from common import (  # noqa: E402
     drop_database,
     fresh_database,
     generated_feed,
+    group_by_floor,
     server_version,
     write_results,
 )
@@ -189,19 +190,6 @@ def copy_floor(server: DatabaseUrl, folder: Path) -> tuple[float, int]:
     finally:
         drop_database(server, DATABASE + "_floor")
     return elapsed, rows
-
-
-def group_by_floor(database: DatabaseUrl) -> float:
-    """One GROUP BY contact over every interaction: what any recomputation of all scores reads."""
-    with psycopg.connect(database.url()) as conn:
-        started = time.perf_counter()
-        conn.execute(
-            "create temp table floor as select contact_id, count(*), max(occurred_at)"
-            " from marts.fct_interactions group by contact_id"
-        )
-        elapsed = time.perf_counter() - started
-        conn.rollback()
-    return elapsed
 
 
 def dbt_model_seconds(log_path: Path) -> dict[str, float]:

@@ -24,12 +24,20 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from common import GENERATOR_AS_OF, ROOT, dbt_build, drop_database, fresh_database, generated_feed, write_results
+from common import (
+    GENERATOR_AS_OF,
+    ROOT,
+    dbt_build,
+    drop_database,
+    fresh_database,
+    generated_feed,
+    group_by_floor,
+    write_results,
+)
 from psycopg import sql
 
 from leadflow.settings import DatabaseUrl
@@ -140,14 +148,7 @@ def main() -> int:
             target = Path(tmp) / "target"
             vars_first = json.dumps({"as_of": GENERATOR_AS_OF.isoformat()})
             full_s, full_models = dbt_build(database, target, "--exclude", "test_type:unit", "--vars", vars_first)
-            with psycopg.connect(database.url()) as conn:
-                t = time.perf_counter()
-                conn.execute(
-                    "create temp table floor as select contact_id, count(*), max(occurred_at)"
-                    " from marts.fct_interactions group by contact_id"
-                )
-                floor_s = time.perf_counter() - t
-                conn.rollback()
+            floor_s = group_by_floor(database)
             # the first day after the full load re-reads the full load's last minutes (all of it
             # here, where it landed in one burst); the second day shows the steady state
             warm_up = daily_run(database, target, Path(tmp) / "day-1", GENERATOR_AS_OF + timedelta(days=1))
