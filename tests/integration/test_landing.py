@@ -238,3 +238,30 @@ def test_the_second_pass_leaves_no_table_behind_whether_the_load_succeeds_or_fal
 
     assert fallback.reasons == {"unparseable timestamp": 1}
     assert left == []
+
+
+def test_the_load_id_literal_never_outlives_its_load(fresh_database, tmp_path):
+    """The fast path makes the load's id the raw table's default while its COPY runs; afterwards,
+    whether the load succeeded or fell back to reading line by line, the default is the setting again
+    (a literal left behind would stamp later rows with an old load's id)."""
+    good = _write_csv(tmp_path / "crm__contacts.csv")
+    odd = tmp_path / "odd" / "crm__contacts.csv"
+    odd.parent.mkdir()
+    odd.write_text("source_system,source_record_id,updated_at\ncrm,A,2026-02-30\n")  # falls back
+
+    def default(conn: psycopg.Connection) -> str:
+        return conn.execute(
+            "select column_default from information_schema.columns"
+            " where table_schema = 'raw' and table_name = 'crm__contacts' and column_name = 'load_id'"
+        ).fetchone()[0]
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        first = land_feed_file(conn, FeedFile.from_path(good))
+        after_success = default(conn)
+        land_feed_file(conn, FeedFile.from_path(odd))
+        after_fallback = default(conn)
+        stamped = conn.execute("select count(*) from raw.crm__contacts where load_id = %s", (first.load_id,)).fetchone()
+
+    assert "current_setting('leadflow.load_id'" in after_success
+    assert after_fallback == after_success
+    assert stamped == (first.landed,)

@@ -93,6 +93,10 @@ def raw_table(source_system: str, entity: str) -> str:
     return f"{source_system}__{entity}"
 
 
+# a raw table's load_id default: the load's id, set for its transaction (see raw_table_ddl)
+LOAD_ID_DEFAULT = "nullif(current_setting('leadflow.load_id', true), '')::uuid"
+
+
 def raw_table_ddl(source_system: str, entity: str) -> str:
     """Append-only raw table: load metadata, then every feed column as received (text, source_system
     included), and ``payload`` for what those columns do not hold verbatim (the original record of a
@@ -108,7 +112,7 @@ def raw_table_ddl(source_system: str, entity: str) -> str:
     feed_columns = ",\n    ".join(f"{name} text" for name in spec.columns)
     return f"""
 create table if not exists raw.{table} (
-    load_id uuid not null default nullif(current_setting('leadflow.load_id', true), '')::uuid,
+    load_id uuid not null default {LOAD_ID_DEFAULT},
     loaded_at timestamptz not null default now(),
     {feed_columns},
     payload jsonb
