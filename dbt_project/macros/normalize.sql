@@ -3,8 +3,22 @@
 {#- Trimmed, lower-cased email; null when it is empty or not a syntactically valid address. -#}
 {% macro normalize_email(expression) -%}
     case
-        when lower(btrim({{ expression }})) ~ '^[a-z0-9._%+''-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$'
+        when {{ is_valid_email(expression) }}
             then lower(btrim({{ expression }}))
+    end
+{%- endmacro %}
+
+{% macro is_valid_email(expression) -%}
+    lower(btrim({{ expression }})) ~ '^[a-z0-9._%+''-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$'
+{%- endmacro %}
+
+{#- email_match_key(normalize_email(expression)) with the address checked once: written that way,
+    the check (a regular expression, the costliest step of staging an interaction) runs once for
+    every time email_match_key names its argument. -#}
+{% macro email_key(expression) -%}
+    case
+        when {{ is_valid_email(expression) }}
+            then {{ email_match_key("lower(btrim(" ~ expression ~ "))") }}
     end
 {%- endmacro %}
 

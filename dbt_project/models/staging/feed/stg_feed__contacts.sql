@@ -15,7 +15,7 @@ renamed as (
 
         -- identifying keys, normalised for matching
         {{ normalize_email("email") }} as email,
-        {{ email_match_key(normalize_email("email")) }} as email_key,
+        {{ email_key("email") }} as email_key,
         {{ normalize_phone("phone") }} as phone,
 
         -- person and company

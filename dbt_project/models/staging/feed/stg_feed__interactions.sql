@@ -15,7 +15,7 @@ renamed as (
 
         -- who: the keys the interaction carries, normalised like the contacts' keys
         {{ normalize_email("email") }} as email,
-        {{ email_match_key(normalize_email("email")) }} as email_key,
+        {{ email_key("email") }} as email_key,
         {{ clean_text("crm_id") }} as crm_id,
         {{ clean_text("cookie_id") }} as cookie_id,
 
@@ -23,8 +23,15 @@ renamed as (
         lower({{ clean_text("interaction_type") }}) as interaction_type,
         {{ clean_text("content_url") }} as content_url,
         -- '|'-separated interest codes, lower case (text, not an array: dbt unit tests cannot mock arrays)
-        nullif(btrim(regexp_replace(lower(replace(interests, ' ', '')), '\|+', '|', 'g'), '|'), '')
-            as interests,
+        -- (repeated separators collapsed only where there are any: a regular expression a row costs)
+        {%- set codes = "lower(replace(interests, ' ', ''))" %}
+        nullif(btrim(
+            case
+                when strpos({{ codes }}, '||') > 0 then regexp_replace({{ codes }}, '\|+', '|', 'g')
+                else {{ codes }}
+            end,
+            '|'
+        ), '') as interests,
         upper({{ clean_text("marketing_area") }}) as marketing_area,
 
         -- timestamps (checked at landing: ISO 8601, not in the future)
