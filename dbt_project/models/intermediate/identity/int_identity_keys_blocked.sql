@@ -26,14 +26,26 @@ listed as (
         on keys.key_type = blocked_patterns.key_type and keys.key_value like blocked_patterns.pattern
 ),
 
-candidates as (
-    -- keys held by enough named origins to be held by that many people at all
+busy_keys as (
+    -- keys held by enough origins to be held by enough names (a hashed count: the distinct count
+    -- below then sorts thousands of rows, not every key)
     select
         key_type,
         key_value
     from keys
     group by key_type, key_value
-    having count(distinct name_key) >= {{ var("identity")["block_min_names"] }}
+    having count(*) >= {{ var("identity")["block_min_names"] }}
+),
+
+candidates as (
+    -- keys held by enough named origins to be held by that many people at all
+    select
+        keys.key_type,
+        keys.key_value
+    from keys
+    inner join busy_keys on keys.key_type = busy_keys.key_type and keys.key_value = busy_keys.key_value
+    group by keys.key_type, keys.key_value
+    having count(distinct keys.name_key) >= {{ var("identity")["block_min_names"] }}
 ),
 
 signed_keys as (
@@ -86,12 +98,18 @@ blocked as (
 ),
 
 key_counts as (
+    -- of the blocked keys only
     select
-        key_type,
-        key_value,
-        count(distinct origin_key) as origins
+        keys.key_type,
+        keys.key_value,
+        count(distinct keys.origin_key) as origins
     from keys
-    group by key_type, key_value
+    where
+        exists (
+            select from blocked
+            where blocked.key_type = keys.key_type and blocked.key_value = keys.key_value
+        )
+    group by keys.key_type, keys.key_value
 )
 
 select distinct on (blocked.key_type, blocked.key_value)
