@@ -59,7 +59,7 @@ from common import (  # noqa: E402
     server_version,
     write_results,
 )
-from scoring_incremental import a_day_passes, write_increment  # noqa: E402
+from scoring_incremental import write_increment  # noqa: E402
 from transfer_sandbox import floor as http_floor  # noqa: E402
 from transfer_sandbox import start_sandbox  # noqa: E402
 
@@ -385,7 +385,6 @@ def main() -> int:
                 with psycopg.connect(database.url()) as conn:
                     written = write_increment(conn, increment, day)
                     conn.commit()
-                    a_day_passes(conn)
                 days.append((run_scenario(f"day-{n}", env, database, increment, day, logs), written))
     finally:
         sandbox.terminate()
