@@ -34,6 +34,20 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
             " where block_rule = 'conflicting' order by 1, 2"
         ).fetchall()
         comment = conn.execute("select obj_description('marts.dim_contacts'::regclass)").fetchone()[0]
+        # the contracts' constraints and types hold on the tables built (macros/create_table_as.sql
+        # builds them with `create table as`, then adds the constraints)
+        primary_keys = conn.execute(
+            "select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint"
+            " where connamespace = 'marts'::regnamespace and contype = 'p' order by 1"
+        ).fetchall()
+        not_null = conn.execute(
+            "select attname from pg_attribute where attrelid = 'marts.fct_interactions'::regclass"
+            " and attnum > 0 and attnotnull"
+        ).fetchall()
+        score_type = conn.execute(
+            "select format_type(atttypid, atttypmod) from pg_attribute"
+            " where attrelid = 'marts.contact_scores'::regclass and attname = 'lead_score'"
+        ).fetchone()
 
     assert staged == 14
     # Anna Berg and Lena Meier each have two CRM records with different CRM ids: two people to the
@@ -47,6 +61,15 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
     # consent belongs to the address: the newer opt-out beats the older opt-in for both holders
     assert lena == [("denied", 1), ("denied", 1)]
     assert comment and "golden contact" in comment  # docs persisted for BI tools
+    assert primary_keys == [
+        ("marts.contact_scores", "PRIMARY KEY (contact_id)"),
+        ("marts.dim_accounts", "PRIMARY KEY (account_id)"),
+        ("marts.dim_contacts", "PRIMARY KEY (contact_id)"),
+        ("marts.lead_stages", "PRIMARY KEY (contact_id)"),
+        ("marts.transfer_candidates", "PRIMARY KEY (contact_id)"),
+    ]
+    assert not_null == [("interaction_key",)]
+    assert score_type == ("numeric(6,2)",)
 
 
 def test_dbt_build_fails_when_a_test_fails(fresh_database, tmp_path):
