@@ -51,24 +51,25 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- for rendered in adapter.render_raw_model_constraints(raw_constraints=model.get('constraints') or []) -%}
+    {%- set model_constraints = model.get('constraints') or [] -%}
+    {%- for rendered in adapter.render_raw_model_constraints(raw_constraints=model_constraints) -%}
         {%- do additions.append('add ' ~ rendered) -%}
     {%- endfor -%}
+    {%- set casts = [] -%}
+    {%- for column in columns -%}
+        {%- set name = adapter.quote(column['name']) if column.get('quote') else column['name'] -%}
+        {%- do casts.append('cast(' ~ name ~ ' as ' ~ column['data_type'] ~ ') as ' ~ name) -%}
+    {%- endfor %}
 
     {{ sql_header if sql_header is not none }}
     {{ get_assert_columns_equivalent(sql) }}
     create {% if unlogged %}unlogged {% endif %}table {{ relation }} as (
-        select
-        {%- for column in columns %}
-            {%- set name = adapter.quote(column['name']) if column.get('quote') else column['name'] %}
-            cast({{ name }} as {{ column['data_type'] }}) as {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
+        select {{ casts | join(", ") }}
         from (
             {{ sql }}
         ) as model_subq
     );
     {%- if additions %}
-    alter table {{ relation }}
-        {{ additions | join(",\n        ") }};
+        alter table {{ relation }} {{ additions | join(", ") }};
     {%- endif %}
 {%- endmacro %}
