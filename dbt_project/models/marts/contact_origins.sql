@@ -4,11 +4,13 @@
 {{ config(indexes=[{'columns': ['contact_id']}]) }}
 with
 
-origins as (
+-- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
+-- materialised CTE runs in one process (and guesses its sizes); the tables are read once per use
+origins as not materialized (
     select * from {{ ref('int_identity_origins') }}
 ),
 
-current_contacts as (
+current_contacts as not materialized (
     select * from {{ ref('int_contact_origins_current') }}
 ),
 

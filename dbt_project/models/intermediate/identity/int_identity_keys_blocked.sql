@@ -6,7 +6,9 @@
       (two CRM ids are two people). -#}
 with
 
-keys as (
+-- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
+-- materialised CTE runs in one process (and guesses its sizes)
+keys as not materialized (
     select * from {{ ref('int_identity_keys') }}
     where links_origins
 ),

@@ -12,7 +12,9 @@ contacts as (
     where first_seen_at <= {{ as_of() }}
 ),
 
-interactions as (
+-- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
+-- materialised CTE runs in one process (and guesses its sizes)
+interactions as not materialized (
     select * from {{ ref('fct_interactions') }}
     where contact_id is not null and occurred_at <= {{ as_of() }}
 ),
@@ -22,7 +24,7 @@ addresses as (
     where channel = 'email'
 ),
 
-rules as (
+rules as not materialized (
     select * from {{ ref('score_negative_rules') }}
 ),
 

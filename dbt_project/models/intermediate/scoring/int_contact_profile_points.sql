@@ -4,7 +4,9 @@
     (numeric bounds, either open). company_size_min is the lower bound of the size band ("250-999"). -#}
 with
 
-attributes as (
+-- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
+-- materialised CTE runs in one process (and guesses its sizes)
+attributes as not materialized (
     select * from {{ ref('int_contact_attributes_survived') }}
 ),
 
