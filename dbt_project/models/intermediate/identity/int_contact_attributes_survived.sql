@@ -12,7 +12,9 @@ current_contacts as (
     select * from {{ ref('int_contact_origins_current') }}
 ),
 
-priorities as (
+-- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
+-- materialised CTE runs in one process (and guesses its sizes)
+priorities as not materialized (
     select * from {{ ref('source_priorities') }}
 ),
 
