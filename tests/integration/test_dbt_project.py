@@ -72,6 +72,39 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
     assert score_type == ("numeric(6,2)",)
 
 
+def fct_interactions_checks(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    return conn.execute(
+        "select conname, pg_get_constraintdef(oid) from pg_constraint"
+        " where conrelid = 'marts.fct_interactions'::regclass and contype = 'c' order by 1"
+    ).fetchall()
+
+
+def test_fct_interactions_checks_its_values_as_rows_are_written(fresh_database, tmp_path):
+    feed = FeedFile.from_path(project_root() / "examples" / "feed" / "crm__contacts.csv")
+    with psycopg.connect(fresh_database.url()) as conn:
+        land_records(conn, feed.source_system, feed.entity, feed.records())
+    built = run_dbt(
+        fresh_database, tmp_path / "target", "build", "--select", "+fct_interactions", "--exclude", "resource_type:test"
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+
+    with psycopg.connect(fresh_database.url(), autocommit=True) as conn:
+        created = fct_interactions_checks(conn)
+        # a table built before the checks were declared gets them on its next incremental run
+        conn.execute("alter table marts.fct_interactions drop constraint fct_interactions_direction_check")
+        rerun = run_dbt(fresh_database, tmp_path / "target", "run", "--select", "fct_interactions")
+        assert rerun.returncode == 0, rerun.stdout[-3000:]
+        restored = fct_interactions_checks(conn)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("insert into marts.fct_interactions (interaction_key, direction) values ('x:1', 'sideways')")
+
+    assert [name for name, _ in created] == [
+        "fct_interactions_direction_check",
+        "fct_interactions_resolved_by_check",
+    ]
+    assert restored == created
+
+
 def test_dbt_build_fails_when_a_test_fails(fresh_database, tmp_path):
     with psycopg.connect(fresh_database.url()) as conn:
         land_records(

@@ -26,6 +26,7 @@
             "create unique index if not exists {{ this.name }}__key on {{ this }} (interaction_key)",
             "create index if not exists {{ this.name }}__contact_id on {{ this }} (contact_id, occurred_at)",
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
+            "{{ ensure_contract_checks() }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__crm_id",
             "drop index if exists {{ this.schema }}.{{ this.name }}__email_hash",
             "drop index if exists {{ this.schema }}.{{ this.name }}__record",
