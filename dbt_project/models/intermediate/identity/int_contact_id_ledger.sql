@@ -7,16 +7,22 @@
     - an existing id stays with the component holding most of its origins (a split: the largest part);
     - a component holding several ids (a merge) keeps the oldest; the others are retired into it;
     - a component without any id gets a new one, derived from its earliest origin and how often
-      that origin's contact changed before (deterministic, never reused). -#}
+      that origin's contact changed before (deterministic, never reused).
+
+    A component holding exactly the origins of one existing contact, no more and no fewer, keeps
+    that id and appends nothing; its contact appears in no other component. So the rules above run
+    on the other components only: on a daily run, the few that new or changed origins touched. -#}
 {{ config(materialized="incremental", incremental_strategy="append", full_refresh=false) }}
 
 with
 
-clusters as (
+-- not materialized: the tables are read where needed (PostgreSQL materialises a CTE named more
+-- than once, and a plan reading a materialised CTE runs in one process)
+clusters as not materialized (
     select * from {{ ref('int_identity_clusters') }}
 ),
 
-ledger as (
+ledger as not materialized (
     {%- if is_incremental() %}
         select * from {{ this }}
     {%- else %}
@@ -41,30 +47,66 @@ previous as (
     order by origin_key asc, run_sequence desc
 ),
 
-id_ages as (
+previous_sizes as (
     select
         contact_id,
-        min(run_sequence) as first_run
-    from ledger
+        count(*) as origins
+    from previous
     group by contact_id
+),
+
+component_contacts as (
+    select
+        clusters.component,
+        count(*) as origins,
+        count(previous.contact_id) as known_origins,
+        min(previous.contact_id) as first_contact_id,
+        max(previous.contact_id) as last_contact_id
+    from clusters
+    left join previous on clusters.origin_key = previous.origin_key
+    group by clusters.component
+),
+
+changed_components as (
+    -- all but the components that are exactly one existing contact (every origin known, one id,
+    -- and that id has no origin elsewhere)
+    select
+        component_contacts.component,
+        component_contacts.origins
+    from component_contacts
+    left join previous_sizes on component_contacts.first_contact_id = previous_sizes.contact_id
+    where
+        component_contacts.first_contact_id is distinct from component_contacts.last_contact_id
+        or component_contacts.known_origins < component_contacts.origins
+        or previous_sizes.origins is distinct from component_contacts.origins
+),
+
+changed as (
+    select clusters.*
+    from clusters
+    inner join changed_components on clusters.component = changed_components.component
 ),
 
 id_overlaps as (
     select
-        clusters.component,
+        changed.component,
         previous.contact_id,
         count(*) as shared_origins
-    from clusters
-    inner join previous on clusters.origin_key = previous.origin_key
-    group by clusters.component, previous.contact_id
+    from changed
+    inner join previous on changed.origin_key = previous.origin_key
+    group by changed.component, previous.contact_id
 ),
 
-component_sizes as (
+id_ages as (
     select
-        component,
-        count(*) as origins
-    from clusters
-    group by component
+        ledger.contact_id,
+        min(ledger.run_sequence) as first_run
+    from ledger
+    where exists (
+        select from id_overlaps
+        where id_overlaps.contact_id = ledger.contact_id
+    )
+    group by ledger.contact_id
 ),
 
 id_owners as (
@@ -72,11 +114,11 @@ id_owners as (
         id_overlaps.contact_id,
         id_overlaps.component
     from id_overlaps
-    inner join component_sizes on id_overlaps.component = component_sizes.component
+    inner join changed_components on id_overlaps.component = changed_components.component
     order by
         id_overlaps.contact_id asc,
         id_overlaps.shared_origins desc,
-        component_sizes.origins desc,
+        changed_components.origins desc,
         id_overlaps.component asc
 ),
 
@@ -93,16 +135,17 @@ founders as (
     select distinct on (component)
         component,
         origin_key
-    from clusters
+    from changed
     order by component asc, first_seen_at asc nulls last, origin_key asc
 ),
 
 founder_changes as (
     select
-        origin_key,
+        ledger.origin_key,
         count(*) as changes
     from ledger
-    group by origin_key
+    inner join founders on ledger.origin_key = founders.origin_key
+    group by ledger.origin_key
 ),
 
 minted_ids as (
@@ -116,13 +159,13 @@ minted_ids as (
 
 assigned as (
     select
-        clusters.origin_key,
-        clusters.source_system,
-        clusters.source_record_id,
+        changed.origin_key,
+        changed.source_system,
+        changed.source_record_id,
         coalesce(kept_ids.contact_id, minted_ids.contact_id) as contact_id
-    from clusters
-    left join kept_ids on clusters.component = kept_ids.component
-    left join minted_ids on clusters.component = minted_ids.component
+    from changed
+    left join kept_ids on changed.component = kept_ids.component
+    left join minted_ids on changed.component = minted_ids.component
 ),
 
 changes as (
