@@ -102,10 +102,11 @@ id_ages as (
         ledger.contact_id,
         min(ledger.run_sequence) as first_run
     from ledger
-    where exists (
-        select from id_overlaps
-        where id_overlaps.contact_id = ledger.contact_id
-    )
+    where
+        exists (
+            select from id_overlaps
+            where id_overlaps.contact_id = ledger.contact_id
+        )
     group by ledger.contact_id
 ),
 
