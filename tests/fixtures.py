@@ -160,8 +160,9 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path | None = None, tim
 def bridge_candidates(
     conn: psycopg.Connection, *, with_interactions: bool = False, email_like: str = "%"
 ) -> tuple[tuple[str, str], tuple[str, str]]:
-    """Two single-origin contacts, one known by an email, one by a phone, neither key blocked:
-    a new record naming both merges them. ((email contact, email), (phone contact, phone))."""
+    """Two single-origin contacts, one known by an email, one by a phone, neither key blocked nor
+    holding a CRM id (one per contact: two would conflict): a new record naming both merges them.
+    ((email contact, email), (phone contact, phone))."""
     from psycopg import sql
 
     def pick(key: str, other: str) -> tuple[str, str]:
@@ -169,7 +170,11 @@ def bridge_candidates(
             "select d.contact_id, d.{key} from marts.dim_contacts d where d.number_of_origins = 1"
             " and d.{key} like %(like)s"
             " and d.{key} not in (select key_value from intermediate.int_identity_keys_blocked)"
-            " and d.contact_id <> %(other)s {interactions} order by d.contact_id limit 1"
+            " and d.contact_id <> %(other)s {interactions}"
+            " and not exists (select from intermediate.int_contact_origins_current c"
+            " join intermediate.int_identity_keys k on k.origin_key = c.origin_key"
+            " where c.contact_id = d.contact_id and k.key_type = 'crm_id')"
+            " order by d.contact_id limit 1"
         ).format(
             key=sql.Identifier(key),
             interactions=sql.SQL(
