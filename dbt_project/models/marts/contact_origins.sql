@@ -1,7 +1,30 @@
 {#- contact_id ↔ origin: every source record (and web cookie) of every contact, the key it matched
     on, and which best-record attributes it supplies. -#}
+{#- Per contact incremental (macros/contact_changes.sql): a run rebuilds the contacts logged in
+    int_contact_changes since its last build (by int_contact_addresses too: a best address may
+    have changed; the best record's attributes change only with the contact's origins), those
+    holding a blocked key
+    a logged contact holds (a key blocked since no longer names the match; a key unblocked links
+    its holders, which the ledger logs), every contact when identity_key_rules or
+    identity_blocked_keys changed. A new column needs --full-refresh (on_schema_change: fail). -#}
 {#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
-{{ config(indexes=[{'columns': ['contact_id']}]) }}
+{{
+    config(
+        materialized="incremental",
+        tags=["per_contact"],
+        incremental_strategy="delete+insert",
+        unique_key="contact_id",
+        on_schema_change="fail",
+        indexes=[{'columns': ['contact_id']}],
+        post_hook="{{ contact_rebuild_post_hook(
+            rules=[ref('identity_key_rules'), ref('identity_blocked_keys')],
+            upstream=['int_contact_addresses', 'int_contact_attributes_survived']
+        ) }}",
+    )
+}}
+{%- set rebuilt = "in (select rebuild.contact_id from rebuild)" if is_incremental() else "is not null" %}
+
+-- depends_on: {{ ref('int_contact_changes') }}
 with
 
 -- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
@@ -14,7 +37,7 @@ current_contacts as not materialized (
     select * from {{ ref('int_contact_origins_current') }}
 ),
 
-keys as (
+keys as not materialized (
     select * from {{ ref('int_identity_keys') }}
 ),
 
@@ -35,6 +58,50 @@ addresses as (
     where is_best
 ),
 
+{% if is_incremental() %}
+
+    logged as (
+        {{ contacts_to_rebuild(upstream=['int_contact_addresses', 'int_contact_attributes_survived']) }}
+    ),
+
+    rebuild as (
+        select logged.contact_id from logged
+
+        union
+
+        select current_contacts.contact_id
+        from current_contacts
+        where {{ everything_changed(rules=[ref('identity_key_rules'), ref('identity_blocked_keys')]) }}
+
+        union
+
+        -- the holders of a blocked key that a logged contact holds
+        select holders.contact_id
+        from (
+            select distinct
+                logged_keys.key_type,
+                logged_keys.key_value
+            from logged
+            inner join current_contacts as logged_origins on logged.contact_id = logged_origins.contact_id
+            inner join keys as logged_keys on logged_origins.origin_key = logged_keys.origin_key
+            inner join blocked
+                on logged_keys.key_type = blocked.key_type and logged_keys.key_value = blocked.key_value
+        ) as touched_blocked
+        inner join keys as holder_keys
+            on
+                touched_blocked.key_type = holder_keys.key_type
+                and touched_blocked.key_value = holder_keys.key_value
+        inner join current_contacts as holders on holder_keys.origin_key = holders.origin_key
+    ),
+
+{% endif %}
+
+rebuilt_origins as not materialized (
+    select current_contacts.*
+    from current_contacts
+    where current_contacts.contact_id {{ rebuilt }}
+),
+
 shared_keys as (
     -- the usable keys an origin shares with another origin of its contact
     select
@@ -46,9 +113,9 @@ shared_keys as (
             keys.origin_key,
             keys.key_type,
             keys.priority,
-            count(*) over (partition by current_contacts.contact_id, keys.key_type, keys.key_value) as holders
+            count(*) over (partition by rebuilt_origins.contact_id, keys.key_type, keys.key_value) as holders
         from keys
-        inner join current_contacts on keys.origin_key = current_contacts.origin_key
+        inner join rebuilt_origins on keys.origin_key = rebuilt_origins.origin_key
         left join blocked on keys.key_type = blocked.key_type and keys.key_value = blocked.key_value
         where keys.links_origins and blocked.key_type is null
     ) as contact_keys
@@ -79,6 +146,7 @@ supplied as (
             origin_key,
             attribute
         from attributes
+        where contact_id {{ rebuilt }}
         union all
         select
             origins.origin_key,
@@ -88,10 +156,10 @@ supplied as (
             on
                 addresses.address_key
                 = case when addresses.channel = 'email' then origins.email_key else origins.phone end
-        inner join current_contacts
+        inner join rebuilt_origins
             on
-                origins.origin_key = current_contacts.origin_key
-                and addresses.contact_id = current_contacts.contact_id
+                origins.origin_key = rebuilt_origins.origin_key
+                and addresses.contact_id = rebuilt_origins.contact_id
     ) as s
     group by origin_key
 ),
@@ -99,7 +167,7 @@ supplied as (
 final as (
     select
         -- ids
-        current_contacts.contact_id,
+        rebuilt_origins.contact_id,
         origins.source_system,
         origins.source_record_id,
         origins.origin_type,
@@ -110,12 +178,12 @@ final as (
         coalesce(supplied.attributes, '{}') as supplied_attributes,
 
         -- when
-        current_contacts.contact_since,
+        rebuilt_origins.contact_since,
         origins.first_seen_at,
         origins.updated_at
 
-    from current_contacts
-    inner join origins on current_contacts.origin_key = origins.origin_key
+    from rebuilt_origins
+    inner join origins on rebuilt_origins.origin_key = origins.origin_key
     left join matched_on on origins.origin_key = matched_on.origin_key
     left join fuzzy on origins.origin_key = fuzzy.origin_key
     left join supplied on origins.origin_key = supplied.origin_key

@@ -1,8 +1,29 @@
 {#- The golden contact (best record): one row per known contact — a contact with at least one
     source record or email (a cookie that never filled a form is an anonymous visitor, not a
     contact). Attributes by survivorship, best address and consent from int_contact_addresses. -#}
+{#- Per contact incremental (macros/contact_changes.sql): a run rebuilds the contacts logged in
+    int_contact_changes since its last build (by fct_interactions too: first and last
+    interaction; by int_contact_addresses: best address and consent), and those whose account
+    changed (int_contact_accounts is rebuilt whole: an account depends on the other contacts of
+    the email domain). A new column needs --full-refresh (on_schema_change: fail), not nulls in
+    the rows kept. -#}
 {#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
-{{ config(indexes=[{'columns': ['email']}]) }}
+{{
+    config(
+        materialized="incremental",
+        tags=["per_contact"],
+        incremental_strategy="delete+insert",
+        unique_key="contact_id",
+        on_schema_change="fail",
+        indexes=[{'columns': ['email']}],
+        post_hook="{{ contact_rebuild_post_hook(
+            upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
+        ) }}",
+    )
+}}
+{%- set rebuilt = "in (select rebuild.contact_id from rebuild)" if is_incremental() else "is not null" %}
+
+-- depends_on: {{ ref('int_contact_changes') }}
 with
 
 origins as (
@@ -29,6 +50,43 @@ interactions as (
     select * from {{ ref('fct_interactions') }}
 ),
 
+{% if is_incremental() %}
+
+    rebuild as (
+        {{ contacts_to_rebuild(
+            upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
+        ) }}
+
+        union
+
+        select current_contacts.contact_id
+        from current_contacts
+        where {{ everything_changed() }}
+
+        union
+
+        -- a changed account
+        select previous.contact_id
+        from {{ this }} as previous
+        left join accounts on previous.contact_id = accounts.contact_id
+        where previous.account_id is distinct from accounts.account_id
+    ),
+
+{% endif %}
+
+best_addresses as (
+    select
+        contact_id,
+        max(address) filter (where channel = 'email' and is_best) as email,
+        max(permission) filter (where channel = 'email' and is_best) as email_permission,
+        max(address) filter (where channel = 'phone' and is_best) as phone,
+        max(permission) filter (where channel = 'phone' and is_best) as phone_permission,
+        bool_or(has_unsubscribed) as has_unsubscribed
+    from addresses
+    where contact_id {{ rebuilt }}
+    group by contact_id
+),
+
 contacts as (
     select
         current_contacts.contact_id,
@@ -36,6 +94,7 @@ contacts as (
         min(origins.first_seen_at) as first_seen_at
     from current_contacts
     inner join origins on current_contacts.origin_key = origins.origin_key
+    where current_contacts.contact_id {{ rebuilt }}
     group by current_contacts.contact_id
     having bool_or(origins.origin_type = 'record' or origins.email is not null)
 ),
@@ -52,18 +111,7 @@ best_values as (
         max(value) filter (where attribute = 'country') as country,
         max(value) filter (where attribute = 'marketing_area') as marketing_area
     from attributes
-    group by contact_id
-),
-
-best_addresses as (
-    select
-        contact_id,
-        max(address) filter (where channel = 'email' and is_best) as email,
-        max(permission) filter (where channel = 'email' and is_best) as email_permission,
-        max(address) filter (where channel = 'phone' and is_best) as phone,
-        max(permission) filter (where channel = 'phone' and is_best) as phone_permission,
-        bool_or(has_unsubscribed) as has_unsubscribed
-    from addresses
+    where contact_id {{ rebuilt }}
     group by contact_id
 ),
 
@@ -73,7 +121,7 @@ contact_interactions as (
         min(interactions.occurred_at) as first_interaction_at,
         max(interactions.occurred_at) filter (where interactions.direction = 'inbound') as last_interaction_at
     from interactions
-    where interactions.contact_id is not null
+    where interactions.contact_id {{ rebuilt }}
     group by interactions.contact_id
 ),
 

@@ -12,6 +12,9 @@
     A full refresh gives the same rows. (Earlier versions indexed its keys for the second kind;
     one scan does it now, and the post-hook drops those indexes where they exist.)
 
+    Its post-hook logs the contacts of the interactions it wrote in int_contact_changes, so
+    dim_contacts rebuilds them (macros/contact_changes.sql).
+
     Merge joins are off for its build: the planner cannot size the latest versions (distinct on
     over staging's expressions; it guesses 40,000 rows for 11 M) and sorted them twice on disk for
     merge joins, where hash joins take 40 s less at 1 M contacts. -#}
@@ -27,6 +30,7 @@
             "create index if not exists {{ this.name }}__contact_id on {{ this }} (contact_id, occurred_at)",
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
             "{{ ensure_contract_checks() }}",
+            "{{ log_contacts_written_here(readers=['dim_contacts']) }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__crm_id",
             "drop index if exists {{ this.schema }}.{{ this.name }}__email_hash",
             "drop index if exists {{ this.schema }}.{{ this.name }}__record",
@@ -37,6 +41,7 @@
 }}
 
 -- depends_on: {{ ref('int_identity_keys') }}
+-- depends_on: {{ ref('int_contact_changes') }}
 with
 
 ledger as (

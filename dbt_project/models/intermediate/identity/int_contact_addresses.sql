@@ -5,7 +5,31 @@
     - usable: not hard-bounced since the last opt-in;
     - shared: blocked as a key (a generic or shared address: info@…, a switchboard);
     - best: the most trusted usable address, a personal one before a shared one (then source
-      priority, most origins, most recent). -#}
+      priority, most origins, most recent).
+
+    Per contact incremental (macros/contact_changes.sql): an address's consent is stated by every
+    origin that holds it, whichever its contact, so a run rebuilds the contacts logged in
+    int_contact_changes since its last build and every contact holding an address that
+    - one of those contacts holds, or held before,
+    - has new unsubscribes, spam complaints or bounces (int_email_events),
+    - was blocked or unblocked as a shared key;
+    every contact when source_priorities changed. It logs the contacts it rebuilt beyond the
+    logged ones, for dim_contacts and contact_origins. -#}
+{{
+    config(
+        materialized="incremental",
+        tags=["per_contact"],
+        incremental_strategy="delete+insert",
+        unique_key="contact_id",
+        indexes=[{"columns": ["contact_id"]}],
+        post_hook="{{ contact_rebuild_post_hook(
+            rules=[ref('source_priorities')], log_own_for=['dim_contacts', 'contact_origins']
+        ) }}",
+    )
+}}
+{%- set rebuilt = "in (select rebuild.contact_id from rebuild)" if is_incremental() else "is not null" %}
+
+-- depends_on: {{ ref('int_contact_changes') }}
 with
 
 origins as (
@@ -16,9 +40,8 @@ current_contacts as (
     select * from {{ ref('int_contact_origins_current') }}
 ),
 
-interactions as (
-    select * from {{ ref('stg_feed__interactions') }}
-    where interaction_type in ('unsubscribe', 'spam_complaint', 'hard_bounce') and email_key is not null
+email_events as (
+    select * from {{ ref('int_email_events') }}
 ),
 
 priorities as (
@@ -29,6 +52,84 @@ priorities as (
 blocked as (
     select * from {{ ref('int_identity_keys_blocked') }}
 ),
+
+{% if is_incremental() %}
+
+    logged as (
+        {{ contacts_to_rebuild() }}
+    ),
+
+    changed_addresses as (
+        -- held by a logged contact before
+        select
+            previous.channel,
+            previous.address_key
+        from {{ this }} as previous
+        where previous.contact_id in (select logged.contact_id from logged)
+
+        union
+
+        -- held by a logged contact now
+        select
+            a.channel,
+            a.address_key
+        from current_contacts
+        inner join origins on current_contacts.origin_key = origins.origin_key
+        cross join
+            lateral (values ('email', origins.email_key), ('phone', origins.phone))
+                as a (channel, address_key)
+        where
+            current_contacts.contact_id in (select logged.contact_id from logged)
+            and a.address_key is not null
+
+        union
+
+        -- new unsubscribes, spam complaints, bounces
+        select
+            'email' as channel,
+            email_events.email_key as address_key
+        from email_events
+        where email_events.change_sequence > {{ consumed_sequence() }}
+
+        union
+
+        -- blocked or unblocked since
+        select
+            previous.channel,
+            previous.address_key
+        from {{ this }} as previous
+        left join blocked
+            on previous.channel = blocked.key_type and previous.address_key = blocked.key_value
+        where previous.is_shared is distinct from (blocked.key_value is not null)
+    ),
+
+    rebuild as (
+        select logged.contact_id from logged
+
+        union
+
+        -- every holder of a changed address
+        select current_contacts.contact_id
+        from origins
+        inner join current_contacts on origins.origin_key = current_contacts.origin_key
+        where
+            origins.email_key in (
+                select changed_addresses.address_key from changed_addresses
+                where changed_addresses.channel = 'email'
+            )
+            or origins.phone in (
+                select changed_addresses.address_key from changed_addresses
+                where changed_addresses.channel = 'phone'
+            )
+
+        union
+
+        select current_contacts.contact_id
+        from current_contacts
+        where {{ everything_changed(rules=[ref('source_priorities')]) }}
+    ),
+
+{% endif %}
 
 held as (
     -- which contact holds which address, through which origin
@@ -50,27 +151,47 @@ held as (
             ('email', origins.email_key, origins.email, origins.email_opt_in),
             ('phone', origins.phone, origins.phone, origins.phone_opt_in)
         ) as a (channel, address_key, address, opt_in)
-    where a.address_key is not null
+    where a.address_key is not null and current_contacts.contact_id {{ rebuilt }}
 ),
 
 statements as (
+    -- every origin's statement about the addresses held (whichever its contact)
     select
-        channel,
-        address_key,
-        updated_at as stated_at,
-        case when opt_in then 'granted' else 'denied' end as permission
-    from held
-    where opt_in is not null
+        a.channel,
+        a.address_key,
+        origins.updated_at as stated_at,
+        case when a.opt_in then 'granted' else 'denied' end as permission
+    from origins
+    cross join
+        lateral (
+            values
+            ('email', origins.email_key, origins.email_opt_in),
+            ('phone', origins.phone, origins.phone_opt_in)
+        ) as a (channel, address_key, opt_in)
+    where
+        a.opt_in is not null
+        {%- if is_incremental() %}
+            and (
+                origins.email_key in (
+                    select held.address_key from held
+                    where held.channel = 'email'
+                )
+                or origins.phone in (
+                    select held.address_key from held
+                    where held.channel = 'phone'
+                )
+            )
+        {%- endif %}
 
     union all
 
     select
         'email' as channel,
         email_key as address_key,
-        occurred_at as stated_at,
+        last_denied_at as stated_at,
         'denied' as permission
-    from interactions
-    where interaction_type in ('unsubscribe', 'spam_complaint')
+    from email_events
+    where last_denied_at is not null
 ),
 
 consent as (
@@ -81,15 +202,6 @@ consent as (
         stated_at as permission_stated_at
     from statements
     order by channel asc, address_key asc, stated_at desc, permission = 'denied' desc
-),
-
-events as (
-    select
-        email_key as address_key,
-        max(occurred_at) filter (where interaction_type = 'hard_bounce') as last_bounced_at,
-        bool_or(interaction_type = 'unsubscribe') as has_unsubscribed
-    from interactions
-    group by email_key
 ),
 
 addresses as (
@@ -110,18 +222,18 @@ assessed as (
         addresses.*,
         coalesce(consent.permission, 'unknown') as permission,
         consent.permission_stated_at,
-        coalesce(events.has_unsubscribed, false) as has_unsubscribed,
-        events.last_bounced_at,
+        coalesce(email_events.has_unsubscribed, false) as has_unsubscribed,
+        email_events.last_bounced_at,
         blocked.key_value is not null as is_shared,
-        events.last_bounced_at is null
+        email_events.last_bounced_at is null
         or (
-            consent.permission = 'granted' and consent.permission_stated_at > events.last_bounced_at
+            consent.permission = 'granted' and consent.permission_stated_at > email_events.last_bounced_at
         ) as is_usable
     from addresses
     left join consent
         on addresses.channel = consent.channel and addresses.address_key = consent.address_key
-    left join events
-        on addresses.channel = 'email' and addresses.address_key = events.address_key
+    left join email_events
+        on addresses.channel = 'email' and addresses.address_key = email_events.email_key
     left join blocked
         on addresses.channel = blocked.key_type and addresses.address_key = blocked.key_value
 )

@@ -1,7 +1,25 @@
 {#- Survivorship: for every attribute of the best record, the value of the most trusted origin
     (seed source_priorities: per attribute, else the source's default), then the most recently
     updated, then the most complete origin (most attributes filled). One row per contact and
-    attribute, naming the origin that supplied it. -#}
+    attribute, naming the origin that supplied it.
+
+    Per contact incremental (macros/contact_changes.sql): a run rebuilds the contacts logged in
+    int_contact_changes since its last build, every contact when source_priorities changed (and
+    then logs them for dim_contacts and contact_origins). -#}
+{{
+    config(
+        materialized="incremental",
+        tags=["per_contact"],
+        incremental_strategy="delete+insert",
+        unique_key="contact_id",
+        indexes=[{"columns": ["contact_id"]}],
+        post_hook="{{ contact_rebuild_post_hook(
+            rules=[ref('source_priorities')], log_own_for=['dim_contacts', 'contact_origins']
+        ) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_contact_changes') }}
 with
 
 origins as (
@@ -41,7 +59,9 @@ attribute_values as (
             ('country', origins.country),
             ('marketing_area', origins.marketing_area)
         ) as a (attribute, value)
-    where a.value is not null
+    where
+        a.value is not null
+        and {{ rebuild_filter('current_contacts.contact_id', rules=[ref('source_priorities')]) }}
 ),
 
 ranked as (

@@ -1,0 +1,158 @@
+-- noqa: disable=LT02
+-- (sqlfluff lints the macros' bodies as one query; their indentation follows the Jinja blocks)
+{#- Per-contact incremental builds: a model whose rows each belong to one contact rebuilds, on an
+    incremental run, only the contacts something changed for, instead of every contact.
+
+    - int_contact_changes is the log of what changed: each build of it appends the contacts the
+      identity build touched, under a new change_sequence (see the model).
+    - Each per-contact model keeps a watermark in intermediate.contact_change_watermarks: the last
+      change_sequence it consumed, when, and a hash of the seeds it applies.
+    - Incremental run (delete+insert on contact_id): its SQL selects the rows of the logged
+      contacts only (`where {{ rebuild_filter('contact_id') }}`), and may add contacts for reasons
+      of its own; dbt replaces those contacts' rows; the post-hooks of
+      `contact_rebuild_post_hook()` then
+        1. log the contacts it rebuilt for a reason of its own, so models downstream rebuild them,
+        2. delete the rows of logged contacts it wrote none for (those not written by this
+           transaction: xmin), and
+        3. move its watermark.
+      All in the model's one transaction: a failed build leaves rows and watermark as they were.
+    - Everything is rebuilt when the model has no watermark, or when a seed it applies changed
+      (`rules`: the seeds' relations, hashed).
+    A full refresh builds every contact and sets the watermark. -#}
+
+{% macro contact_change_watermarks() -%}
+    {{ generate_schema_name('intermediate', none) }}.contact_change_watermarks
+{%- endmacro %}
+
+{#- on-run-start: the watermark table (in the project's intermediate schema, not a model: it is
+    written by the models' post-hooks) -#}
+{% macro create_contact_change_watermarks() -%}
+    create schema if not exists {{ generate_schema_name('intermediate', none) }};
+    create table if not exists {{ contact_change_watermarks() }} (
+        model text primary key,
+        change_sequence bigint not null,
+        rules_hash text,
+        built_at timestamptz not null
+    )
+{%- endmacro %}
+
+{#- md5 of the seeds' rows, in a stable order: a changed rule rebuilds every contact -#}
+{% macro rules_hash(rules) -%}
+    {%- if rules -%}
+        (select md5(string_agg(r.row_text, '|' order by r.row_text)) from (
+        {%- for rule in rules %}
+            select '{{ loop.index }}:' || t::text as row_text from {{ rule }} as t
+            {%- if not loop.last %} union all{% endif %}
+        {%- endfor %}
+        ) as r)
+    {%- else -%}
+        cast(null as text)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro watermark_of_this() -%}
+    (select w from {{ contact_change_watermarks() }} as w where w.model = '{{ this.name }}')
+{%- endmacro %}
+
+{#- true when every contact must be rebuilt: no watermark yet, or a changed seed -#}
+{% macro everything_changed(rules=[]) -%}
+    not exists (
+        select from {{ contact_change_watermarks() }} as w
+        where w.model = '{{ this.name }}' and w.rules_hash is not distinct from {{ rules_hash(rules) }}
+    )
+{%- endmacro %}
+
+{#- this model's last consumed change_sequence (-1: none) -#}
+{% macro consumed_sequence() -%}
+    coalesce((
+        select w.change_sequence from {{ contact_change_watermarks() }} as w
+        where w.model = '{{ this.name }}'
+    ), -1)
+{%- endmacro %}
+
+{#- the contacts logged since this model's last build: by the log's build, and by the models
+    named in `upstream` (for their own reasons) -#}
+{% macro contacts_to_rebuild(upstream=[]) -%}
+    select changes.contact_id
+    from {{ ref('int_contact_changes') }} as changes
+    where
+        changes.change_sequence > {{ consumed_sequence() }}
+        and changes.contact_id is not null
+        and changes.logged_by in ('int_contact_changes'{% for model in upstream %}, '{{ model }}'{% endfor %})
+{%- endmacro %}
+
+{#- the filter of a build's rows: every contact (a full build, no watermark, a changed seed), or
+    the logged ones -#}
+{% macro rebuild_filter(column, rules=[], upstream=[]) -%}
+    {%- if is_incremental() -%}
+        ({{ everything_changed(rules) }} or {{ column }} in ({{ contacts_to_rebuild(upstream) }}))
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The post-hook, up to three statements (not guarded by is_incremental(): dbt renders hooks
+    after the build, when the table exists; on a full build they log and delete nothing, as every
+    row was written by it). `log_own_for`: the models downstream that need the contacts this one
+    rebuilt for reasons of its own (each names this one in its `upstream`, and depends on it, so
+    their transactions do not overlap). -#}
+{% macro contact_rebuild_post_hook(rules=[], upstream=[], log_own_for=[]) -%}
+    {%- set written_here = "xmin = pg_current_xact_id()::xid" -%}
+    {%- set changes = ref('int_contact_changes') -%}
+    {%- set hooks = [] -%}
+    {%- if log_own_for -%}
+        {#- 1. contacts rebuilt for a reason of this model's own (a seed changed, a change in a
+               table that is not per contact): under a new sequence, after every watermark -#}
+        {%- do hooks.append(log_contacts_written_here(log_own_for, contacts_to_rebuild(upstream))) -%}
+    {%- endif -%}
+    {#- 2. the rows of logged contacts that have none now (merged into another, no longer a
+           contact); delete+insert replaced the others (every previous row when everything was
+           rebuilt) -#}
+    {%- do hooks.append(
+        "delete from " ~ this ~ " where not (" ~ written_here ~ ") and (" ~ everything_changed(rules) ~ "
+        or contact_id in (" ~ contacts_to_rebuild(upstream) ~ "))"
+    ) -%}
+    {#- 3. the watermark -#}
+    {%- do hooks.append(record_watermark(rules)) -%}
+    {{ hooks | join(";\n") }}
+{%- endmacro %}
+
+{#- Log the contacts of the rows this transaction wrote to this model (xmin), but for those the
+    query `already` returns, under a new sequence (models built earlier in the run see them next
+    run; a model that reads them must be downstream of this one). Only once one of `readers` (the
+    models that read these rows) has a watermark: before, their first build takes every contact
+    anyway (and a first build here would log every contact for nothing). -#}
+{% macro log_contacts_written_here(readers, already="select null::text as contact_id where false") -%}
+    {%- set changes = ref('int_contact_changes') -%}
+    insert into {{ changes }} (change_sequence, contact_id, reason, logged_by)
+    select (select max(change_sequence) + 1 from {{ changes }}), written.contact_id, 'rebuilt', '{{ this.name }}'
+    from (
+        select contact_id from {{ this }}
+        where xmin = pg_current_xact_id()::xid and contact_id is not null
+        except
+        select contact_id from ({{ already }}) as already
+    ) as written
+    where exists (
+        select from {{ contact_change_watermarks() }} as w
+        where w.model in ('{{ readers | join("', '") }}')
+    )
+{%- endmacro %}
+
+{#- The watermark of this model: the log's newest sequence, the seeds' hash, the time -#}
+{% macro record_watermark(rules=[]) -%}
+    insert into {{ contact_change_watermarks() }} (model, change_sequence, rules_hash, built_at)
+    select '{{ this.name }}', coalesce(max(change_sequence), 0), {{ rules_hash(rules) }}, now()
+    from {{ ref('int_contact_changes') }}
+    on conflict (model) do update set change_sequence = excluded.change_sequence,
+        rules_hash = excluded.rules_hash, built_at = excluded.built_at
+{%- endmacro %}
+
+{#- The loads the log read since this model's last build, as an array (load_id = any(...) reaches
+    the raw tables' scans) -#}
+{% macro loads_read_since_last_build() -%}
+    array(
+        select changes.load_id
+        from {{ ref('int_contact_changes') }} as changes
+        where changes.change_sequence > {{ consumed_sequence() }} and changes.reason = 'load read'
+    )
+{%- endmacro %}

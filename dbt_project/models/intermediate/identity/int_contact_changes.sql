@@ -1,0 +1,178 @@
+{#- The log of contacts whose per-contact rows must be rebuilt (macros/contact_changes.sql): each
+    build appends, under a new change_sequence, the contacts
+    - the id ledger moved an origin to or from since the last build (added, merged, split),
+    - of an origin that loads since the last build touched: a source record landed again (a new
+      version, or the same one re-sent), a cookie with new interactions. The loads are those not
+      seen yet that finished since the newest one seen (less vars.fct_interactions_margin_minutes,
+      for loads that were committing meanwhile), as fct_interactions takes them; each load read
+      gets a row of its own (contact_id null, load_id);
+    and models append the contacts they rebuilt for reasons of their own (logged_by: the model;
+    fct_interactions logs the contacts of the interactions it wrote). Its first
+    build logs every contact. Never rebuilt from scratch (full_refresh=false): the models'
+    watermarks count its sequence. Rows every per-contact model has consumed are deleted (the
+    newest build's rows stay: they hold where the next one starts). -#}
+{#- (staging is read on incremental runs only) -#}
+-- depends_on: {{ ref('stg_feed__contacts') }}
+-- depends_on: {{ ref('stg_feed__interactions') }}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="append",
+        full_refresh=false,
+        post_hook=[
+            "create index if not exists {{ this.name }}__sequence on {{ this }} (change_sequence, contact_id)",
+            "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
+            "delete from {{ this }} where change_sequence < (
+                select min(change_sequence) from {{ contact_change_watermarks() }}
+            )",
+            "analyze {{ this }}",
+        ],
+    )
+}}
+
+with
+
+ledger as (
+    select * from {{ ref('int_contact_id_ledger') }}
+),
+
+current_contacts as (
+    select * from {{ ref('int_contact_origins_current') }}
+),
+
+{% if is_incremental() %}
+
+    last_build as (
+        select
+            coalesce(max(change_sequence), 0) as change_sequence,
+            coalesce(max(ledger_sequence), 0) as ledger_sequence,
+            coalesce(max(loads_through), '-infinity') as loads_through
+        from {{ this }}
+    ),
+
+    new_loads as (
+        select loads.load_id
+        from {{ source('ops', 'loads') }} as loads
+        where
+            loads.finished_at > (
+                select
+                    last_build.loads_through
+                    - interval '{{ var("fct_interactions_margin_minutes") }} minutes'
+                from last_build
+            )
+            and not exists (
+                select from {{ this }} as seen
+                where seen.load_id = loads.load_id
+            )
+    ),
+
+    -- (an array, not a join: the filter then reaches each raw table's scan)
+    landed_origins as (
+        select
+            contacts.source_system || ':' || contacts.source_record_id as origin_key,
+            contacts.load_id
+        from {{ ref('stg_feed__contacts') }} as contacts
+        where contacts.load_id = any(array(select new_loads.load_id from new_loads))
+
+        union all
+
+        select
+            interactions.source_system || ':cookie:' || interactions.cookie_id as origin_key,
+            interactions.load_id
+        from {{ ref('stg_feed__interactions') }} as interactions
+        where
+            interactions.load_id = any(array(select new_loads.load_id from new_loads))
+            and interactions.cookie_id is not null
+    ),
+
+    touched as (
+        -- an origin's contact changed: its new contact and the one it left
+        select
+            ledger.contact_id,
+            'identity' as reason,
+            cast(null as uuid) as load_id
+        from ledger
+        where ledger.run_sequence > (select last_build.ledger_sequence from last_build)
+
+        union all
+
+        select
+            ledger.previous_contact_id as contact_id,
+            'identity' as reason,
+            cast(null as uuid) as load_id
+        from ledger
+        where
+            ledger.run_sequence > (select last_build.ledger_sequence from last_build)
+            and ledger.previous_contact_id is not null
+
+        union all
+
+        -- an origin landed again
+        select
+            current_contacts.contact_id,
+            'landed' as reason,
+            cast(null as uuid) as load_id
+        from landed_origins
+        inner join current_contacts on landed_origins.origin_key = current_contacts.origin_key
+    ),
+
+    loads_read as (
+        select load_id from new_loads
+    ),
+
+    this_build as (
+        select last_build.change_sequence + 1 as change_sequence
+        from last_build
+    ),
+
+{% else %}
+
+    touched as (
+        select
+            contact_id,
+            'first build' as reason,
+            cast(null as uuid) as load_id
+        from current_contacts
+    ),
+
+    loads_read as (
+        select load_id from {{ source('ops', 'loads') }}
+        where finished_at is not null
+    ),
+
+    this_build as (
+        select 1 as change_sequence
+    ),
+
+{% endif %}
+
+contacts as (
+    -- each contact once, under its first reason
+    select distinct on (contact_id)
+        contact_id,
+        reason,
+        load_id
+    from touched
+    order by contact_id asc, reason asc
+),
+
+log_rows as (
+    select * from contacts
+    union all
+    select
+        cast(null as text) as contact_id,
+        'load read' as reason,
+        loads_read.load_id
+    from loads_read
+)
+
+select
+    cast(this_build.change_sequence as bigint) as change_sequence,
+    log_rows.contact_id,
+    log_rows.reason,
+    log_rows.load_id,
+    cast('int_contact_changes' as text) as logged_by,
+    (select max(ledger.run_sequence) from ledger) as ledger_sequence,
+    (select max(loads.finished_at) from {{ source('ops', 'loads') }} as loads) as loads_through
+from log_rows
+cross join this_build

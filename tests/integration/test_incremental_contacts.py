@@ -1,0 +1,198 @@
+"""The per-contact models (macros/contact_changes.sql) on generated data with real dbt and
+PostgreSQL: after a day of merges, new record versions, consent events and new interactions, the
+incremental build rebuilds only the contacts concerned and gives the rows a full refresh gives."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from leadflow.demo.generator import Generator
+from leadflow.settings import DatabaseUrl
+from leadflow.sources.feed import ENTITIES
+from leadflow.sources.files import find_feed_files, land_files
+from tests.fixtures import bridge_candidates, run_dbt
+
+pytestmark = pytest.mark.integration
+
+# the per-contact incremental models, with the order their rows compare in
+PER_CONTACT = {
+    "intermediate.int_contact_attributes_survived": "contact_id, attribute",
+    "intermediate.int_contact_addresses": "contact_id, channel, address_key",
+    "marts.dim_contacts": "contact_id",
+    "marts.contact_origins": "source_system, source_record_id",
+}
+# built whole from them: they must not notice the difference either
+DOWNSTREAM = {
+    "intermediate.int_contact_accounts": "contact_id",
+    "marts.contact_addresses": "contact_id, channel, address",
+    "marts.dim_accounts": "account_id",
+    "marts.contact_scores": "contact_id",
+}
+
+
+def _land(database: DatabaseUrl, folder: Path) -> None:
+    with psycopg.connect(database.url()) as conn:
+        land_files(conn, find_feed_files(folder), None)
+
+
+def _dbt(database: DatabaseUrl, target: Path, *args: str) -> dict[str, int]:
+    """Runs dbt; returns the rows each model wrote."""
+    day = '{as_of: "2026-11-02T00:00:00+00:00"}'
+    result = run_dbt(database, target, *args, "--exclude", "test_type:unit", "--vars", day)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return {
+        r["unique_id"].rsplit(".", 1)[-1]: r["adapter_response"].get("rows_affected")
+        for r in json.loads((target / "run_results.json").read_text())["results"]
+        if r["unique_id"].startswith("model.")
+    }
+
+
+def _table(database: DatabaseUrl, table: str, order: str) -> list[tuple]:
+    with psycopg.connect(database.url()) as conn:
+        return conn.execute(f"select * from {table} order by {order}").fetchall()
+
+
+def _write(path: Path, entity: str, rows: list[dict[str, str]]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ENTITIES[entity].columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
+    """Feed files with one of each kind of change; returns the contacts concerned."""
+    (merged, merged_email), (merged_other, merged_phone) = bridge_candidates(conn)
+    # a CRM record that lands again with a new company and job title
+    crm = conn.execute(
+        "select o.contact_id, o.source_record_id, c.email from marts.contact_origins o"
+        " join marts.dim_contacts c using (contact_id)"
+        " where o.source_system = 'crm' and o.origin_type = 'record' and o.contact_id <> %s"
+        " order by o.contact_id limit 1",
+        (merged,),
+    ).fetchone()
+    # two contacts' best emails: one unsubscribes, one hard-bounces
+    unsubscribed, bounced = conn.execute(
+        "select contact_id, email from marts.dim_contacts where email is not null and email_permission <> 'denied'"
+        " and contact_id not in (%s, %s) order by contact_id limit 2",
+        (merged, crm[0]),
+    ).fetchall()
+    # a known visitor's cookie comes back
+    cookie = conn.execute(
+        "select o.contact_id, split_part(o.source_record_id, ':', 2) from marts.contact_origins o"
+        " where o.origin_type = 'cookie' and o.source_system = 'web' order by o.contact_id limit 1"
+    ).fetchone()
+    record = conn.execute(
+        "select * from raw.crm__contacts where source_record_id = %s order by updated_at desc limit 1", (crm[1],)
+    ).fetchone()
+    columns = [c.name for c in conn.execute("select * from raw.crm__contacts limit 0").description]
+    newer = {c: v for c, v in zip(columns, record, strict=True) if c in ENTITIES["contacts"].columns}
+    newer |= {"updated_at": "2026-11-01T12:00:00Z", "company": "Brand New Holdings GmbH"}
+    newer |= {"job_title": "Chief Data Officer"}
+    _write(drop / "crm__contacts.csv", "contacts", [newer])
+    _write(
+        drop / "fair__contacts.csv",
+        "contacts",
+        [
+            # names both contacts: they merge
+            {"source_system": "fair", "source_record_id": "F-1", "updated_at": "2026-11-01T09:00:00Z",
+             "email": merged_email, "phone": merged_phone, "first_name": "Bridget", "last_name": "Bridge"},
+            # somebody new
+            {"source_system": "fair", "source_record_id": "F-2", "updated_at": "2026-11-01T10:00:00Z",
+             "email": "neu.person@fresh-start.example", "first_name": "Neu", "last_name": "Person",
+             "company": "Fresh Start AG", "email_opt_in": "true"},
+        ],
+    )  # fmt: skip
+    _write(
+        drop / "email__interactions.csv",
+        "interactions",
+        [
+            {"source_system": "email", "source_interaction_id": "DAY-1", "occurred_at": "2026-11-01T08:00:00Z",
+             "interaction_type": "unsubscribe", "email": unsubscribed[1]},
+            {"source_system": "email", "source_interaction_id": "DAY-2", "occurred_at": "2026-11-01T08:30:00Z",
+             "interaction_type": "hard_bounce", "email": bounced[1]},
+            {"source_system": "email", "source_interaction_id": "DAY-3", "occurred_at": "2026-11-01T09:30:00Z",
+             "interaction_type": "email_click", "email": crm[2], "campaign_id": "K-0001", "interests": "cloud"},
+        ],
+    )  # fmt: skip
+    _write(
+        drop / "web__interactions.csv",
+        "interactions",
+        [
+            {"source_system": "web", "source_interaction_id": "DAY-4", "occurred_at": "2026-11-01T11:00:00Z",
+             "interaction_type": "web_visit", "cookie_id": cookie[1], "content_url": "/pricing"},
+        ],
+    )  # fmt: skip
+    return {
+        "merged": merged,
+        "merged_other": merged_other,
+        "crm": crm[0],
+        "unsubscribed": unsubscribed[0],
+        "bounced": bounced[0],
+        "cookie": cookie[0],
+    }
+
+
+def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would(fresh_database, tmp_path):
+    Generator(300, seed=5).write(tmp_path / "feed", progress=False)
+    _land(fresh_database, tmp_path / "feed")
+    target = tmp_path / "target"
+    _dbt(fresh_database, target, "build")
+    contacts = len(_table(fresh_database, "marts.dim_contacts", "contact_id"))
+
+    nothing = _dbt(fresh_database, target, "run", "-s", "tag:per_contact")
+    assert all(nothing[name.split(".")[1]] == 0 for name in PER_CONTACT), nothing  # nothing changed
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    with psycopg.connect(fresh_database.url()) as conn:
+        concerned = _day_of_changes(conn, drop)
+    _land(fresh_database, drop)
+    written = _dbt(fresh_database, target, "build")
+    assert 0 < written["dim_contacts"] < contacts / 5, written  # a few contacts, not all of them
+    assert 0 < written["contact_origins"] < contacts / 5, written
+
+    incremental = {t: _table(fresh_database, t, o) for t, o in (PER_CONTACT | DOWNSTREAM).items()}
+    with psycopg.connect(fresh_database.url()) as conn:
+        dim = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "select contact_id, company, job_title, has_unsubscribed, email_permission from marts.dim_contacts"
+            )
+        }
+        fair = dict(
+            conn.execute("select source_record_id, contact_id from marts.contact_origins where source_system = 'fair'")
+        )
+    assert dim[concerned["crm"]][:2] == ("Brand New Holdings GmbH", "Chief Data Officer")  # the new version
+    assert dim[concerned["unsubscribed"]][2:] == (True, "denied")
+    assert fair["F-1"] in (concerned["merged"], concerned["merged_other"])  # one of the two
+    assert (concerned["merged"] in dim) != (concerned["merged_other"] in dim)  # the other merged into it
+    assert dim[fair["F-2"]][0] == "Fresh Start AG"
+
+    _dbt(fresh_database, target, "build", "-s", "tag:per_contact+", "--full-refresh")
+    for table, order in (PER_CONTACT | DOWNSTREAM).items():
+        assert _table(fresh_database, table, order) == incremental[table], table
+
+
+def test_a_changed_seed_rebuilds_every_contact(fresh_database, tmp_path):
+    Generator(200, seed=6).write(tmp_path / "feed", progress=False)
+    _land(fresh_database, tmp_path / "feed")
+    target = tmp_path / "target"
+    _dbt(fresh_database, target, "build")
+    before = _table(fresh_database, "marts.dim_contacts", "contact_id")
+
+    # marketing ops trusts the event app most from now on (the seed as `dbt seed` would load it)
+    with psycopg.connect(fresh_database.url()) as conn:
+        conn.execute("update staging.source_priorities set priority = 0 where source_system = 'events'")
+    written = _dbt(fresh_database, target, "run", "-s", "tag:per_contact")
+    assert written["int_contact_attributes_survived"] > 0 and written["dim_contacts"] == len(before), written
+    changed = {t: _table(fresh_database, t, o) for t, o in PER_CONTACT.items()}
+    assert changed["marts.dim_contacts"] != before  # the event app's values won somewhere
+
+    _dbt(fresh_database, target, "run", "-s", "tag:per_contact", "--full-refresh")
+    for table, order in PER_CONTACT.items():
+        assert _table(fresh_database, table, order) == changed[table], table
