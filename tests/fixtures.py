@@ -187,3 +187,23 @@ def bridge_candidates(
 
     by_email = pick("email", "")
     return by_email, pick("phone", by_email[0])
+
+
+def land_folder(database: DatabaseUrl, folder: Path) -> None:
+    """Land every feed file of a folder, as a file drop would."""
+    from leadflow.sources.files import find_feed_files, land_files
+
+    with psycopg.connect(database.url()) as conn:
+        land_files(conn, find_feed_files(folder), None)
+
+
+def write_feed_file(path: Path, entity: str, rows: list[dict[str, str]]) -> None:
+    """A feed file of the entity's columns (missing values empty)."""
+    import csv
+
+    from leadflow.sources.feed import ENTITIES
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ENTITIES[entity].columns)
+        writer.writeheader()
+        writer.writerows(rows)

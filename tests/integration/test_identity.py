@@ -12,18 +12,12 @@ import pytest
 
 from leadflow.demo.generator import Generator
 from leadflow.settings import DatabaseUrl
-from leadflow.sources.files import find_feed_files, land_files
 from leadflow.transform.identity_evaluation import evaluate_identity
-from tests.fixtures import bridge_candidates, run_dbt
+from tests.fixtures import bridge_candidates, land_folder, run_dbt
 
 pytestmark = pytest.mark.integration
 
 CONTACT_COLUMNS = ["source_system", "source_record_id", "updated_at", "email", "phone", "first_name", "last_name"]
-
-
-def _land(database: DatabaseUrl, folder: Path) -> None:
-    with psycopg.connect(database.url()) as conn:
-        land_files(conn, find_feed_files(folder), None)
 
 
 def _build(database: DatabaseUrl, target: Path, fuzzy: bool = False) -> None:
@@ -49,7 +43,7 @@ def _write_contacts(path: Path, rows: list[dict[str, str]]) -> None:
 def test_demo_sized_data_meets_the_accuracy_targets_with_and_without_the_fuzzy_rule(fresh_database, tmp_path):
     feed = tmp_path / "feed"
     Generator(500, seed=42).write(feed, progress=False)  # the demo's data
-    _land(fresh_database, feed)
+    land_folder(fresh_database, feed)
 
     _build(fresh_database, tmp_path / "target")
     with psycopg.connect(fresh_database.url()) as conn:
@@ -69,7 +63,7 @@ def test_demo_sized_data_meets_the_accuracy_targets_with_and_without_the_fuzzy_r
 def test_ids_survive_a_rerun_and_merges_and_splits_are_recorded(fresh_database, tmp_path):
     feed = tmp_path / "feed"
     Generator(150, seed=11).write(feed, progress=False)
-    _land(fresh_database, feed)
+    land_folder(fresh_database, feed)
     _build(fresh_database, tmp_path / "target")
     with psycopg.connect(fresh_database.url()) as conn:
         before = _contact_ids(conn)
@@ -103,7 +97,7 @@ def test_ids_survive_a_rerun_and_merges_and_splits_are_recorded(fresh_database, 
              "first_name": "Ygg", "last_name": "Drasil"},
         ],
     )  # fmt: skip
-    _land(fresh_database, drop)
+    land_folder(fresh_database, drop)
     _build(fresh_database, tmp_path / "target")
 
     with psycopg.connect(fresh_database.url()) as conn:

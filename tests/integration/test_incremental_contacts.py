@@ -4,7 +4,6 @@ incremental build rebuilds only the contacts concerned and gives the rows a full
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import pytest
 from leadflow.demo.generator import Generator
 from leadflow.settings import DatabaseUrl
 from leadflow.sources.feed import ENTITIES
-from leadflow.sources.files import find_feed_files, land_files
-from tests.fixtures import bridge_candidates, run_dbt
+from tests.fixtures import bridge_candidates, land_folder, run_dbt, write_feed_file
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +33,6 @@ DOWNSTREAM = {
 }
 
 
-def _land(database: DatabaseUrl, folder: Path) -> None:
-    with psycopg.connect(database.url()) as conn:
-        land_files(conn, find_feed_files(folder), None)
-
-
 def _dbt(database: DatabaseUrl, target: Path, *args: str) -> dict[str, int]:
     """Runs dbt; returns the rows each model wrote."""
     day = '{as_of: "2026-11-02T00:00:00+00:00"}'
@@ -55,13 +48,6 @@ def _dbt(database: DatabaseUrl, target: Path, *args: str) -> dict[str, int]:
 def _table(database: DatabaseUrl, table: str, order: str) -> list[tuple]:
     with psycopg.connect(database.url()) as conn:
         return conn.execute(f"select * from {table} order by {order}").fetchall()
-
-
-def _write(path: Path, entity: str, rows: list[dict[str, str]]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ENTITIES[entity].columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
@@ -93,8 +79,8 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
     newer = {c: v for c, v in zip(columns, record, strict=True) if c in ENTITIES["contacts"].columns}
     newer |= {"updated_at": "2026-11-01T12:00:00Z", "company": "Brand New Holdings GmbH"}
     newer |= {"job_title": "Chief Data Officer"}
-    _write(drop / "crm__contacts.csv", "contacts", [newer])
-    _write(
+    write_feed_file(drop / "crm__contacts.csv", "contacts", [newer])
+    write_feed_file(
         drop / "fair__contacts.csv",
         "contacts",
         [
@@ -107,7 +93,7 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
              "company": "Fresh Start AG", "email_opt_in": "true"},
         ],
     )  # fmt: skip
-    _write(
+    write_feed_file(
         drop / "email__interactions.csv",
         "interactions",
         [
@@ -119,7 +105,7 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
              "interaction_type": "email_click", "email": crm[2], "campaign_id": "K-0001", "interests": "cloud"},
         ],
     )  # fmt: skip
-    _write(
+    write_feed_file(
         drop / "web__interactions.csv",
         "interactions",
         [
@@ -139,7 +125,7 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
 
 def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would(fresh_database, tmp_path):
     Generator(300, seed=5).write(tmp_path / "feed", progress=False)
-    _land(fresh_database, tmp_path / "feed")
+    land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
     _dbt(fresh_database, target, "build")
     contacts = len(_table(fresh_database, "marts.dim_contacts", "contact_id"))
@@ -151,7 +137,7 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     drop.mkdir()
     with psycopg.connect(fresh_database.url()) as conn:
         concerned = _day_of_changes(conn, drop)
-    _land(fresh_database, drop)
+    land_folder(fresh_database, drop)
     written = _dbt(fresh_database, target, "build")
     assert 0 < written["dim_contacts"] < contacts / 5, written  # a few contacts, not all of them
     assert 0 < written["contact_origins"] < contacts / 5, written
@@ -180,7 +166,7 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
 
 def test_a_changed_seed_rebuilds_every_contact(fresh_database, tmp_path):
     Generator(200, seed=6).write(tmp_path / "feed", progress=False)
-    _land(fresh_database, tmp_path / "feed")
+    land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
     _dbt(fresh_database, target, "build")
     before = _table(fresh_database, "marts.dim_contacts", "contact_id")

@@ -4,7 +4,6 @@ backfill of a past day reproduces that day's scores and stages."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -13,9 +12,7 @@ import pytest
 
 from leadflow.demo.generator import Generator
 from leadflow.settings import DatabaseUrl
-from leadflow.sources.feed import ENTITIES
-from leadflow.sources.files import find_feed_files, land_files
-from tests.fixtures import bridge_candidates, run_dbt
+from tests.fixtures import bridge_candidates, land_folder, run_dbt, write_feed_file
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +21,6 @@ FCT_COLUMNS = (
     " direction, campaign_id, content_url, interests, marketing_area, source_record_id, crm_id, email_hash,"
     " cookie_id, load_id, loaded_at"
 )
-
-
-def _land(database: DatabaseUrl, folder: Path) -> None:
-    with psycopg.connect(database.url()) as conn:
-        land_files(conn, find_feed_files(folder), None)
 
 
 def _dbt(database: DatabaseUrl, target: Path, *args: str) -> None:
@@ -41,17 +33,10 @@ def _rows(database: DatabaseUrl, query: str) -> list[tuple]:
         return conn.execute(query).fetchall()
 
 
-def _write(path: Path, entity: str, rows: list[dict[str, str]]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ENTITIES[entity].columns)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def test_incremental_interactions_equal_a_full_refresh(fresh_database, tmp_path):
     feed = tmp_path / "feed"
     Generator(150, seed=11).write(feed, progress=False)
-    _land(fresh_database, feed)
+    land_folder(fresh_database, feed)
     target = tmp_path / "target"
     _dbt(fresh_database, target, "build", "--exclude", "test_type:unit")
 
@@ -68,7 +53,7 @@ def test_incremental_interactions_equal_a_full_refresh(fresh_database, tmp_path)
 
     drop = tmp_path / "drop"
     drop.mkdir()
-    _write(
+    write_feed_file(
         drop / "fair__contacts.csv",
         "contacts",
         [
@@ -76,7 +61,7 @@ def test_incremental_interactions_equal_a_full_refresh(fresh_database, tmp_path)
              "email": first_email, "phone": second_phone, "first_name": "Bridget", "last_name": "Bridge"},
         ],
     )  # fmt: skip
-    _write(
+    write_feed_file(
         drop / "email__interactions.csv",
         "interactions",
         [
@@ -91,7 +76,7 @@ def test_incremental_interactions_equal_a_full_refresh(fresh_database, tmp_path)
              "interaction_type": "email_click", "email": first_email, "interests": "security"},
         ],
     )  # fmt: skip
-    _land(fresh_database, drop)
+    land_folder(fresh_database, drop)
     # with the default margin: the first loads finished within it, but the table has seen them, so
     # only the drop's loads are new and the merged contact's older interactions can only be
     # corrected by resolving again what the id ledger moved
@@ -139,7 +124,7 @@ def _score_tables(database: DatabaseUrl) -> dict[str, list[tuple]]:
 
 def test_a_backfill_reproduces_that_days_scores_and_stages(fresh_database, tmp_path):
     Generator(150, seed=11).write(tmp_path / "feed", progress=False)  # data up to 2026-11-01
-    _land(fresh_database, tmp_path / "feed")
+    land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
     days = ['{as_of: "2026-10-01T00:00:00+00:00"}', '{as_of: "2026-11-01T00:00:00+00:00"}']
 
