@@ -50,8 +50,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro watermark_of_this() -%}
-    (select w from {{ contact_change_watermarks() }} as w where w.model = '{{ this.name }}')
+{#- the rows of this model that the current transaction wrote -#}
+{% macro written_here() -%}
+    xmin = pg_current_xact_id()::xid
 {%- endmacro %}
 
 {#- true when every contact must be rebuilt: no watermark yet, or a changed seed -#}
@@ -97,8 +98,6 @@
     rebuilt for reasons of its own (each names this one in its `upstream`, and depends on it, so
     their transactions do not overlap). -#}
 {% macro contact_rebuild_post_hook(rules=[], upstream=[], log_own_for=[]) -%}
-    {%- set written_here = "xmin = pg_current_xact_id()::xid" -%}
-    {%- set changes = ref('int_contact_changes') -%}
     {%- set hooks = [] -%}
     {%- if log_own_for -%}
         {#- 1. contacts rebuilt for a reason of this model's own (a seed changed, a change in a
@@ -109,7 +108,7 @@
            contact); delete+insert replaced the others (every previous row when everything was
            rebuilt) -#}
     {%- do hooks.append(
-        "delete from " ~ this ~ " where not (" ~ written_here ~ ") and (" ~ everything_changed(rules) ~ "
+        "delete from " ~ this ~ " where not (" ~ written_here() ~ ") and (" ~ everything_changed(rules) ~ "
         or contact_id in (" ~ contacts_to_rebuild(upstream) ~ "))"
     ) -%}
     {#- 3. the watermark -#}
@@ -128,7 +127,7 @@
     select (select max(change_sequence) + 1 from {{ changes }}), written.contact_id, 'rebuilt', '{{ this.name }}'
     from (
         select contact_id from {{ this }}
-        where xmin = pg_current_xact_id()::xid and contact_id is not null
+        where {{ written_here() }} and contact_id is not null
         except
         select contact_id from ({{ already }}) as already
     ) as written
