@@ -10,6 +10,9 @@
 3. Their rows are deleted from ``raw`` (contacts and interactions), the quarantine, every
    intermediate and marts table (by contact id, origin key or email; staging is views), and the
    transfer ledger's contact ids are replaced by an anonymous token (the run counts stay true).
+   ``int_identity_origins`` is dropped: it merges each load into what it kept (a cookie keeps the
+   emails of its forms, other people's too), and its edges and clusters downstream hold node ids;
+   the next run builds the identity models from what raw holds now, once.
 4. ``ops.erasures`` keeps an audit row: when, by whom, how many keys and rows per table — never
    the data or the identifier itself.
 The sales system keeps what it was sent: delete the lead there too (the audit row's token names the
@@ -231,6 +234,7 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
             ).rowcount
         origin_keys = [f"{s}:{r}" for s, r in origins]
         deleted |= _delete_derived(conn, ids, origin_keys, emails)
+        _rebuild_identity_next_run(conn)
         token, sales_records = None, []
         if ids and conn.execute("select to_regclass('ops.transfer_items') is not null").fetchone()[0]:
             token = f"erased_{erasure_id.replace('-', '')[:16]}"
@@ -259,6 +263,14 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
         )
     log.info("erasure %s: %d contacts, %d keys, %d rows", erasure_id, len(ids), len(hashes), sum(deleted.values()))
     return ErasureReport(erasure_id, ids, len(hashes), deleted, token, sales_records)
+
+
+def _rebuild_identity_next_run(conn: psycopg.Connection) -> None:
+    """Drop the origins and forget which loads they read, so the next run builds them whole (and
+    the identity models downstream with them: macros/identity_changes.sql)."""
+    conn.execute("drop table if exists intermediate.int_identity_origins")
+    if conn.execute("select to_regclass('intermediate.loads_read') is not null").fetchone()[0]:
+        conn.execute("delete from intermediate.loads_read where model = 'int_identity_origins'")
 
 
 def _delete_derived(

@@ -6,19 +6,68 @@
     two such values directly is blocked already (int_identity_keys_blocked); when they meet
     through a chain — X's email on a badge scan that also carries Y's phone — the origins in the
     middle that hold no such key of their own are cut loose and the component is clustered again,
-    so X and Y stay apart. -#}
+    so X and Y stay apart.
+
+    Incremental (macros/identity_changes.sql): a build clusters again the region the changes
+    reach: the origins whose edges int_identity_edges redid, and every origin of the components
+    they were in. No edge leaves that region (an edge that did not change joins two origins of one
+    old component), so its components are what clustering the whole graph gives. -#}
+-- (read on incremental builds only: macros/identity_changes.sql)
+-- depends_on: {{ ref('int_identity_key_values') }}
+{#- (with the fuzzy rule on, edges anywhere may change: everything, as int_identity_edges does) -#}
+{%- set everything = identity_builds_everything(always=fuzzy_match_enabled()) %}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="node_id",
+        on_schema_change="fail",
+        indexes=[{"columns": ["node_id"], "unique": true}, {"columns": ["component"]}],
+        pre_hook="{{ identity_scope_pre_hook(always=fuzzy_match_enabled()) }}",
+        post_hook="{{ identity_post_hook('false', always=fuzzy_match_enabled()) }}",
+    )
+}}
 with
+
+{%- if not everything %}
+
+    reached as (
+        select reached_nodes.node_id from {{ identity_scope('reached_nodes') }} as reached_nodes
+    ),
+
+    region as ( -- noqa: ST03
+        select reached.node_id from reached
+        union
+        select clustered.node_id
+        from {{ this }} as clustered
+        where clustered.component in (
+            select was.component
+            from {{ this }} as was
+            where was.node_id in (select reached.node_id from reached)
+        )
+    ),
+
+{%- endif %}
 
 origins as (
     select * from {{ ref('int_identity_origins') }}
+    {%- if not everything %}
+        where node_id in (select region.node_id from region)
+    {%- endif %}
 ),
 
 edges as (
     select * from {{ ref('int_identity_edges') }}
+    {%- if not everything %}
+        where source_node_id in (select region.node_id from region)
+    {%- endif %}
 ),
 
 keys as (
     select * from {{ ref('int_identity_keys') }}
+    {%- if not everything %}
+        where node_id in (select region.node_id from region)
+    {%- endif %}
 ),
 
 edge_arrays as (

@@ -3,18 +3,73 @@
     environment variable LEADFLOW_IDENTITY_FUZZY_MATCH=true), an origin
     whose every key is blocked (it wrote from info@…) is also linked to an origin of the same
     company or email domain with a similar full name (pg_trgm), when that similarity picks out one
-    name only. -#}
+    name only.
+
+    Incremental (macros/identity_changes.sql): a build redoes the edges of the origins that changed
+    and of every holder of a logged key value (a value's hub, its lowest node, may have changed);
+    the edges of the others are as they were. The fuzzy rule compares names across origins, so
+    with it on every build builds everything. -#}
 -- the fuzzy rule's inputs, declared whether it is on or not (so the DAG and the unit tests do not change):
 -- depends_on: {{ ref('int_identity_origins') }}
 -- depends_on: {{ ref('free_mail_domains') }}
+-- (read on incremental builds only: macros/identity_changes.sql)
+-- depends_on: {{ ref('int_identity_key_values') }}
 {%- set identity = var("identity") %}
 {%- set fuzzy_match = fuzzy_match_enabled() %}
+{%- set everything = identity_builds_everything(always=fuzzy_match) %}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="source_node_id",
+        on_schema_change="fail",
+        indexes=[{"columns": ["source_node_id"]}],
+        pre_hook="{{ identity_scope_pre_hook(always=fuzzy_match_enabled()) }}",
+        post_hook="{{ identity_post_hook(
+            'source_node_id in (select node_id from ' ~ identity_scope('reached_nodes') ~ ')',
+            always=fuzzy_match_enabled()
+        ) }}",
+    )
+}}
 with
 
-keys as (
-    select * from {{ ref('int_identity_keys') }}
-    where links_origins
-),
+{%- if everything %}
+
+    keys as (
+        select * from {{ ref('int_identity_keys') }}
+        where links_origins
+    ),
+
+{%- else %}
+
+    reached as (
+        select reached_nodes.node_id from {{ identity_scope('reached_nodes') }} as reached_nodes
+    ),
+
+    -- (the key values table and its indexes, not the view: a few thousand lookups, not a scan)
+    reached_values as (
+        select distinct
+            held.key_type,
+            held.key_value
+        from reached
+        inner join {{ ref('int_identity_key_values') }} as held on reached.node_id = held.node_id
+    ),
+
+    keys as materialized (
+        -- every holder of the values the reached nodes hold, of the key types that link origins
+        -- (int_identity_keys.links_origins)
+        select
+            holders.node_id,
+            holders.key_type,
+            holders.key_value
+        from reached_values
+        inner join {{ ref('int_identity_key_values') }} as holders
+            on reached_values.key_type = holders.key_type and reached_values.key_value = holders.key_value
+        inner join {{ ref('identity_key_rules') }} as rules
+            on holders.key_type = rules.key_type and rules.identifies_person and not rules.is_shareable
+    ),
+
+{%- endif %}
 
 blocked as (
     select * from {{ ref('int_identity_keys_blocked') }}
@@ -41,7 +96,9 @@ key_edges as (
         hub_node_id as target_node_id,
         min(key_type) as rule
     from stars
-    where node_id <> hub_node_id
+    where
+        node_id <> hub_node_id
+        and {{ "true" if everything else "node_id in (select reached.node_id from reached)" }}
     group by node_id, hub_node_id
 )
 

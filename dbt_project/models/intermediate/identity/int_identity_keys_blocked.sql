@@ -3,15 +3,73 @@
     - shared: held by origins with at least vars.identity.block_min_names different names (a
       switchboard number, a team mailbox nobody listed), so no giant cluster of strangers forms;
     - conflicting: it would join origins holding different values of a one-per-contact key
-      (two CRM ids are two people). -#}
+      (two CRM ids are two people).
+
+    Incremental (macros/identity_changes.sql): whether a value is blocked depends only on the
+    origins holding it, so a build redoes the values logged since its watermark (held before or
+    now by an origin that changed), and its post-hook deletes those no longer blocked. -#}
+-- (read on incremental builds only: macros/identity_changes.sql)
+-- depends_on: {{ ref('int_identity_key_values') }}
+{%- set everything = identity_builds_everything() %}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key=["key_type", "key_value"],
+        on_schema_change="fail",
+        pre_hook="{{ identity_scope_pre_hook() }}",
+        post_hook="{{ identity_post_hook(
+            '(key_type, key_value) in (select key_type, key_value from ' ~ identity_scope('changed_keys') ~ ')'
+        ) }}",
+    )
+}}
 with
 
--- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
--- materialised CTE runs in one process (and guesses its sizes)
-keys as not materialized (
-    select * from {{ ref('int_identity_keys') }}
-    where links_origins
-),
+{%- if everything %}
+
+    -- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
+    -- materialised CTE runs in one process (and guesses its sizes)
+    all_keys as not materialized (
+        select * from {{ ref('int_identity_keys') }}
+        where links_origins
+    ),
+
+    keys as not materialized (
+        select * from all_keys
+    ),
+
+{%- else %}
+
+    -- an incremental build: the few holders of the logged values, and their other keys, read once
+    -- from the key values table by index (int_identity_keys' links_origins applied here)
+    keys as materialized (
+        select
+            holders.node_id,
+            holders.origin_key,
+            holders.name_key,
+            holders.key_type,
+            holders.key_value,
+            rules.one_per_contact
+        from {{ identity_scope('changed_keys') }} as changed
+        inner join {{ ref('int_identity_key_values') }} as holders
+            on changed.key_type = holders.key_type and changed.key_value = holders.key_value
+        inner join {{ ref('identity_key_rules') }} as rules
+            on holders.key_type = rules.key_type and rules.identifies_person and not rules.is_shareable
+    ),
+
+    all_keys as materialized (
+        select
+            held.node_id,
+            held.key_type,
+            held.key_value,
+            rules.one_per_contact
+        from (select distinct keys.node_id from keys) as holders
+        inner join {{ ref('int_identity_key_values') }} as held on holders.node_id = held.node_id
+        inner join {{ ref('identity_key_rules') }} as rules
+            on held.key_type = rules.key_type and rules.identifies_person and not rules.is_shareable
+    ),
+
+{%- endif %}
 
 blocked_patterns as (
     select * from {{ ref('identity_blocked_keys') }}
@@ -85,7 +143,7 @@ conflicting as (
         || single.key_type
         || ' values' as reason
     from keys
-    inner join keys as single
+    inner join all_keys as single
         on keys.node_id = single.node_id and single.one_per_contact and keys.key_type <> single.key_type
     group by keys.key_type, keys.key_value, single.key_type
     having count(distinct single.key_value) > 1

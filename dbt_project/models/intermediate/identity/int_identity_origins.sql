@@ -1,15 +1,53 @@
 {#- One row per origin — a source record (its latest version) or a web cookie seen in interactions
     (a cookie is an origin of its own: a form ties it to an email) — with its keys ready for
-    matching: email (normalised, provider rules applied), phone in E.164, CRM id, cookie id. -#}
+    matching: email (normalised, provider rules applied), phone in E.164, CRM id, cookie id.
+
+    Incremental, so a daily run reads the new loads only, not every interaction:
+    - it reads the loads it has not read yet (macros/loads_read.sql) and merges them into the
+      origins they touch: a record keeps its latest version (and its first
+      updated_at), a cookie the lowest and highest email key of its forms, so "one email" still
+      means one across all its interactions;
+    - it writes an origin again only when the merge changed it (a load read twice changes
+      nothing), with identity_build = this build's number; int_identity_key_values reads those;
+    - a new origin gets the next node ids (an origin keeps its node id; a full refresh numbers
+      them again in origin_key order, which changes ids, not clusters).
+    A full refresh gives the same origins (and numbers their nodes again; its build number, from
+    a sequence, is the newest too, so the tables downstream take every origin again). -#}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="origin_key",
+        on_schema_change="fail",
+        indexes=[
+            {"columns": ["origin_key"], "unique": true},
+            {"columns": ["identity_build"]},
+        ],
+        pre_hook="{{ capture_loads_to_read() }}",
+        post_hook="{{ record_loads_read() }}",
+    )
+}}
 {%- set default_country = var("identity")["default_country"] %}
+{#- what an origin is: a row is written again when one of these changed -#}
+{%- set origin_columns = [
+    "origin_key", "source_system", "source_record_id", "origin_type",
+    "email", "email_key", "phone", "crm_id", "cookie_id",
+    "first_name", "last_name", "name_key", "job_title", "company", "company_key", "email_domain",
+    "industry", "company_size", "country", "marketing_area", "email_opt_in", "phone_opt_in",
+    "is_main_contact", "first_seen_at", "updated_at", "loaded_at",
+    "cookie_email_key_min", "cookie_email_key_max", "cookie_email_min",
+] %}
+{%- set landed = "load_id = any(" ~ loads_to_read() ~ ")" if is_incremental() else "true" %}
 with
 
 contacts as (
     select * from {{ ref('stg_feed__contacts') }}
+    where {{ landed }}
 ),
 
 interactions as (
     select * from {{ ref('stg_feed__interactions') }}
+    where cookie_id is not null and {{ landed }}
 ),
 
 countries as (
@@ -49,22 +87,60 @@ records_with_phone as (
             = dialing.country
 ),
 
-cookies as (
-    -- one email across a cookie's forms ties it to that person; several (a shared computer) tie it to none
+landed_cookies as (
     select
         source_system,
         cookie_id,
-        case when count(distinct email_key) = 1 then min(email) end as email,
-        case when count(distinct email_key) = 1 then min(email_key) end as email_key,
+        min(email_key) as email_key_min,
+        max(email_key) as email_key_max,
+        min(email) as email_min,
         min(occurred_at) as first_seen_at,
         max(occurred_at) as updated_at,
         max(loaded_at) as loaded_at
     from interactions
-    where cookie_id is not null
     group by source_system, cookie_id
 ),
 
-origins as (
+cookie_states as (
+    select * from landed_cookies
+    {%- if is_incremental() %}
+        union all
+        -- what the cookie's earlier loads said
+        select
+            previous.source_system,
+            previous.cookie_id,
+            previous.cookie_email_key_min,
+            previous.cookie_email_key_max,
+            previous.cookie_email_min,
+            previous.first_seen_at,
+            previous.updated_at,
+            previous.loaded_at
+        from {{ this }} as previous
+        where previous.origin_key in (
+            select landed_cookies.source_system || ':cookie:' || landed_cookies.cookie_id from landed_cookies
+        )
+    {%- endif %}
+),
+
+cookies as (
+    -- one email across a cookie's forms ties it to that person; several (a shared computer) tie it
+    -- to none: its lowest and its highest email key differ
+    select
+        source_system,
+        cookie_id,
+        case when min(email_key_min) = max(email_key_max) then min(email_min) end as email,
+        case when min(email_key_min) = max(email_key_max) then min(email_key_min) end as email_key,
+        min(email_key_min) as email_key_min,
+        max(email_key_max) as email_key_max,
+        min(email_min) as email_min,
+        min(first_seen_at) as first_seen_at,
+        max(updated_at) as updated_at,
+        max(loaded_at) as loaded_at
+    from cookie_states
+    group by source_system, cookie_id
+),
+
+landed_origins as (
     select
         -- ids
         source_system || ':' || source_record_id as origin_key,
@@ -98,7 +174,12 @@ origins as (
         -- timestamps
         first_seen_at,
         updated_at,
-        loaded_at
+        loaded_at,
+
+        -- a cookie's email keys over all its loads (null for records)
+        null as cookie_email_key_min,
+        null as cookie_email_key_max,
+        null as cookie_email_min
     from records_with_phone
 
     union all
@@ -129,12 +210,93 @@ origins as (
         null::boolean as is_main_contact,
         first_seen_at,
         updated_at,
-        loaded_at
+        loaded_at,
+        email_key_min as cookie_email_key_min,
+        email_key_max as cookie_email_key_max,
+        email_min as cookie_email_min
     from cookies
 )
 
+{%- if is_incremental() %}
+
+    ,
+
+    candidates as (
+        -- the landed origins, and the kept versions of the records among them
+        select
+            {%- for column in origin_columns[:-1] %}
+                landed_origins.{{ column }},
+            {%- endfor %}
+            landed_origins.{{ origin_columns[-1] }}
+        from landed_origins
+        union all
+        select
+            {%- for column in origin_columns[:-1] %}
+                previous.{{ column }},
+            {%- endfor %}
+            previous.{{ origin_columns[-1] }}
+        from {{ this }} as previous
+        where
+            previous.origin_type = 'record'
+            and previous.origin_key in (
+                select landed_origins.origin_key from landed_origins
+                where landed_origins.origin_type = 'record'
+            )
+    ),
+
+    merged as (
+        -- a record's latest version and its first updated_at (the cookies are merged already)
+        select distinct on (candidates.origin_key)
+            {%- for column in origin_columns if column != "first_seen_at" %}
+                candidates.{{ column }},
+            {%- endfor %}
+            min(candidates.first_seen_at) over (partition by candidates.origin_key) as first_seen_at
+        from candidates
+        order by candidates.origin_key asc, candidates.updated_at desc, candidates.loaded_at desc
+    ),
+
+    origins as (
+        -- those the new loads changed (a load read again changes nothing), with their node ids
+        select
+            coalesce(
+                previous.node_id,
+                (select coalesce(max(this.node_id), 0) from {{ this }} as this)
+                + row_number() over (order by previous.node_id is null desc, merged.origin_key asc)
+            ) as node_id,
+            {%- for column in origin_columns %}
+                merged.{{ column }},
+            {%- endfor %}
+            (select nextval('{{ identity_builds_sequence() }}')) as identity_build
+        from merged
+        left join {{ this }} as previous on merged.origin_key = previous.origin_key
+        where
+            previous.origin_key is null
+            or (
+                {%- for column in origin_columns %}
+                    merged.{{ column }}{{ "," if not loop.last }}
+                {%- endfor %}
+            ) is distinct from (
+                {%- for column in origin_columns %}
+                    previous.{{ column }}{{ "," if not loop.last }}
+                {%- endfor %}
+            )
+    )
+
+{%- else %}
+
+    ,
+
+    origins as (
+        select
+            row_number() over (order by landed_origins.origin_key) as node_id,
+            landed_origins.*,
+            (select nextval('{{ identity_builds_sequence() }}')) as identity_build
+        from landed_origins
+    )
+
+{%- endif %}
+
 select
-    row_number() over (order by origins.origin_key) as node_id,
     origins.*,
     (
         (origins.first_name is not null)::int

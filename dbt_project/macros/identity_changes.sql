@@ -1,0 +1,166 @@
+-- noqa: disable=LT02
+-- (sqlfluff lints the macros' bodies as one query; their indentation follows the Jinja blocks)
+{#- Incremental identity builds: blocking, edges and clustering redo only what the origins that
+    changed can reach, instead of the whole graph.
+
+    - int_identity_origins numbers its builds (identity_build) and writes only the origins a load
+      changed; int_identity_key_values replaces their keys and logs, in
+      intermediate.identity_key_changes, every key value they held before or hold now.
+    - int_identity_keys_blocked redoes the logged key values (who holds a value decides whether
+      it is blocked); int_identity_edges the edges of every origin that changed or holds a logged
+      value; int_identity_clusters the components those origins were in and are in now. Each
+      keeps a watermark (intermediate.identity_watermarks: the last identity_build it consumed and
+      a hash of its rules) written in its own transaction, so a failed build catches up.
+    - A model without a watermark, with changed rules, or after a full refresh of the origins
+      (every origin written again, under new node ids) builds everything. -#}
+
+{% macro identity_watermarks() -%}
+    {{ generate_schema_name('intermediate', none) }}.identity_watermarks
+{%- endmacro %}
+
+{#- the numbers of int_identity_origins' builds: a sequence, so a full refresh (or a rebuild after
+    the table was dropped, as an erasure does) is numbered after every earlier build -#}
+{% macro identity_builds_sequence() -%}
+    {{ generate_schema_name('intermediate', none) }}.identity_builds
+{%- endmacro %}
+
+{% macro identity_key_changes() -%}
+    {{ generate_schema_name('intermediate', none) }}.identity_key_changes
+{%- endmacro %}
+
+{#- on-run-start: the two tables (written by hooks, not models) -#}
+{% macro create_identity_change_tables() -%}
+    create schema if not exists {{ generate_schema_name('intermediate', none) }};
+    create table if not exists {{ identity_watermarks() }} (
+        model text primary key,
+        identity_build bigint not null,
+        rules_hash text,
+        built_at timestamptz not null
+    );
+    create table if not exists {{ identity_key_changes() }} (
+        identity_build bigint not null,
+        key_type text not null,
+        key_value text not null
+    );
+    create index if not exists identity_key_changes__build on {{ identity_key_changes() }} (identity_build);
+    create sequence if not exists {{ identity_builds_sequence() }}
+{%- endmacro %}
+
+{#- the rules' fingerprint: the identity seeds' rows and vars.identity (with the fuzzy rule's
+    switch), the same for the three models (a rule blocking a key changes edges and clusters) -#}
+{% macro identity_rules_hash() -%}
+    {%- set settings = {"identity": var("identity"), "fuzzy_match": fuzzy_match_enabled()} -%}
+    md5(
+        coalesce({{ rules_hash([ref('identity_key_rules'), ref('identity_blocked_keys')]) }}, '')
+        || '{{ tojson(settings) }}'
+    )
+{%- endmacro %}
+
+{#- Whether this build takes everything (true on a first or full build; when run, also without a
+    watermark, with changed rules, or when every origin was written since the watermark: a full
+    refresh of int_identity_origins). Decided when the model is compiled, before it runs, so the
+    query is planned for the path it takes. -#}
+{% macro identity_builds_everything(always=false) -%}
+    {#- (`this` is none in a dbt unit test, where the model builds from its mocked inputs) -#}
+    {%- if always or not execute or this is none or not is_incremental() -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set query -%}
+        select not exists (
+            select from {{ identity_watermarks() }} as w
+            where
+                w.model = '{{ this.name }}'
+                and w.rules_hash = {{ identity_rules_hash() }}
+                and w.identity_build >= (select min(o.identity_build) from {{ ref('int_identity_origins') }} as o)
+        )
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0]) }}
+{%- endmacro %}
+
+{#- the last identity_build this model consumed (-1: none) -#}
+{% macro identity_consumed_build() -%}
+    coalesce((select w.identity_build from {{ identity_watermarks() }} as w where w.model = '{{ this.name }}'), -1)
+{%- endmacro %}
+
+{#- The scope of an incremental build, in two temporary tables of its transaction that the
+    pre-hook `identity_scope_pre_hook()` fills and analyzes (so the planner knows how few rows
+    they hold and looks them up by index, instead of scanning every key):
+    - `changed_keys`: the key values logged since this model's watermark;
+    - `reached_nodes`: the origins written since then, and every holder of a changed value (its
+      hub, the value's lowest node, may have changed). -#}
+{% macro identity_scope(name) -%}
+    pg_temp.{{ this.name }}__{{ name }}
+{%- endmacro %}
+
+{% macro identity_scope_pre_hook(always=false) -%}
+    {%- if not identity_builds_everything(always) %}
+        create temporary table {{ identity_scope('changed_keys') }} on commit drop as
+        select distinct
+            changes.key_type,
+            changes.key_value
+        from {{ identity_key_changes() }} as changes
+        where changes.identity_build > {{ identity_consumed_build() }};
+        analyze {{ identity_scope('changed_keys') }};
+        create temporary table {{ identity_scope('reached_nodes') }} on commit drop as
+        select o.node_id
+        from {{ ref('int_identity_origins') }} as o
+        where o.identity_build > {{ identity_consumed_build() }}
+        union
+        select keys.node_id
+        from {{ ref('int_identity_key_values') }} as keys
+        inner join {{ identity_scope('changed_keys') }} as changed
+            on keys.key_type = changed.key_type and keys.key_value = changed.key_value;
+        analyze {{ identity_scope('reached_nodes') }};
+    {%- endif %}
+{%- endmacro %}
+
+{#- post-hook: delete the rows of this build's scope (`scope`: a condition on the rows; every row
+    when it built everything) that this transaction did not write, then move the watermark.
+    `always`: this build takes everything whatever changed (int_identity_edges with the fuzzy rule). -#}
+{% macro identity_post_hook(scope, always=false) -%}
+    {%- if not identity_builds_everything(always) %}
+        delete from {{ this }} where not ({{ written_here() }}) and ({{ scope }});
+    {%- else %}
+        delete from {{ this }} where not ({{ written_here() }});
+    {%- endif %}
+    insert into {{ identity_watermarks() }} (model, identity_build, rules_hash, built_at)
+    select '{{ this.name }}', coalesce(max(o.identity_build), 0), {{ identity_rules_hash() }}, now()
+    from {{ ref('int_identity_origins') }} as o
+    on conflict (model) do update set identity_build = excluded.identity_build,
+        rules_hash = excluded.rules_hash, built_at = excluded.built_at
+{%- endmacro %}
+
+{#- int_identity_key_values' hooks. The pre-hook (rendered when it runs: is_incremental() is false
+    on a first or full build) logs and deletes the old keys of the origins written since the
+    table's newest build, prunes the log rows every reader has consumed, and notes whether this is
+    a full build (the post-hook logs the keys written by an incremental build only: after a full
+    build the readers build everything, or nothing changed). -#}
+{% macro identity_key_values_pre_hook() -%}
+    {%- set readers = ['int_identity_keys_blocked', 'int_identity_edges', 'int_identity_clusters'] -%}
+    {%- set changed_origins -%}
+        select o.origin_key, o.identity_build from {{ ref('int_identity_origins') }} as o
+        where o.identity_build > (select coalesce(max(this.identity_build), 0) from {{ this }} as this)
+    {%- endset -%}
+    create temporary table {{ this.name }}__build on commit drop as
+    select {{ not is_incremental() }} as full_build;
+    {%- if is_incremental() %}
+        insert into {{ identity_key_changes() }} (identity_build, key_type, key_value)
+        select changed.identity_build, this.key_type, this.key_value
+        from {{ this }} as this
+        inner join ({{ changed_origins }}) as changed on this.origin_key = changed.origin_key;
+        delete from {{ this }} where origin_key in (select changed.origin_key from ({{ changed_origins }}) as changed);
+        delete from {{ identity_key_changes() }}
+        where identity_build <= (
+            select case when count(*) = {{ readers | length }} then min(w.identity_build) end
+            from {{ identity_watermarks() }} as w
+            where w.model in ('{{ readers | join("', '") }}')
+        );
+    {%- endif %}
+{%- endmacro %}
+
+{% macro identity_key_values_post_hook() -%}
+    insert into {{ identity_key_changes() }} (identity_build, key_type, key_value)
+    select this.identity_build, this.key_type, this.key_value
+    from {{ this }} as this
+    where {{ written_here() }} and not (select b.full_build from pg_temp.{{ this.name }}__build as b)
+{%- endmacro %}

@@ -1,0 +1,61 @@
+-- noqa: disable=LT02
+-- (sqlfluff lints the macros' bodies as one query; their indentation follows the Jinja blocks)
+{#- Which loads a model has read, for models that merge each new load into rows they keep
+    (int_identity_origins): an incremental build reads exactly the loads it has not read yet.
+
+    - on-run-start creates intermediate.loads_read (model, load_id, read_at);
+    - the pre-hook `capture_loads_to_read()` lists, in a temporary table of the model's
+      transaction, the loads finished and not read by this model yet (every finished load on a
+      full build, which also forgets what was read before). A load's rows commit with its
+      finished_at (landing), so every listed load's rows are visible to the model's query;
+    - the model reads `load_id = any({{ loads_to_read() }})` (an array: the filter then reaches
+      each raw table's scan);
+    - the post-hook `record_loads_read()` records the listed loads, in the same transaction.
+    A load that finished after the list was made is read again next time (a full build reads
+    every row): the merges must make reading a load twice change nothing. -#}
+
+{% macro loads_read() -%}
+    {{ generate_schema_name('intermediate', none) }}.loads_read
+{%- endmacro %}
+
+{% macro create_loads_read() -%}
+    create schema if not exists {{ generate_schema_name('intermediate', none) }};
+    create table if not exists {{ loads_read() }} (
+        model text not null,
+        load_id uuid not null,
+        read_at timestamptz not null,
+        primary key (model, load_id)
+    )
+{%- endmacro %}
+
+{% macro loads_to_read_table() -%}
+    pg_temp.{{ this.name }}__loads_to_read
+{%- endmacro %}
+
+{#- pre-hook (rendered when it runs: is_incremental() is false on a first or full build) -#}
+{% macro capture_loads_to_read() -%}
+    {%- if not is_incremental() %}
+        delete from {{ loads_read() }} where model = '{{ this.name }}';
+    {%- endif %}
+    create temporary table {{ loads_to_read_table() }} on commit drop as
+    select loads.load_id
+    from {{ source('ops', 'loads') }} as loads
+    where
+        loads.finished_at is not null
+        {%- if is_incremental() %}
+            and not exists (
+                select from {{ loads_read() }} as seen
+                where seen.model = '{{ this.name }}' and seen.load_id = loads.load_id
+            )
+        {%- endif %}
+{%- endmacro %}
+
+{% macro loads_to_read() -%}
+    array(select load_id from {{ loads_to_read_table() }})
+{%- endmacro %}
+
+{% macro record_loads_read() -%}
+    insert into {{ loads_read() }} (model, load_id, read_at)
+    select '{{ this.name }}', load_id, now() from {{ loads_to_read_table() }}
+    on conflict (model, load_id) do nothing
+{%- endmacro %}
