@@ -28,9 +28,15 @@
     written by the models' post-hooks) -#}
 {% macro create_contact_change_watermarks() -%}
     create schema if not exists {{ generate_schema_name('intermediate', none) }};
-    create table if not exists {{ contact_change_watermarks() }} (
+    {{ create_watermark_table(contact_change_watermarks(), 'change_sequence') }}
+{%- endmacro %}
+
+{#- a watermark table: per model, the last `sequence_column` it consumed, a hash of its rules and
+    when (also intermediate.identity_watermarks, macros/identity_changes.sql) -#}
+{% macro create_watermark_table(relation, sequence_column) -%}
+    create table if not exists {{ relation }} (
         model text primary key,
-        change_sequence bigint not null,
+        {{ sequence_column }} bigint not null,
         rules_hash text,
         built_at timestamptz not null
     )

@@ -31,12 +31,7 @@
 {#- on-run-start: the two tables (written by hooks, not models) -#}
 {% macro create_identity_change_tables() -%}
     create schema if not exists {{ generate_schema_name('intermediate', none) }};
-    create table if not exists {{ identity_watermarks() }} (
-        model text primary key,
-        identity_build bigint not null,
-        rules_hash text,
-        built_at timestamptz not null
-    );
+    {{ create_watermark_table(identity_watermarks(), 'identity_build') }};
     create table if not exists {{ identity_key_changes() }} (
         identity_build bigint not null,
         key_type text not null,
