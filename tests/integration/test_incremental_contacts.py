@@ -23,6 +23,7 @@ PER_CONTACT = {
     "intermediate.int_contact_addresses": "contact_id, channel, address_key",
     "marts.dim_contacts": "contact_id",
     "marts.contact_origins": "source_system, source_record_id",
+    "intermediate.int_contact_profile_points": "contact_id, criterion",
 }
 # built whole from them: they must not notice the difference either
 DOWNSTREAM = {
@@ -182,3 +183,15 @@ def test_a_changed_seed_rebuilds_every_contact(fresh_database, tmp_path):
     _dbt(fresh_database, target, "run", "-s", "tag:per_contact", "--full-refresh")
     for table, order in PER_CONTACT.items():
         assert _table(fresh_database, table, order) == changed[table], table
+
+    # a profile rule worth more: every contact's profile points again, nothing else
+    profile = "intermediate.int_contact_profile_points"
+    with psycopg.connect(fresh_database.url()) as conn:
+        conn.execute("update staging.score_profile_rules set points = points + 7 where criterion = 'role'")
+    written = _dbt(fresh_database, target, "run", "-s", "tag:per_contact")
+    assert written["int_contact_profile_points"] == len(changed[profile]), written
+    assert written["dim_contacts"] == 0, written
+    rescored = _table(fresh_database, profile, PER_CONTACT[profile])
+    assert rescored != changed[profile]
+    _dbt(fresh_database, target, "run", "-s", "int_contact_profile_points", "--full-refresh")
+    assert _table(fresh_database, profile, PER_CONTACT[profile]) == rescored

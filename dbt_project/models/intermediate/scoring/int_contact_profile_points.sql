@@ -1,13 +1,36 @@
 {#- Profile fit (who they are): for every contact and profile criterion, the best-scoring rule of
     seed score_profile_rules that its best record matches (a criterion's rules are its tiers).
     Match kinds: equals, in ('|'-separated), pattern (case-insensitive regular expression) and range
-    (numeric bounds, either open). company_size_min is the lower bound of the size band ("250-999"). -#}
+    (numeric bounds, either open). company_size_min is the lower bound of the size band ("250-999").
+
+    Per contact incremental (macros/contact_changes.sql): a contact's points follow from its best
+    record alone (no date, no interactions), so a run rebuilds the contacts logged in
+    int_contact_changes since its last build, those survivorship rebuilt for a reason of its own,
+    and every contact when score_profile_rules changed. -#}
+{{
+    config(
+        materialized="incremental",
+        tags=["per_contact"],
+        incremental_strategy="delete+insert",
+        unique_key="contact_id",
+        on_schema_change="fail",
+        indexes=[{"columns": ["contact_id"]}],
+        post_hook="{{ contact_rebuild_post_hook(
+            rules=[ref('score_profile_rules')], upstream=['int_contact_attributes_survived']
+        ) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_contact_changes') }}
 with
 
 -- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
 -- materialised CTE runs in one process (and guesses its sizes)
 attributes as not materialized (
     select * from {{ ref('int_contact_attributes_survived') }}
+    where {{ rebuild_filter(
+        'contact_id', rules=[ref('score_profile_rules')], upstream=['int_contact_attributes_survived']
+    ) }}
 ),
 
 rules as (
