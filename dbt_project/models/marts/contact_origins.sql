@@ -3,10 +3,9 @@
 {#- Per contact incremental (macros/contact_changes.sql): a run rebuilds the contacts logged in
     int_contact_changes since its last build (by int_contact_addresses too: a best address may
     have changed; the best record's attributes change only with the contact's origins), those
-    holding a blocked key
-    a logged contact holds (a key blocked since no longer names the match; a key unblocked links
-    its holders, which the ledger logs), every contact when identity_key_rules or
-    identity_blocked_keys changed. A new column needs --full-refresh (on_schema_change: fail). -#}
+    holding a blocked key a logged contact holds, every contact when identity_key_rules or
+    identity_blocked_keys changed: the rebuild set of contact_origins_rebuild()
+    (macros/rebuild_sets.sql). A new column needs --full-refresh (on_schema_change: fail). -#}
 {#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
 {{
     config(
@@ -16,15 +15,18 @@
         unique_key="contact_id",
         on_schema_change="fail",
         indexes=[{'columns': ['contact_id']}],
+        pre_hook="{{ rebuild_set_pre_hook(contact_origins_rebuild()) }}",
         post_hook="{{ contact_rebuild_post_hook(
             rules=[ref('identity_key_rules'), ref('identity_blocked_keys')],
             upstream=['int_contact_addresses', 'int_contact_attributes_survived']
         ) }}",
     )
 }}
-{%- set rebuilt = "in (select rebuild.contact_id from rebuild)" if is_incremental() else "is not null" %}
 
 -- depends_on: {{ ref('int_contact_changes') }}
+-- depends_on: {{ ref('int_identity_key_values') }}
+-- depends_on: {{ ref('identity_key_rules') }}
+-- depends_on: {{ ref('identity_blocked_keys') }}
 with
 
 -- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
@@ -58,48 +60,10 @@ addresses as (
     where is_best
 ),
 
-{% if is_incremental() %}
-
-    logged as (
-        {{ contacts_to_rebuild(upstream=['int_contact_addresses', 'int_contact_attributes_survived']) }}
-    ),
-
-    rebuild as (
-        select logged.contact_id from logged
-
-        union
-
-        select current_contacts.contact_id
-        from current_contacts
-        where {{ everything_changed(rules=[ref('identity_key_rules'), ref('identity_blocked_keys')]) }}
-
-        union
-
-        -- the holders of a blocked key that a logged contact holds
-        select holders.contact_id
-        from (
-            select distinct
-                logged_keys.key_type,
-                logged_keys.key_value
-            from logged
-            inner join current_contacts as logged_origins on logged.contact_id = logged_origins.contact_id
-            inner join keys as logged_keys on logged_origins.origin_key = logged_keys.origin_key
-            inner join blocked
-                on logged_keys.key_type = blocked.key_type and logged_keys.key_value = blocked.key_value
-        ) as touched_blocked
-        inner join keys as holder_keys
-            on
-                touched_blocked.key_type = holder_keys.key_type
-                and touched_blocked.key_value = holder_keys.key_value
-        inner join current_contacts as holders on holder_keys.origin_key = holders.origin_key
-    ),
-
-{% endif %}
-
 rebuilt_origins as not materialized (
     select current_contacts.*
     from current_contacts
-    where current_contacts.contact_id {{ rebuilt }}
+    where {{ in_rebuild_set('current_contacts.contact_id') }}
 ),
 
 shared_keys as (
@@ -146,20 +110,19 @@ supplied as (
             origin_key,
             attribute
         from attributes
-        where contact_id {{ rebuilt }}
+        where {{ in_rebuild_set('contact_id') }}
         union all
         select
             origins.origin_key,
             addresses.channel
-        from addresses
-        inner join origins
+        from rebuilt_origins
+        inner join origins on rebuilt_origins.origin_key = origins.origin_key
+        inner join addresses
             on
-                addresses.address_key
+                rebuilt_origins.contact_id = addresses.contact_id
+                and addresses.address_key
                 = case when addresses.channel = 'email' then origins.email_key else origins.phone end
-        inner join rebuilt_origins
-            on
-                origins.origin_key = rebuilt_origins.origin_key
-                and addresses.contact_id = rebuilt_origins.contact_id
+        where {{ in_rebuild_set('addresses.contact_id') }}
     ) as s
     group by origin_key
 ),

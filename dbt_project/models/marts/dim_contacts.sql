@@ -5,8 +5,8 @@
     int_contact_changes since its last build (by fct_interactions too: first and last
     interaction; by int_contact_addresses: best address and consent), and those whose account
     changed (int_contact_accounts is rebuilt whole: an account depends on the other contacts of
-    the email domain). A new column needs --full-refresh (on_schema_change: fail), not nulls in
-    the rows kept. -#}
+    the email domain): the rebuild set of dim_contacts_rebuild() (macros/rebuild_sets.sql). A new
+    column needs --full-refresh (on_schema_change: fail), not nulls in the rows kept. -#}
 {#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
 {{
     config(
@@ -16,12 +16,12 @@
         unique_key="contact_id",
         on_schema_change="fail",
         indexes=[{'columns': ['email']}],
+        pre_hook="{{ rebuild_set_pre_hook(dim_contacts_rebuild()) }}",
         post_hook="{{ contact_rebuild_post_hook(
             upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
         ) }}",
     )
 }}
-{%- set rebuilt = "in (select rebuild.contact_id from rebuild)" if is_incremental() else "is not null" %}
 
 -- depends_on: {{ ref('int_contact_changes') }}
 with
@@ -50,30 +50,6 @@ interactions as (
     select * from {{ ref('fct_interactions') }}
 ),
 
-{% if is_incremental() %}
-
-    rebuild as (
-        {{ contacts_to_rebuild(
-            upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
-        ) }}
-
-        union
-
-        select current_contacts.contact_id
-        from current_contacts
-        where {{ everything_changed() }}
-
-        union
-
-        -- a changed account
-        select previous.contact_id
-        from {{ this }} as previous
-        left join accounts on previous.contact_id = accounts.contact_id
-        where previous.account_id is distinct from accounts.account_id
-    ),
-
-{% endif %}
-
 best_addresses as (
     select
         contact_id,
@@ -83,7 +59,7 @@ best_addresses as (
         max(permission) filter (where channel = 'phone' and is_best) as phone_permission,
         bool_or(has_unsubscribed) as has_unsubscribed
     from addresses
-    where contact_id {{ rebuilt }}
+    where {{ in_rebuild_set('contact_id') }}
     group by contact_id
 ),
 
@@ -94,7 +70,7 @@ contacts as (
         min(origins.first_seen_at) as first_seen_at
     from current_contacts
     inner join origins on current_contacts.origin_key = origins.origin_key
-    where current_contacts.contact_id {{ rebuilt }}
+    where {{ in_rebuild_set('current_contacts.contact_id') }}
     group by current_contacts.contact_id
     having bool_or(origins.origin_type = 'record' or origins.email is not null)
 ),
@@ -111,7 +87,7 @@ best_values as (
         max(value) filter (where attribute = 'country') as country,
         max(value) filter (where attribute = 'marketing_area') as marketing_area
     from attributes
-    where contact_id {{ rebuilt }}
+    where {{ in_rebuild_set('contact_id') }}
     group by contact_id
 ),
 
@@ -121,7 +97,7 @@ contact_interactions as (
         min(interactions.occurred_at) as first_interaction_at,
         max(interactions.occurred_at) filter (where interactions.direction = 'inbound') as last_interaction_at
     from interactions
-    where interactions.contact_id {{ rebuilt }}
+    where {{ in_rebuild_set('interactions.contact_id') }}
     group by interactions.contact_id
 ),
 

@@ -13,8 +13,9 @@
     - one of those contacts holds, or held before,
     - has new unsubscribes, spam complaints or bounces (int_email_events),
     - was blocked or unblocked as a shared key;
-    every contact when source_priorities changed. It logs the contacts it rebuilt beyond the
-    logged ones, for dim_contacts and contact_origins. -#}
+    every contact when source_priorities changed: the rebuild set of contact_addresses_rebuild()
+    (macros/rebuild_sets.sql). It logs the contacts it rebuilt beyond the logged ones, for
+    dim_contacts and contact_origins. -#}
 {{
     config(
         materialized="incremental",
@@ -22,17 +23,19 @@
         incremental_strategy="delete+insert",
         unique_key="contact_id",
         indexes=[{"columns": ["contact_id"]}],
+        pre_hook="{{ rebuild_set_pre_hook(contact_addresses_rebuild()) }}",
         post_hook="{{ contact_rebuild_post_hook(
             rules=[ref('source_priorities')], log_own_for=['dim_contacts', 'contact_origins']
         ) }}",
     )
 }}
-{%- set rebuilt = "in (select rebuild.contact_id from rebuild)" if is_incremental() else "is not null" %}
 
 -- depends_on: {{ ref('int_contact_changes') }}
 with
 
-origins as (
+-- not materialized: PostgreSQL materialises a CTE named more than once (to disk, at 1 M contacts),
+-- where the few rebuilt contacts' origins are looked up by index
+origins as not materialized (
     select * from {{ ref('int_identity_origins') }}
 ),
 
@@ -52,84 +55,6 @@ priorities as (
 blocked as (
     select * from {{ ref('int_identity_keys_blocked') }}
 ),
-
-{% if is_incremental() %}
-
-    logged as (
-        {{ contacts_to_rebuild() }}
-    ),
-
-    changed_addresses as (
-        -- held by a logged contact before
-        select
-            previous.channel,
-            previous.address_key
-        from {{ this }} as previous
-        where previous.contact_id in (select logged.contact_id from logged)
-
-        union
-
-        -- held by a logged contact now
-        select
-            a.channel,
-            a.address_key
-        from current_contacts
-        inner join origins on current_contacts.origin_key = origins.origin_key
-        cross join
-            lateral (values ('email', origins.email_key), ('phone', origins.phone))
-                as a (channel, address_key)
-        where
-            current_contacts.contact_id in (select logged.contact_id from logged)
-            and a.address_key is not null
-
-        union
-
-        -- new unsubscribes, spam complaints, bounces
-        select
-            'email' as channel,
-            email_events.email_key as address_key
-        from email_events
-        where email_events.change_sequence > {{ consumed_sequence() }}
-
-        union
-
-        -- blocked or unblocked since
-        select
-            previous.channel,
-            previous.address_key
-        from {{ this }} as previous
-        left join blocked
-            on previous.channel = blocked.key_type and previous.address_key = blocked.key_value
-        where previous.is_shared is distinct from (blocked.key_value is not null)
-    ),
-
-    rebuild as (
-        select logged.contact_id from logged
-
-        union
-
-        -- every holder of a changed address
-        select current_contacts.contact_id
-        from origins
-        inner join current_contacts on origins.origin_key = current_contacts.origin_key
-        where
-            origins.email_key in (
-                select changed_addresses.address_key from changed_addresses
-                where changed_addresses.channel = 'email'
-            )
-            or origins.phone in (
-                select changed_addresses.address_key from changed_addresses
-                where changed_addresses.channel = 'phone'
-            )
-
-        union
-
-        select current_contacts.contact_id
-        from current_contacts
-        where {{ everything_changed(rules=[ref('source_priorities')]) }}
-    ),
-
-{% endif %}
 
 held as (
     -- which contact holds which address, through which origin
@@ -151,7 +76,7 @@ held as (
             ('email', origins.email_key, origins.email, origins.email_opt_in),
             ('phone', origins.phone, origins.phone, origins.phone_opt_in)
         ) as a (channel, address_key, address, opt_in)
-    where a.address_key is not null and current_contacts.contact_id {{ rebuilt }}
+    where a.address_key is not null and {{ in_rebuild_set('current_contacts.contact_id') }}
 ),
 
 statements as (

@@ -1,0 +1,171 @@
+-- noqa: disable=LT02
+-- (sqlfluff lints the macros' bodies as one query; their indentation follows the Jinja blocks)
+{#- The contacts a per-contact model's incremental build redoes (macros/contact_changes.sql), as a
+    temporary table its pre-hook fills and analyzes. Why not a CTE: the planner knows neither a
+    CTE's size nor its distinct values (it guessed 200 contacts, or all of them with the branch
+    for a changed seed), and with such guesses it joins the few rebuilt contacts to whole tables
+    by scanning them; with the table's real size it looks the few up by index. -#}
+
+{% macro rebuild_set() -%}
+    pg_temp.{{ this.name }}__rebuild
+{%- endmacro %}
+
+{#- pre-hook: `query` (one column, contact_id) into the table, on an incremental build only (a
+    first or full build takes every contact and reads no table) -#}
+{% macro rebuild_set_pre_hook(query) -%}
+    {%- if is_incremental() %}
+        create temporary table {{ rebuild_set() }} on commit drop as
+        select distinct q.contact_id from ({{ query }}) as q where q.contact_id is not null;
+        analyze {{ rebuild_set() }};
+    {%- endif %}
+{%- endmacro %}
+
+{#- the filter of a build's rows: every row on a first or full build, else the rebuild set's -#}
+{% macro in_rebuild_set(column) -%}
+    {%- if is_incremental() -%}
+        {{ column }} in (select rebuilt.contact_id from {{ rebuild_set() }} as rebuilt)
+    {%- else -%}
+        {{ column }} is not null
+    {%- endif -%}
+{%- endmacro %}
+
+{#- contact_origins: the logged contacts (by the log and by addresses and survivorship), every
+    contact when an identity seed changed, and the holders of a blocked key that a logged contact
+    holds (a key blocked since no longer names the match; a key unblocked links its holders,
+    which the ledger logs). From the blocked keys (a few hundred) to their holders by the key
+    values' index, not from every key of the logged contacts. -#}
+{% macro contact_origins_rebuild() -%}
+    {%- set upstream = ['int_contact_addresses', 'int_contact_attributes_survived'] -%}
+    with blocked_holders as (
+        select
+            key_values.key_type,
+            key_values.key_value,
+            holders.contact_id
+        from {{ ref('int_identity_keys_blocked') }} as blocked
+        inner join {{ ref('int_identity_key_values') }} as key_values
+            on blocked.key_type = key_values.key_type and blocked.key_value = key_values.key_value
+        inner join {{ ref('int_contact_origins_current') }} as holders
+            on key_values.origin_key = holders.origin_key
+    )
+
+    {{ contacts_to_rebuild(upstream=upstream) }}
+
+    union all
+
+    select current_contacts.contact_id
+    from {{ ref('int_contact_origins_current') }} as current_contacts
+    where {{ everything_changed(rules=[ref('identity_key_rules'), ref('identity_blocked_keys')]) }}
+
+    union all
+
+    select blocked_holders.contact_id
+    from blocked_holders
+    where exists (
+        select from blocked_holders as logged_holders
+        where
+            logged_holders.key_type = blocked_holders.key_type
+            and logged_holders.key_value = blocked_holders.key_value
+            and logged_holders.contact_id in ({{ contacts_to_rebuild(upstream=upstream) }})
+    )
+{%- endmacro %}
+
+{#- dim_contacts: the logged contacts (by the log, fct_interactions, addresses and survivorship),
+    every contact when it has no watermark, and those whose account changed (int_contact_accounts
+    is rebuilt whole: an account depends on the other contacts of the email domain) -#}
+{% macro dim_contacts_rebuild() -%}
+    {{ contacts_to_rebuild(
+        upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
+    ) }}
+
+    union all
+
+    select current_contacts.contact_id
+    from {{ ref('int_contact_origins_current') }} as current_contacts
+    where {{ everything_changed() }}
+
+    union all
+
+    select previous.contact_id
+    from {{ this }} as previous
+    left join {{ ref('int_contact_accounts') }} as accounts on previous.contact_id = accounts.contact_id
+    where previous.account_id is distinct from accounts.account_id
+{%- endmacro %}
+
+{#- int_contact_addresses: the logged contacts, every holder of an address that one of them holds
+    or held before, that has new unsubscribes, spam complaints or bounces, or that was blocked or
+    unblocked as a shared key; every contact when source_priorities changed -#}
+{% macro contact_addresses_rebuild() -%}
+    {%- set origins = ref('int_identity_origins') -%}
+    {%- set current_contacts = ref('int_contact_origins_current') -%}
+    with logged as (
+        {{ contacts_to_rebuild() }}
+    ),
+
+    changed_addresses as (
+        -- held by a logged contact before
+        select
+            previous.channel,
+            previous.address_key
+        from {{ this }} as previous
+        where previous.contact_id in (select logged.contact_id from logged)
+
+        union
+
+        -- held by a logged contact now
+        select
+            a.channel,
+            a.address_key
+        from {{ current_contacts }} as current_contacts
+        inner join {{ origins }} as origins on current_contacts.origin_key = origins.origin_key
+        cross join
+            lateral (values ('email', origins.email_key), ('phone', origins.phone))
+                as a (channel, address_key)
+        where
+            current_contacts.contact_id in (select logged.contact_id from logged)
+            and a.address_key is not null
+
+        union
+
+        -- new unsubscribes, spam complaints, bounces
+        select
+            'email' as channel,
+            email_events.email_key as address_key
+        from {{ ref('int_email_events') }} as email_events
+        where email_events.change_sequence > {{ consumed_sequence() }}
+
+        union
+
+        -- blocked or unblocked since
+        select
+            previous.channel,
+            previous.address_key
+        from {{ this }} as previous
+        left join {{ ref('int_identity_keys_blocked') }} as blocked
+            on previous.channel = blocked.key_type and previous.address_key = blocked.key_value
+        where previous.is_shared is distinct from (blocked.key_value is not null)
+    )
+
+    select logged.contact_id from logged
+
+    union all
+
+    -- every holder of a changed address
+    select current_contacts.contact_id
+    from {{ origins }} as origins
+    inner join {{ current_contacts }} as current_contacts on origins.origin_key = current_contacts.origin_key
+    where
+        origins.email_key in (
+            select changed_addresses.address_key from changed_addresses
+            where changed_addresses.channel = 'email'
+        )
+        or origins.phone in (
+            select changed_addresses.address_key from changed_addresses
+            where changed_addresses.channel = 'phone'
+        )
+
+    union all
+
+    select current_contacts.contact_id
+    from {{ current_contacts }} as current_contacts
+    where {{ everything_changed(rules=[ref('source_priorities')]) }}
+{%- endmacro %}
