@@ -164,6 +164,15 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     for table, order in (PER_CONTACT | DOWNSTREAM).items():
         assert _table(fresh_database, table, order) == incremental[table], table
 
+    # fct_interactions' incremental run resolved the day's rows as a full refresh does
+    resolution = "select interaction_key, contact_id, resolved_by from marts.fct_interactions order by interaction_key"
+    with psycopg.connect(fresh_database.url()) as conn:
+        resolved = conn.execute(resolution).fetchall()
+    assert ("web:DAY-4", concerned["cookie"], "cookie_id") in resolved  # the returning cookie
+    _dbt(fresh_database, target, "run", "-s", "fct_interactions", "--full-refresh")
+    with psycopg.connect(fresh_database.url()) as conn:
+        assert conn.execute(resolution).fetchall() == resolved
+
 
 def test_a_changed_seed_rebuilds_every_contact(fresh_database, tmp_path):
     Generator(200, seed=6).write(tmp_path / "feed", progress=False)
