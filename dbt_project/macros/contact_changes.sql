@@ -17,7 +17,9 @@
         3. move its watermark.
       All in the model's one transaction: a failed build leaves rows and watermark as they were.
     - Everything is rebuilt when the model has no watermark, or when a seed it applies changed
-      (`rules`: the seeds' relations, hashed).
+      (`rules`: the seeds' relations, hashed, with `settings`: the vars it applies, if any).
+    - The watermark also keeps the run's logical date (as_of), for models whose rows depend on it
+      (int_contact_engagement_points).
     A full refresh builds every contact and sets the watermark. -#}
 
 {% macro contact_change_watermarks() -%}
@@ -38,18 +40,25 @@
         model text primary key,
         {{ sequence_column }} bigint not null,
         rules_hash text,
-        built_at timestamptz not null
-    )
+        built_at timestamptz not null,
+        as_of timestamptz
+    );
+    -- (tables created before as_of was kept)
+    alter table {{ relation }} add column if not exists as_of timestamptz
 {%- endmacro %}
 
-{#- md5 of the seeds' rows, in a stable order: a changed rule rebuilds every contact -#}
-{% macro rules_hash(rules) -%}
-    {%- if rules -%}
+{#- md5 of the seeds' rows, in a stable order (and of `settings`, the vars applied, as JSON): a
+    changed rule rebuilds every contact -#}
+{% macro rules_hash(rules, settings=none) -%}
+    {%- if rules or settings -%}
         (select md5(string_agg(r.row_text, '|' order by r.row_text)) from (
         {%- for rule in rules %}
             select '{{ loop.index }}:' || t::text as row_text from {{ rule }} as t
-            {%- if not loop.last %} union all{% endif %}
+            {%- if not loop.last or settings %} union all{% endif %}
         {%- endfor %}
+        {%- if settings %}
+            select 'settings:' || '{{ tojson(settings, sort_keys=true) | replace("'", "''") }}' as row_text
+        {%- endif %}
         ) as r)
     {%- else -%}
         cast(null as text)
@@ -62,11 +71,27 @@
 {%- endmacro %}
 
 {#- true when every contact must be rebuilt: no watermark yet, or a changed seed -#}
-{% macro everything_changed(rules=[]) -%}
+{% macro everything_changed(rules=[], settings=none) -%}
     not exists (
         select from {{ contact_change_watermarks() }} as w
-        where w.model = '{{ this.name }}' and w.rules_hash is not distinct from {{ rules_hash(rules) }}
+        where w.model = '{{ this.name }}' and w.rules_hash is not distinct from {{ rules_hash(rules, settings) }}
     )
+{%- endmacro %}
+
+{#- The logical date this model's last build was as of, as an SQL literal, when it is not after
+    this build's (none: no watermark or date yet, or a backfill of an earlier day). Read when the
+    model is compiled, so the plan knows the dates it filters by. -#}
+{% macro contact_watermark_as_of() -%}
+    {#- (`this` is none in a dbt unit test) -#}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select cast(w.as_of as text) from {{ contact_change_watermarks() }} as w
+        where w.model = '{{ this.name }}' and w.as_of <= {{ as_of() }}
+    {%- endset -%}
+    {%- set rows = run_query(query).columns[0].values() -%}
+    {{ return("cast('" ~ rows[0] ~ "' as timestamptz)" if rows else none) }}
 {%- endmacro %}
 
 {#- this model's last consumed change_sequence (-1: none) -#}
@@ -103,7 +128,7 @@
     row was written by it). `log_own_for`: the models downstream that need the contacts this one
     rebuilt for reasons of its own (each names this one in its `upstream`, and depends on it, so
     their transactions do not overlap). -#}
-{% macro contact_rebuild_post_hook(rules=[], upstream=[], log_own_for=[]) -%}
+{% macro contact_rebuild_post_hook(rules=[], upstream=[], log_own_for=[], settings=none) -%}
     {%- set hooks = [] -%}
     {%- if log_own_for -%}
         {#- 1. contacts rebuilt for a reason of this model's own (a seed changed, a change in a
@@ -114,11 +139,11 @@
            contact); delete+insert replaced the others (every previous row when everything was
            rebuilt) -#}
     {%- do hooks.append(
-        "delete from " ~ this ~ " where not (" ~ written_here() ~ ") and (" ~ everything_changed(rules) ~ "
+        "delete from " ~ this ~ " where not (" ~ written_here() ~ ") and (" ~ everything_changed(rules, settings) ~ "
         or contact_id in (" ~ contacts_to_rebuild(upstream) ~ "))"
     ) -%}
     {#- 3. the watermark -#}
-    {%- do hooks.append(record_watermark(rules)) -%}
+    {%- do hooks.append(record_watermark(rules, settings)) -%}
     {{ hooks | join(";\n") }}
 {%- endmacro %}
 
@@ -143,13 +168,14 @@
     )
 {%- endmacro %}
 
-{#- The watermark of this model: the log's newest sequence, the seeds' hash, the time -#}
-{% macro record_watermark(rules=[]) -%}
-    insert into {{ contact_change_watermarks() }} (model, change_sequence, rules_hash, built_at)
-    select '{{ this.name }}', coalesce(max(change_sequence), 0), {{ rules_hash(rules) }}, now()
+{#- The watermark of this model: the log's newest sequence, the seeds' hash, the time, the run's
+    logical date -#}
+{% macro record_watermark(rules=[], settings=none) -%}
+    insert into {{ contact_change_watermarks() }} (model, change_sequence, rules_hash, built_at, as_of)
+    select '{{ this.name }}', coalesce(max(change_sequence), 0), {{ rules_hash(rules, settings) }}, now(), {{ as_of() }}
     from {{ ref('int_contact_changes') }}
     on conflict (model) do update set change_sequence = excluded.change_sequence,
-        rules_hash = excluded.rules_hash, built_at = excluded.built_at
+        rules_hash = excluded.rules_hash, built_at = excluded.built_at, as_of = excluded.as_of
 {%- endmacro %}
 
 {#- The loads the log read since this model's last build, as an array (load_id = any(...) reaches

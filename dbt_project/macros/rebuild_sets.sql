@@ -10,14 +10,23 @@
     pg_temp.{{ this.name }}__rebuild
 {%- endmacro %}
 
-{#- pre-hook: `query` (one column, contact_id) into the table, on an incremental build only (a
-    first or full build takes every contact and reads no table) -#}
+{#- pre-hook: `query` (one column, contact_id) into the table, on an incremental build (a first or
+    full build takes every contact and reads no table: the table is empty then) -#}
 {% macro rebuild_set_pre_hook(query) -%}
     {%- if is_incremental() %}
         create temporary table {{ rebuild_set() }} on commit drop as
         select distinct q.contact_id from ({{ query }}) as q where q.contact_id is not null;
         analyze {{ rebuild_set() }};
+    {%- else %}
+        create temporary table {{ rebuild_set() }} (contact_id text) on commit drop;
     {%- endif %}
+{%- endmacro %}
+
+{#- post-hook: delete the rows of contacts in the rebuild set that the build wrote none for (no
+    longer a contact, nothing left to count); delete+insert replaced the others -#}
+{% macro rebuild_set_post_hook() -%}
+    delete from {{ this }}
+    where not ({{ written_here() }}) and contact_id in (select rebuilt.contact_id from {{ rebuild_set() }} as rebuilt)
 {%- endmacro %}
 
 {#- the filter of a build's rows: every row on a first or full build, else the rebuild set's -#}
@@ -168,4 +177,47 @@
     select current_contacts.contact_id
     from {{ current_contacts }} as current_contacts
     where {{ everything_changed(rules=[ref('source_priorities')]) }}
+{%- endmacro %}
+
+{#- int_contact_engagement_points' settings: the vars it applies (a change rebuilds every contact) -#}
+{% macro engagement_settings() -%}
+    {{ return({
+        "engagement_lookback_days": var("scoring")["engagement_lookback_days"],
+        "cap_periods_from": "2001-01-01",
+    }) }}
+{%- endmacro %}
+
+{#- int_contact_engagement_points: the logged contacts (by the log and fct_interactions: new,
+    changed and moved interactions), and those with an inbound interaction that came into the
+    lookback since the last build's logical date (dated after it, up to this one's: loaded ahead of
+    its date, or the days passed) or left it (older than the lookback now, not then): for the
+    others, the rows kept only decay, which contact_score_reasons applies. Every contact when the
+    model has no watermark, its rules or settings changed, or this logical date is before the last
+    build's (a backfill of a past day). The date ranges read fct_interactions' occurred_at index. -#}
+{% macro engagement_points_rebuild() -%}
+    {%- set rules = [ref('score_engagement_rules')] -%}
+    {%- set settings = engagement_settings() -%}
+    {%- set since = contact_watermark_as_of() -%}
+    {%- set lookback = "interval '" ~ settings["engagement_lookback_days"] ~ " days'" -%}
+    {{ contacts_to_rebuild(upstream=['fct_interactions']) }}
+
+    union all
+
+    select current_contacts.contact_id
+    from {{ ref('int_contact_origins_current') }} as current_contacts
+    where {% if since is none %}true{% else %}{{ everything_changed(rules, settings) }}{% endif %}
+    {%- if since is not none %}
+
+    union all
+
+    select interactions.contact_id
+    from {{ ref('fct_interactions') }} as interactions
+    where
+        interactions.direction = 'inbound'
+        and (
+            interactions.occurred_at > {{ since }} and interactions.occurred_at <= {{ as_of() }}
+            or interactions.occurred_at > {{ since }} - {{ lookback }}
+            and interactions.occurred_at <= {{ as_of() }} - {{ lookback }}
+        )
+    {%- endif %}
 {%- endmacro %}

@@ -30,6 +30,7 @@
             "create unique index if not exists {{ this.name }}__key on {{ this }} (interaction_key)",
             "create index if not exists {{ this.name }}__contact_id on {{ this }} (contact_id, occurred_at)",
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
+            "create index if not exists {{ this.name }}__occurred_at on {{ this }} (occurred_at)",
             "{{ ensure_contract_checks() }}",
             "{{ log_contacts_written_here(readers=['dim_contacts']) }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__crm_id",

@@ -1,6 +1,7 @@
 {#- Why each score is what it is: every rule's contribution to every golden contact, as of the
-    run's logical date — profile tiers, engagement per interaction type (after caps and decay) and
-    negative points. The scores in contact_scores are built from exactly these rows. -#}
+    run's logical date — profile tiers, engagement per interaction type (after caps and decay, to
+    this date from the one its points were computed as of) and negative points. The scores in
+    contact_scores are built from exactly these rows. -#}
 {#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
 {{ config(indexes=[{'columns': ['contact_id']}]) }}
 with
@@ -38,7 +39,11 @@ reasons as (
         'engagement' as component,
         'engagement' as rule_kind,
         rule,
-        points,
+        -- computed as of anchored_at (a day the contact's interactions last changed): decayed since
+        cast(
+            points_unrounded * power(0.5, {{ days_between("anchored_at", as_of()) }} / half_life_days)
+            as numeric(10, 2)
+        ) as points,
         interactions,
         description
     from engagement
