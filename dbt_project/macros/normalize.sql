@@ -114,10 +114,21 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Days from one timestamp to a later one, as double precision: extract(epoch …) is numeric, and
-    numeric power() (every decay) costs ~16× the float one — minutes over millions of interactions. -#}
+{#- Days from one timestamp to a later one, as double precision: date_part() is float where
+    extract(epoch …) is numeric, and numeric power() (every decay) costs ~16× the float one —
+    minutes over millions of interactions; even casting extract's numeric costs twice date_part's
+    time (3.9 M rows at L: 1.9 s against 0.9 s). -#}
 {% macro days_between(earlier, later) -%}
-    cast(extract(epoch from ({{ later }}) - ({{ earlier }})) as double precision) / 86400
+    date_part('epoch', ({{ later }}) - ({{ earlier }})) / 86400
+{%- endmacro %}
+
+{#- The UTC day of a timestamp: fct_interactions is indexed by the day its interactions happened,
+    for the models that look up a few days of them (macros/rebuild_sets.sql). By the day, not the
+    timestamp: with an index on occurred_at itself the planner read the six months of
+    contact_interests through it (6 M rows in random order at L: 50 s, against 29 s reading the
+    table); no query filters by this expression but those that mean to use it. -#}
+{% macro utc_day(timestamp) -%}
+    cast(({{ timestamp }}) at time zone 'UTC' as date)
 {%- endmacro %}
 
 {#- The letters of the last word of a name, sorted: "john csota" and "Costa" both give "acost". -#}

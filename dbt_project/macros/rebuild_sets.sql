@@ -193,7 +193,8 @@
     its date, or the days passed) or left it (older than the lookback now, not then): for the
     others, the rows kept only decay, which contact_score_reasons applies. Every contact when the
     model has no watermark, its rules or settings changed, or this logical date is before the last
-    build's (a backfill of a past day). The date ranges read fct_interactions' occurred_at index. -#}
+    build's (a backfill of a past day). The date ranges read fct_interactions' index of days
+    (utc_day(), macros/normalize.sql). -#}
 {% macro engagement_points_rebuild() -%}
     {%- set rules = [ref('score_engagement_rules')] -%}
     {%- set settings = engagement_settings() -%}
@@ -215,8 +216,11 @@
     where
         interactions.direction = 'inbound'
         and (
-            interactions.occurred_at > {{ since }} and interactions.occurred_at <= {{ as_of() }}
-            or interactions.occurred_at > {{ since }} - {{ lookback }}
+            {{ utc_day('interactions.occurred_at') }} between {{ utc_day(since) }} and {{ utc_day(as_of()) }}
+            and interactions.occurred_at > {{ since }} and interactions.occurred_at <= {{ as_of() }}
+            or {{ utc_day('interactions.occurred_at') }}
+            between {{ utc_day(since ~ ' - ' ~ lookback) }} and {{ utc_day(as_of() ~ ' - ' ~ lookback) }}
+            and interactions.occurred_at > {{ since }} - {{ lookback }}
             and interactions.occurred_at <= {{ as_of() }} - {{ lookback }}
         )
     {%- endif %}
