@@ -99,6 +99,24 @@ def run_dbt(database: DatabaseUrl, target_path: Path, *args: str) -> subprocess.
     )
 
 
+def dbt_rows_written(database: DatabaseUrl, target_path: Path, *args: str, as_of: str) -> dict[str, int]:
+    """dbt (unit tests left out) as of a day, which must pass; the rows each model wrote."""
+    day = json.dumps({"as_of": as_of})
+    result = run_dbt(database, target_path, *args, "--exclude", "test_type:unit", "--vars", day)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return {
+        r["unique_id"].rsplit(".", 1)[-1]: r["adapter_response"].get("rows_affected")
+        for r in json.loads((target_path / "run_results.json").read_text())["results"]
+        if r["unique_id"].startswith("model.")
+    }
+
+
+def table_rows(database: DatabaseUrl, table: str, order: str) -> list[tuple]:
+    """Every row of a table, in the order given."""
+    with psycopg.connect(database.url()) as conn:
+        return conn.execute(f"select * from {table} order by {order}").fetchall()
+
+
 def build_marts(database: DatabaseUrl, workdir: Path, people: int, seed: int) -> None:
     """Generated sources landed in raw, then `dbt build` as of 2026-11-01: the marts of a small demo."""
     from leadflow.demo.generator import Generator

@@ -4,7 +4,6 @@ incremental build rebuilds only the contacts concerned and gives the rows a full
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import psycopg
@@ -13,7 +12,7 @@ import pytest
 from leadflow.demo.generator import Generator
 from leadflow.settings import DatabaseUrl
 from leadflow.sources.feed import ENTITIES
-from tests.fixtures import bridge_candidates, land_folder, run_dbt, write_feed_file
+from tests.fixtures import bridge_candidates, dbt_rows_written, land_folder, table_rows, write_feed_file
 
 pytestmark = pytest.mark.integration
 
@@ -35,20 +34,7 @@ DOWNSTREAM = {
 
 
 def _dbt(database: DatabaseUrl, target: Path, *args: str) -> dict[str, int]:
-    """Runs dbt; returns the rows each model wrote."""
-    day = '{as_of: "2026-11-02T00:00:00+00:00"}'
-    result = run_dbt(database, target, *args, "--exclude", "test_type:unit", "--vars", day)
-    assert result.returncode == 0, result.stdout[-3000:]
-    return {
-        r["unique_id"].rsplit(".", 1)[-1]: r["adapter_response"].get("rows_affected")
-        for r in json.loads((target / "run_results.json").read_text())["results"]
-        if r["unique_id"].startswith("model.")
-    }
-
-
-def _table(database: DatabaseUrl, table: str, order: str) -> list[tuple]:
-    with psycopg.connect(database.url()) as conn:
-        return conn.execute(f"select * from {table} order by {order}").fetchall()
+    return dbt_rows_written(database, target, *args, as_of="2026-11-02T00:00:00+00:00")
 
 
 def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
@@ -129,7 +115,7 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
     _dbt(fresh_database, target, "build")
-    contacts = len(_table(fresh_database, "marts.dim_contacts", "contact_id"))
+    contacts = len(table_rows(fresh_database, "marts.dim_contacts", "contact_id"))
 
     nothing = _dbt(fresh_database, target, "run", "-s", "tag:per_contact")
     assert all(nothing[name.split(".")[1]] == 0 for name in PER_CONTACT), nothing  # nothing changed
@@ -143,7 +129,7 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     assert 0 < written["dim_contacts"] < contacts / 5, written  # a few contacts, not all of them
     assert 0 < written["contact_origins"] < contacts / 5, written
 
-    incremental = {t: _table(fresh_database, t, o) for t, o in (PER_CONTACT | DOWNSTREAM).items()}
+    incremental = {t: table_rows(fresh_database, t, o) for t, o in (PER_CONTACT | DOWNSTREAM).items()}
     with psycopg.connect(fresh_database.url()) as conn:
         dim = {
             row[0]: row[1:]
@@ -162,7 +148,7 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
 
     _dbt(fresh_database, target, "build", "-s", "tag:per_contact+", "--full-refresh")
     for table, order in (PER_CONTACT | DOWNSTREAM).items():
-        assert _table(fresh_database, table, order) == incremental[table], table
+        assert table_rows(fresh_database, table, order) == incremental[table], table
 
     # fct_interactions' incremental run resolved the day's rows as a full refresh does
     resolution = "select interaction_key, contact_id, resolved_by from marts.fct_interactions order by interaction_key"
@@ -179,19 +165,19 @@ def test_a_changed_seed_rebuilds_every_contact(fresh_database, tmp_path):
     land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
     _dbt(fresh_database, target, "build")
-    before = _table(fresh_database, "marts.dim_contacts", "contact_id")
+    before = table_rows(fresh_database, "marts.dim_contacts", "contact_id")
 
     # marketing ops trusts the event app most from now on (the seed as `dbt seed` would load it)
     with psycopg.connect(fresh_database.url()) as conn:
         conn.execute("update staging.source_priorities set priority = 0 where source_system = 'events'")
     written = _dbt(fresh_database, target, "run", "-s", "tag:per_contact")
     assert written["int_contact_attributes_survived"] > 0 and written["dim_contacts"] == len(before), written
-    changed = {t: _table(fresh_database, t, o) for t, o in PER_CONTACT.items()}
+    changed = {t: table_rows(fresh_database, t, o) for t, o in PER_CONTACT.items()}
     assert changed["marts.dim_contacts"] != before  # the event app's values won somewhere
 
     _dbt(fresh_database, target, "run", "-s", "tag:per_contact", "--full-refresh")
     for table, order in PER_CONTACT.items():
-        assert _table(fresh_database, table, order) == changed[table], table
+        assert table_rows(fresh_database, table, order) == changed[table], table
 
     # a profile rule worth more: every contact's profile points again, nothing else
     profile = "intermediate.int_contact_profile_points"
@@ -200,7 +186,7 @@ def test_a_changed_seed_rebuilds_every_contact(fresh_database, tmp_path):
     written = _dbt(fresh_database, target, "run", "-s", "tag:per_contact")
     assert written["int_contact_profile_points"] == len(changed[profile]), written
     assert written["dim_contacts"] == 0, written
-    rescored = _table(fresh_database, profile, PER_CONTACT[profile])
+    rescored = table_rows(fresh_database, profile, PER_CONTACT[profile])
     assert rescored != changed[profile]
     _dbt(fresh_database, target, "run", "-s", "int_contact_profile_points", "--full-refresh")
-    assert _table(fresh_database, profile, PER_CONTACT[profile]) == rescored
+    assert table_rows(fresh_database, profile, PER_CONTACT[profile]) == rescored

@@ -5,7 +5,6 @@ points only decay — and the scores and reasons equal a full refresh's, also fo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import psycopg
@@ -13,7 +12,7 @@ import pytest
 
 from leadflow.demo.generator import Generator
 from leadflow.settings import DatabaseUrl
-from tests.fixtures import land_folder, run_dbt, write_feed_file
+from tests.fixtures import dbt_rows_written, land_folder, table_rows, write_feed_file
 
 pytestmark = pytest.mark.integration
 
@@ -25,22 +24,7 @@ COMPARED = {
     "marts.contact_scores": "contact_id",
 }
 ENGAGEMENT = "intermediate.int_contact_engagement_points"
-
-
-def _dbt(database: DatabaseUrl, target: Path, as_of: str, *args: str) -> dict[str, int]:
-    """Runs dbt as of a day; returns the rows each model wrote."""
-    result = run_dbt(database, target, *args, "--exclude", "test_type:unit", "--vars", json.dumps({"as_of": as_of}))
-    assert result.returncode == 0, result.stdout[-3000:]
-    return {
-        r["unique_id"].rsplit(".", 1)[-1]: r["adapter_response"].get("rows_affected")
-        for r in json.loads((target / "run_results.json").read_text())["results"]
-        if r["unique_id"].startswith("model.")
-    }
-
-
-def _table(database: DatabaseUrl, table: str, order: str) -> list[tuple]:
-    with psycopg.connect(database.url()) as conn:
-        return conn.execute(f"select * from {table} order by {order}").fetchall()
+SCORING = ["int_contact_engagement_points", "contact_score_reasons", "contact_scores"]
 
 
 def _engagement(database: DatabaseUrl, contact_id: str) -> dict[str, int]:
@@ -49,16 +33,29 @@ def _engagement(database: DatabaseUrl, contact_id: str) -> dict[str, int]:
         return dict(conn.execute(f"select rule, interactions from {ENGAGEMENT} where contact_id = %s", (contact_id,)))
 
 
-def _interaction(key: str, occurred_at: str, kind: str, email: str) -> dict[str, str]:
-    return {"source_system": "web", "source_interaction_id": key, "occurred_at": occurred_at,
-            "interaction_type": kind, "email": email}  # fmt: skip
+def _land_visits(database: DatabaseUrl, folder: Path, *rows: tuple[str, str, str, str]) -> None:
+    """Web interactions (key, occurred_at, type, email), landed as a file drop."""
+    folder.mkdir()
+    write_feed_file(folder / "web__interactions.csv", "interactions", [
+        {"source_system": "web", "source_interaction_id": key, "occurred_at": occurred_at,
+         "interaction_type": kind, "email": email}
+        for key, occurred_at, kind, email in rows
+    ])  # fmt: skip
+    land_folder(database, folder)
+
+
+def _same_as_a_full_refresh(database: DatabaseUrl, target: Path, as_of: str) -> None:
+    incremental = {t: table_rows(database, t, o) for t, o in COMPARED.items()}
+    dbt_rows_written(database, target, "run", "-s", *SCORING, "--full-refresh", as_of=as_of)
+    for table, order in COMPARED.items():
+        assert table_rows(database, table, order) == incremental[table], table
 
 
 def test_engagement_points_redo_the_contacts_whose_interactions_changed(fresh_database, tmp_path):
     Generator(300, seed=7).write(tmp_path / "feed", progress=False)
     land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
-    _dbt(fresh_database, target, DAY_1, "build")
+    dbt_rows_written(fresh_database, target, "build", as_of=DAY_1)
     with psycopg.connect(fresh_database.url()) as conn:
         (ahead, ahead_email), (late, late_email), (leaving, leaving_email) = conn.execute(
             "select contact_id, email from marts.dim_contacts where email is not null order by contact_id limit 3"
@@ -66,29 +63,27 @@ def test_engagement_points_redo_the_contacts_whose_interactions_changed(fresh_da
 
     # the same day again, with a visit dated two days ahead (counted from its day on) and one that
     # is 364 days old (leaves the year's lookback before the next run)
-    drop = tmp_path / "drop-1"
-    drop.mkdir()
-    write_feed_file(drop / "web__interactions.csv", "interactions", [
-        _interaction("AHEAD", "2026-11-03T09:00:00Z", "web_visit", ahead_email),
-        _interaction("LEAVING", "2025-11-03T12:00:00Z", "web_visit", leaving_email),
-    ])  # fmt: skip
     before = {c: _engagement(fresh_database, c) for c in (ahead, late, leaving)}
-    land_folder(fresh_database, drop)
-    _dbt(fresh_database, target, DAY_1, "build")
+    _land_visits(
+        fresh_database,
+        tmp_path / "drop-1",
+        ("AHEAD", "2026-11-03T09:00:00Z", "web_visit", ahead_email),
+        ("LEAVING", "2025-11-03T12:00:00Z", "web_visit", leaving_email),
+    )
+    dbt_rows_written(fresh_database, target, "build", as_of=DAY_1)
     day_1 = {c: _engagement(fresh_database, c) for c in (ahead, late, leaving)}
     assert day_1[ahead] == before[ahead]  # not yet
     assert day_1[leaving].get("web_visit", 0) == before[leaving].get("web_visit", 0) + 1
 
     # three days later: a late click of June and a new one
-    drop = tmp_path / "drop-2"
-    drop.mkdir()
-    write_feed_file(drop / "web__interactions.csv", "interactions", [
-        _interaction("LATE", "2026-06-01T10:00:00Z", "email_click", late_email),
-        _interaction("NEW", "2026-11-04T10:00:00Z", "email_click", late_email),
-    ])  # fmt: skip
-    land_folder(fresh_database, drop)
-    rows = len(_table(fresh_database, ENGAGEMENT, "contact_id, rule"))
-    written = _dbt(fresh_database, target, DAY_2, "build")
+    _land_visits(
+        fresh_database,
+        tmp_path / "drop-2",
+        ("LATE", "2026-06-01T10:00:00Z", "email_click", late_email),
+        ("NEW", "2026-11-04T10:00:00Z", "email_click", late_email),
+    )
+    rows = len(table_rows(fresh_database, ENGAGEMENT, "contact_id, rule"))
+    written = dbt_rows_written(fresh_database, target, "build", as_of=DAY_2)
     assert 0 < written["int_contact_engagement_points"] < rows / 5, written  # a few contacts, not all
     day_2 = {c: _engagement(fresh_database, c) for c in (ahead, late, leaving)}
     assert day_2[ahead].get("web_visit", 0) == day_1[ahead].get("web_visit", 0) + 1  # its day came
@@ -97,21 +92,10 @@ def test_engagement_points_redo_the_contacts_whose_interactions_changed(fresh_da
     with psycopg.connect(fresh_database.url()) as conn:
         anchors = conn.execute(f"select count(distinct anchored_at) from {ENGAGEMENT}").fetchone()[0]
     assert anchors == 2  # the others kept their day-1 points, decayed by the reasons
-
-    scores = "int_contact_engagement_points contact_score_reasons contact_scores"
-    incremental = {t: _table(fresh_database, t, o) for t, o in COMPARED.items()}
-    _dbt(fresh_database, target, DAY_2, "run", "-s", *scores.split(), "--full-refresh")
-    for table, order in COMPARED.items():
-        assert _table(fresh_database, table, order) == incremental[table], table
+    _same_as_a_full_refresh(fresh_database, target, DAY_2)
 
     # a backfill of the first day: every contact again, as of that day
-    written = _dbt(fresh_database, target, DAY_1, "run", "-s", *scores.split())
-    assert written["int_contact_engagement_points"] == rows_now(fresh_database), written
-    backfilled = {t: _table(fresh_database, t, o) for t, o in COMPARED.items()}
-    _dbt(fresh_database, target, DAY_1, "run", "-s", *scores.split(), "--full-refresh")
-    for table, order in COMPARED.items():
-        assert _table(fresh_database, table, order) == backfilled[table], table
-
-
-def rows_now(database: DatabaseUrl) -> int:
-    return len(_table(database, ENGAGEMENT, "contact_id, rule"))
+    written = dbt_rows_written(fresh_database, target, "run", "-s", *SCORING, as_of=DAY_1)
+    everything = len(table_rows(fresh_database, ENGAGEMENT, "contact_id"))
+    assert written["int_contact_engagement_points"] == everything, written
+    _same_as_a_full_refresh(fresh_database, target, DAY_1)
