@@ -127,20 +127,29 @@
     after the build, when the table exists; on a full build they log and delete nothing, as every
     row was written by it). `log_own_for`: the models downstream that need the contacts this one
     rebuilt for reasons of its own (each names this one in its `upstream`, and depends on it, so
-    their transactions do not overlap). -#}
-{% macro contact_rebuild_post_hook(rules=[], upstream=[], log_own_for=[], settings=none) -%}
+    their transactions do not overlap). `from_rebuild_set`: the model's rebuild set
+    (macros/rebuild_sets.sql) holds every contact it redoes, the logged ones included, and step 2
+    deletes by it. -#}
+{% macro contact_rebuild_post_hook(
+    rules=[], upstream=[], log_own_for=[], settings=none, from_rebuild_set=false
+) -%}
     {%- set hooks = [] -%}
     {%- if log_own_for -%}
         {#- 1. contacts rebuilt for a reason of this model's own (a seed changed, a change in a
                table that is not per contact): under a new sequence, after every watermark -#}
         {%- do hooks.append(log_contacts_written_here(log_own_for, contacts_to_rebuild(upstream))) -%}
     {%- endif -%}
-    {#- 2. the rows of logged contacts that have none now (merged into another, no longer a
-           contact); delete+insert replaced the others (every previous row when everything was
-           rebuilt) -#}
+    {#- 2. the rows of redone contacts that have none now (merged into another, no longer a
+           contact, nothing left to count); delete+insert replaced the others (every previous
+           row when everything was rebuilt) -#}
+    {%- if from_rebuild_set -%}
+        {%- set redone = "contact_id in (select rebuilt.contact_id from " ~ rebuild_set() ~ " as rebuilt)" -%}
+    {%- else -%}
+        {%- set redone = everything_changed(rules, settings)
+            ~ " or contact_id in (" ~ contacts_to_rebuild(upstream) ~ ")" -%}
+    {%- endif -%}
     {%- do hooks.append(
-        "delete from " ~ this ~ " where not (" ~ written_here() ~ ") and (" ~ everything_changed(rules, settings) ~ "
-        or contact_id in (" ~ contacts_to_rebuild(upstream) ~ "))"
+        "delete from " ~ this ~ " where not (" ~ written_here() ~ ") and (" ~ redone ~ ")"
     ) -%}
     {#- 3. the watermark -#}
     {%- do hooks.append(record_watermark(rules, settings)) -%}

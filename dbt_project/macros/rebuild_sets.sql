@@ -11,7 +11,8 @@
 {%- endmacro %}
 
 {#- pre-hook: `query` (one column, contact_id) into the table, on an incremental build (a first or
-    full build takes every contact and reads no table: the table is empty then) -#}
+    full build takes every contact and reads no table: the table is empty then, for the post-hook
+    that deletes by it, contact_rebuild_post_hook(from_rebuild_set=true)) -#}
 {% macro rebuild_set_pre_hook(query) -%}
     {%- if is_incremental() %}
         create temporary table {{ rebuild_set() }} on commit drop as
@@ -20,13 +21,6 @@
     {%- else %}
         create temporary table {{ rebuild_set() }} (contact_id text) on commit drop;
     {%- endif %}
-{%- endmacro %}
-
-{#- post-hook: delete the rows of contacts in the rebuild set that the build wrote none for (no
-    longer a contact, nothing left to count); delete+insert replaced the others -#}
-{% macro rebuild_set_post_hook() -%}
-    delete from {{ this }}
-    where not ({{ written_here() }}) and contact_id in (select rebuilt.contact_id from {{ rebuild_set() }} as rebuilt)
 {%- endmacro %}
 
 {#- the filter of a build's rows: every row on a first or full build, else the rebuild set's -#}

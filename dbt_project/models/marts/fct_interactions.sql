@@ -247,30 +247,30 @@ origin_contacts as (
 ),
 
 key_contacts as (
-    -- the email side as its hash, as fct_interactions keeps it
-    {%- if is_incremental() %}
-        -- (two semi-joins, not one filter with "or": the planner sizes the interactions at all
-        -- of them, and an "in" under "or" it cannot hash was searched once per key)
-        select
-            key_type,
-            key_value,
-            contact_id
-        from {{ ref('int_contact_key_owners') }}
-        where key_type = 'crm_id' and key_value in (select interactions.crm_id from interactions)
-        union all
-        select
-            key_type,
-            md5(key_value) as key_value,
-            contact_id
-        from {{ ref('int_contact_key_owners') }}
-        where key_type = 'email' and md5(key_value) in (select interactions.email_hash from interactions)
-    {%- else %}
-        select
-            key_type,
-            case when key_type = 'email' then md5(key_value) else key_value end as key_value,
-            contact_id
-        from {{ ref('int_contact_key_owners') }}
-    {%- endif %}
+    -- the email side as its hash, as fct_interactions keeps it; on an incremental run only the
+    -- keys its interactions name (two semi-joins, not one filter with "or": the planner sizes the
+    -- interactions at all of them, and an "in" under "or" it cannot hash was searched once per key)
+    select
+        key_type,
+        key_value,
+        contact_id
+    from {{ ref('int_contact_key_owners') }}
+    where
+        key_type = 'crm_id'
+        {%- if is_incremental() %}
+            and key_value in (select interactions.crm_id from interactions)
+        {%- endif %}
+    union all
+    select
+        key_type,
+        md5(key_value) as key_value,
+        contact_id
+    from {{ ref('int_contact_key_owners') }}
+    where
+        key_type = 'email'
+        {%- if is_incremental() %}
+            and md5(key_value) in (select interactions.email_hash from interactions)
+        {%- endif %}
 ),
 
 resolved as (

@@ -23,12 +23,10 @@
         on_schema_change="fail",
         indexes=[{"columns": ["contact_id"]}],
         pre_hook="{{ rebuild_set_pre_hook(engagement_points_rebuild()) }}",
-        post_hook=[
-            "{{ rebuild_set_post_hook() }}",
-            "{{ contact_rebuild_post_hook(
-                rules=[ref('score_engagement_rules')], upstream=['fct_interactions'], settings=engagement_settings()
-            ) }}",
-        ],
+        post_hook="{{ contact_rebuild_post_hook(
+            rules=[ref('score_engagement_rules')], upstream=['fct_interactions'], settings=engagement_settings(),
+            from_rebuild_set=true
+        ) }}",
     )
 }}
 
