@@ -85,14 +85,16 @@ def airflow_db() -> None:
     subprocess.run([str(BIN / "airflow"), "db", "migrate"], check=True, capture_output=True, env=os.environ)
 
 
-def run_dbt(database: DatabaseUrl, target_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_dbt(
+    database: DatabaseUrl, target_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Plain dbt against a test database; artifacts go to target_path (not the shared manifest)."""
     project = ROOT / "dbt_project"
     return subprocess.run(
         [str(BIN / "dbt"), *args, "--project-dir", str(project), "--profiles-dir", str(project)]
         + ["--target-path", str(target_path)],
         cwd=project,
-        env={**os.environ, **database.dbt_env(), "DBT_USE_COLORS": "false"},
+        env={**os.environ, **database.dbt_env(), "DBT_USE_COLORS": "false", **(env or {})},
         capture_output=True,
         text=True,
         check=False,

@@ -105,10 +105,15 @@
     where candidate ~ '^\+[1-9][0-9]{6,14}$')
 {%- endmacro %}
 
-{#- The run's point in time: vars.as_of (the Airflow data interval's end), else now. -#}
+{#- The run's point in time: vars.as_of, else the environment variable LEADFLOW_AS_OF (how the
+    Airflow tasks pass the data interval's end), else now. The environment variable is read when
+    running, never while parsing: dbt parses the whole project again when a --vars value differs
+    from the last parse, and again every file whose parse read an environment variable that
+    changed — a new logical date each day would cost a full parse (5-7 s) in every dbt task. -#}
 {% macro as_of() -%}
-    {%- if var("as_of") -%}
-    cast('{{ var("as_of") }}' as timestamptz)
+    {%- set value = var("as_of") or (env_var("LEADFLOW_AS_OF", "") if execute else "") -%}
+    {%- if value -%}
+    cast('{{ value }}' as timestamptz)
     {%- else -%}
         now()
     {%- endif -%}

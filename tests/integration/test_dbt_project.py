@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -120,3 +122,27 @@ def test_dbt_build_fails_when_a_test_fails(fresh_database, tmp_path):
 
     assert result.returncode != 0
     assert "not_null_stg_feed__contacts_source_record_id" in result.stdout
+
+
+def test_a_new_logical_date_reaches_the_sql_without_parsing_the_project_again(fresh_database, tmp_path):
+    """The Airflow tasks pass the logical date as LEADFLOW_AS_OF. A new date each day must not cost
+    a parse of the whole project, as a new --vars value or an environment variable read while
+    parsing would (5-7 s in every dbt task), yet must be the date the models run as of."""
+    target = tmp_path / "target"
+    parsed = run_dbt(fresh_database, target, "parse", env={"LEADFLOW_AS_OF": "2026-11-01T00:00:00+00:00"})
+    assert parsed.returncode == 0, parsed.stdout[-3000:]
+
+    next_day = run_dbt(
+        fresh_database,
+        target,
+        *("--log-format", "json", "--log-level", "debug", "compile", "--select", "contact_interests"),
+        env={"LEADFLOW_AS_OF": "2026-11-02T00:00:00+00:00"},
+    )
+
+    assert next_day.returncode == 0, next_day.stdout[-3000:]
+    events = [json.loads(line)["info"]["name"] for line in next_day.stdout.splitlines() if line.startswith("{")]
+    assert "PartialParsingSkipParsing" in events
+    assert "UnableToPartialParse" not in events
+    compiled = next(target.glob("compiled/*/models/marts/interests/contact_interests.sql")).read_text()
+    assert "cast('2026-11-02T00:00:00+00:00' as timestamptz)" in compiled
+    assert "2026-11-01" not in compiled

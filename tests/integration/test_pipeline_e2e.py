@@ -47,8 +47,11 @@ def test_pipeline_lands_builds_validates_and_a_rerun_skips_the_landed_file(pipel
             )
         }
         contacts = _snapshot(conn)
+        scored_as_of = conn.execute("select distinct scored_at from marts.contact_scores").fetchall()
 
     assert loads == [("succeeded", 16, 14, 2)]
+    # dbt ran as of the run's data interval end (passed to its tasks as LEADFLOW_AS_OF), not now
+    assert scored_as_of == [(datetime(2026, 3, 1, tzinfo=UTC),)]
     # every layer checked right after what it checks: the landed load, the marts, the candidates;
     # and the freshness of the configured sources (none landed here: stale, a warning only)
     load_check = next(batch for batch in quality if batch.startswith("raw.crm__contacts load "))

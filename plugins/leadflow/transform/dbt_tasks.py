@@ -16,8 +16,10 @@ from typing import Any
 
 from leadflow.settings import load_config, project_root
 
-# the run's logical date, so a backfill of a past day reproduces that day
-DBT_VARS = {"as_of": "{{ data_interval_end.isoformat() }}"}
+# the run's logical date, so a backfill of a past day reproduces that day; an environment variable
+# (read by the as_of() macro), not a --vars value: dbt re-parses the whole project whenever its
+# --vars differ from the last parse's, which a new date each day would cause in every task
+DBT_ENV = {"LEADFLOW_AS_OF": "{{ data_interval_end.isoformat() }}"}
 
 
 def dbt_project_dir() -> Path:
@@ -86,7 +88,7 @@ def dbt_build_groups(group_id: str = "dbt") -> Any:
                 # a test runs in the group where its last parent is built (a test of a seed and a
                 # mart runs with the marts, not with the seeds, when the mart does not exist yet)
                 indirect_selection="buildable",
-                vars=DBT_VARS,
+                env=DBT_ENV,
                 install_deps=False,
                 invocation_mode=InvocationMode.DBT_RUNNER,
                 emit_datasets=False,
@@ -123,6 +125,6 @@ def dbt_task_group(group_id: str = "dbt", select: list[str] | None = None, **kwa
             emit_datasets=False,
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        operator_args={"vars": DBT_VARS, "install_deps": False},
+        operator_args={"env": DBT_ENV, "install_deps": False},
         **kwargs,
     )
