@@ -59,3 +59,24 @@ def test_stale_and_never_loaded_tables_warn_and_fresh_ones_pass(fresh_database):
             " where layer = 'freshness' and run_id = 'freshness-test' and severity = 'warning'"
         ).fetchone()
     assert stored == (len(results), len(results) - 1)
+
+
+def test_a_second_check_reuses_dbt_partial_parse_state(fresh_database, monkeypatch, tmp_path):
+    import dbt.cli.main
+
+    from leadflow.transform.freshness import check_freshness
+
+    monkeypatch.setenv("AIRFLOW__COSMOS__CACHE_DIR", str(tmp_path / "cosmos"))
+    monkeypatch.setattr("cosmos.settings.cache_dir", tmp_path / "cosmos")
+    events: list[str] = []
+    runner = dbt.cli.main.dbtRunner
+    monkeypatch.setattr(dbt.cli.main, "dbtRunner", lambda: runner(callbacks=[lambda e: events.append(e.info.name)]))
+    with psycopg.connect(fresh_database.url()) as conn:
+        conn.execute(OPS_DDL)
+
+    check_freshness(fresh_database, "first")
+    first, events[:] = list(events), []
+    check_freshness(fresh_database, "second")
+
+    assert "PartialParsingSkipParsing" not in first  # nothing kept yet: a whole parse
+    assert "PartialParsingSkipParsing" in events  # the project is unchanged: nothing parsed again

@@ -43,10 +43,11 @@ def _profile_config() -> Any:
     )
 
 
-def _partial_parse_cache() -> Path:
+def partial_parse_cache(name: str = "leadflow_dbt_groups") -> Path:
+    """A folder, under cosmos' cache, for dbt's partial-parse state kept between invocations."""
     from cosmos import settings
 
-    return Path(settings.cache_dir) / "leadflow_dbt_groups"
+    return Path(settings.cache_dir) / name
 
 
 def _manifest() -> Path:
@@ -94,7 +95,7 @@ def dbt_build_groups(group_id: str = "dbt") -> Any:
                 emit_datasets=False,
                 # dbt's partial-parse state, kept between tasks: without it every group re-parses
                 # the whole project (4-7 s each); a standalone cosmos operator has no cache of its own
-                cache_dir=_partial_parse_cache(),
+                cache_dir=partial_parse_cache(),
             )
             if previous is not None:
                 previous >> task
