@@ -181,19 +181,47 @@
     }) }}
 {%- endmacro %}
 
-{#- int_contact_engagement_points: the logged contacts (by the log and fct_interactions: new,
-    changed and moved interactions), and those with an inbound interaction that came into the
-    lookback since the last build's logical date (dated after it, up to this one's: loaded ahead of
-    its date, or the days passed) or left it (older than the lookback now, not then): for the
-    others, the rows kept only decay, which contact_score_reasons applies. Every contact when the
-    model has no watermark, its rules or settings changed, or this logical date is before the last
-    build's (a backfill of a past day). The date ranges read fct_interactions' index of days
-    (utc_day(), macros/normalize.sql). -#}
+{#- int_contact_engagement_points: over the year's inbound interactions (window_rebuild()) -#}
 {% macro engagement_points_rebuild() -%}
-    {%- set rules = [ref('score_engagement_rules')] -%}
-    {%- set settings = engagement_settings() -%}
+    {{ window_rebuild(
+        rules=[ref('score_engagement_rules')],
+        settings=engagement_settings(),
+        lookback_days=engagement_settings()["engagement_lookback_days"],
+        interactions_filter="interactions.direction = 'inbound'",
+    ) }}
+{%- endmacro %}
+
+{#- int_contact_interests_weighted's settings: the vars it applies (a change rebuilds every contact) -#}
+{% macro interest_settings() -%}
+    {{ return({
+        "lookback_days": var("interests")["lookback_days"],
+        "half_life_days": var("interests")["half_life_days"],
+    }) }}
+{%- endmacro %}
+
+{#- int_contact_interests_weighted: over the six months' interactions showing interests
+    (window_rebuild()) -#}
+{% macro interests_rebuild() -%}
+    {{ window_rebuild(
+        rules=[ref('interest_taxonomy')],
+        settings=interest_settings(),
+        lookback_days=interest_settings()["lookback_days"],
+        interactions_filter="interactions.interests is not null",
+    ) }}
+{%- endmacro %}
+
+{#- A per-contact model over a lookback window of interactions (those of `interactions_filter`
+    dated within `lookback_days` up to the logical date), whose rows otherwise only decay: the
+    logged contacts (by the log and fct_interactions: new, changed and moved interactions), and
+    those with such an interaction that came into the window since the last build's logical date
+    (dated after it, up to this one's: loaded ahead of its date, or the days passed) or left it
+    (older than the lookback now, not then). Every contact when the model has no watermark, its
+    rules or settings changed, or this logical date is before the last build's (a backfill of a
+    past day). The date ranges read fct_interactions' index of days (utc_day(),
+    macros/normalize.sql). -#}
+{% macro window_rebuild(rules, settings, lookback_days, interactions_filter) -%}
     {%- set since = contact_watermark_as_of() -%}
-    {%- set lookback = "interval '" ~ settings["engagement_lookback_days"] ~ " days'" -%}
+    {%- set lookback = "interval '" ~ lookback_days ~ " days'" -%}
     {{ contacts_to_rebuild(upstream=['fct_interactions']) }}
 
     union all
@@ -208,7 +236,7 @@
     select interactions.contact_id
     from {{ ref('fct_interactions') }} as interactions
     where
-        interactions.direction = 'inbound'
+        {{ interactions_filter }}
         and (
             {{ utc_day('interactions.occurred_at') }} between {{ utc_day(since) }} and {{ utc_day(as_of()) }}
             and interactions.occurred_at > {{ since }} and interactions.occurred_at <= {{ as_of() }}

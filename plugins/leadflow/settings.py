@@ -116,7 +116,9 @@ class DbtTaskGroupConfig(_Strict):
 DEFAULT_DBT_GROUPS = (
     DbtTaskGroupConfig(name="staging", select="path:seeds path:models/staging"),
     DbtTaskGroupConfig(name="identity", select="path:models/intermediate/identity"),
-    DbtTaskGroupConfig(name="marts", select="path:models/marts path:models/intermediate/scoring"),
+    DbtTaskGroupConfig(
+        name="marts", select="path:models/marts path:models/intermediate/scoring path:models/intermediate/interests"
+    ),
 )
 
 

@@ -1,0 +1,135 @@
+"""The per-contact models over a lookback window of interactions (macros/rebuild_sets.sql,
+window_rebuild): int_contact_engagement_points (a year of inbound interactions) and
+int_contact_interests_weighted (six months of interests), on generated data with real dbt and
+PostgreSQL. Days later, the contacts whose interactions came (late, new, or dated ahead of the last
+run) or left the window are computed again, the others' rows only decay — and the scores, reasons
+and interests equal a full refresh's, also for a backfill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from leadflow.demo.generator import Generator
+from leadflow.settings import DatabaseUrl
+from tests.fixtures import dbt_rows_written, land_folder, table_rows, write_feed_file
+
+pytestmark = pytest.mark.integration
+
+DAY_1 = "2026-11-02T00:00:00+00:00"  # the generated data ends on 1 November
+DAY_2 = "2026-11-05T06:00:00+00:00"
+# what the scores are made of, in a stable order
+COMPARED = {
+    "marts.contact_score_reasons": "contact_id, rule",
+    "marts.contact_scores": "contact_id",
+    "marts.contact_interests": "contact_id, interest",
+}
+ENGAGEMENT = "intermediate.int_contact_engagement_points"
+INTERESTS = "intermediate.int_contact_interests_weighted"
+WINDOWED = [
+    "int_contact_engagement_points",
+    "contact_score_reasons",
+    "contact_scores",
+    "int_contact_interests_weighted",
+    "contact_interests",
+]
+
+
+def _engagement(database: DatabaseUrl, contact_id: str) -> dict[str, int]:
+    """A contact's counted interactions per rule."""
+    with psycopg.connect(database.url()) as conn:
+        return dict(conn.execute(f"select rule, interactions from {ENGAGEMENT} where contact_id = %s", (contact_id,)))
+
+
+def _interests(database: DatabaseUrl, contact_id: str) -> dict[str, int]:
+    """A contact's interactions per interest of the six months."""
+    with psycopg.connect(database.url()) as conn:
+        query = f"select interest, interactions from {INTERESTS} where contact_id = %s"
+        return dict(conn.execute(query, (contact_id,)))
+
+
+def _anchors(database: DatabaseUrl, table: str) -> int:
+    with psycopg.connect(database.url()) as conn:
+        return conn.execute(f"select count(distinct anchored_at) from {table}").fetchone()[0]
+
+
+def _land_visits(database: DatabaseUrl, folder: Path, *rows: tuple[str, str, str, str, str]) -> None:
+    """Web interactions (key, occurred_at, type, email, interests), landed as a file drop."""
+    folder.mkdir()
+    write_feed_file(folder / "web__interactions.csv", "interactions", [
+        {"source_system": "web", "source_interaction_id": key, "occurred_at": occurred_at,
+         "interaction_type": kind, "email": email, "interests": interests}
+        for key, occurred_at, kind, email, interests in rows
+    ])  # fmt: skip
+    land_folder(database, folder)
+
+
+def _same_as_a_full_refresh(database: DatabaseUrl, target: Path, as_of: str) -> None:
+    incremental = {t: table_rows(database, t, o) for t, o in COMPARED.items()}
+    dbt_rows_written(database, target, "run", "-s", *WINDOWED, "--full-refresh", as_of=as_of)
+    for table, order in COMPARED.items():
+        assert table_rows(database, table, order) == incremental[table], table
+
+
+def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_database, tmp_path):
+    Generator(300, seed=7).write(tmp_path / "feed", progress=False)
+    land_folder(fresh_database, tmp_path / "feed")
+    target = tmp_path / "target"
+    dbt_rows_written(fresh_database, target, "build", as_of=DAY_1)
+    with psycopg.connect(fresh_database.url()) as conn:
+        (ahead, ahead_email), (late, late_email), (leaving, leaving_email) = conn.execute(
+            "select contact_id, email from marts.dim_contacts where email is not null order by contact_id limit 3"
+        ).fetchall()
+
+    # the same day again, with a visit dated two days ahead (counted from its day on), one that is
+    # 364 days old (leaves the year's lookback before the next run) and one 182 days old (leaves
+    # the six months of interests)
+    contacts = (ahead, late, leaving)
+    before = {c: _engagement(fresh_database, c) for c in contacts}
+    interests_before = {c: _interests(fresh_database, c) for c in contacts}
+    _land_visits(
+        fresh_database,
+        tmp_path / "drop-1",
+        ("AHEAD", "2026-11-03T09:00:00Z", "web_visit", ahead_email, "security"),
+        ("LEAVING", "2025-11-03T12:00:00Z", "web_visit", leaving_email, ""),
+        ("FADING", "2026-05-04T12:00:00Z", "web_visit", leaving_email, "security"),
+    )
+    dbt_rows_written(fresh_database, target, "build", as_of=DAY_1)
+    day_1 = {c: _engagement(fresh_database, c) for c in contacts}
+    interests_1 = {c: _interests(fresh_database, c) for c in contacts}
+    assert day_1[ahead] == before[ahead] and interests_1[ahead] == interests_before[ahead]  # not yet
+    assert day_1[leaving].get("web_visit", 0) == before[leaving].get("web_visit", 0) + 2
+    assert interests_1[leaving].get("security", 0) == interests_before[leaving].get("security", 0) + 1
+
+    # three days later: a late click of June and a new one
+    _land_visits(
+        fresh_database,
+        tmp_path / "drop-2",
+        ("LATE", "2026-06-01T10:00:00Z", "email_click", late_email, "security"),
+        ("NEW", "2026-11-04T10:00:00Z", "email_click", late_email, "security"),
+    )
+    rows = {table: len(table_rows(fresh_database, table, "contact_id")) for table in (ENGAGEMENT, INTERESTS)}
+    written = dbt_rows_written(fresh_database, target, "build", as_of=DAY_2)
+    # a few contacts, not all
+    assert 0 < written["int_contact_engagement_points"] < rows[ENGAGEMENT] / 5, written
+    assert 0 < written["int_contact_interests_weighted"] < rows[INTERESTS] / 5, written
+    day_2 = {c: _engagement(fresh_database, c) for c in contacts}
+    interests_2 = {c: _interests(fresh_database, c) for c in contacts}
+    assert day_2[ahead].get("web_visit", 0) == day_1[ahead].get("web_visit", 0) + 1  # its day came
+    assert interests_2[ahead].get("security", 0) == interests_1[ahead].get("security", 0) + 1
+    assert day_2[leaving].get("web_visit", 0) == day_1[leaving].get("web_visit", 0) - 1  # a year old
+    assert interests_2[leaving].get("security", 0) == interests_1[leaving].get("security", 0) - 1  # six months
+    assert day_2[late].get("email_click", 0) == day_1[late].get("email_click", 0) + 2
+    assert interests_2[late].get("security", 0) == interests_1[late].get("security", 0) + 2
+    # the others kept their day-1 rows, decayed by contact_score_reasons and contact_interests
+    assert _anchors(fresh_database, ENGAGEMENT) == 2 and _anchors(fresh_database, INTERESTS) == 2
+    _same_as_a_full_refresh(fresh_database, target, DAY_2)
+
+    # a backfill of the first day: every contact again, as of that day
+    written = dbt_rows_written(fresh_database, target, "run", "-s", *WINDOWED, as_of=DAY_1)
+    everything = {table: len(table_rows(fresh_database, table, "contact_id")) for table in (ENGAGEMENT, INTERESTS)}
+    assert written["int_contact_engagement_points"] == everything[ENGAGEMENT], written
+    assert written["int_contact_interests_weighted"] == everything[INTERESTS], written
+    _same_as_a_full_refresh(fresh_database, target, DAY_1)
