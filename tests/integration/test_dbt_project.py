@@ -42,6 +42,12 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
             "select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint"
             " where connamespace = 'marts'::regnamespace and contype = 'p' order by 1"
         ).fetchall()
+        # keys and value lists held as constraints rather than tests scanning the tables each run
+        held = conn.execute(
+            "select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint"
+            " where conrelid in ('marts.contact_interests'::regclass, 'marts.contact_score_reasons'::regclass)"
+            " and contype in ('u', 'c') order by 1, 2"
+        ).fetchall()
         not_null = conn.execute(
             "select attname from pg_attribute where attrelid = 'marts.fct_interactions'::regclass"
             " and attnum > 0 and attnotnull"
@@ -64,11 +70,25 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
     assert lena == [("denied", 1), ("denied", 1)]
     assert comment and "golden contact" in comment  # docs persisted for BI tools
     assert primary_keys == [
+        ("marts.campaign_attribution", "PRIMARY KEY (source_system, opportunity_id, campaign_id, model)"),
+        ("marts.contact_interests", "PRIMARY KEY (contact_id, interest)"),
+        ("marts.contact_score_reasons", "PRIMARY KEY (contact_id, rule)"),
         ("marts.contact_scores", "PRIMARY KEY (contact_id)"),
         ("marts.dim_accounts", "PRIMARY KEY (account_id)"),
         ("marts.dim_contacts", "PRIMARY KEY (contact_id)"),
         ("marts.lead_stages", "PRIMARY KEY (contact_id)"),
         ("marts.transfer_candidates", "PRIMARY KEY (contact_id)"),
+    ]
+    assert held == [
+        ("marts.contact_interests", "UNIQUE (contact_id, interest_rank)"),
+        (
+            "marts.contact_score_reasons",
+            "CHECK ((component = ANY (ARRAY['profile'::text, 'engagement'::text, 'lead'::text])))",
+        ),
+        (
+            "marts.contact_score_reasons",
+            "CHECK ((rule_kind = ANY (ARRAY['profile'::text, 'engagement'::text, 'negative'::text])))",
+        ),
     ]
     assert not_null == [("interaction_key",)]
     assert score_type == ("numeric(6,2)",)
@@ -146,3 +166,31 @@ def test_a_new_logical_date_reaches_the_sql_without_parsing_the_project_again(fr
     compiled = next(target.glob("compiled/*/models/marts/interests/contact_interests.sql")).read_text()
     assert "cast('2026-11-02T00:00:00+00:00' as timestamptz)" in compiled
     assert "2026-11-01" not in compiled
+
+
+def test_a_row_breaking_a_marts_key_or_value_list_is_refused(fresh_database, tmp_path):
+    """The keys and value lists that are constraints refuse a violating row as it is written (a
+    build writing one fails, as the test it replaces would)."""
+    feed = FeedFile.from_path(project_root() / "examples" / "feed" / "crm__contacts.csv")
+    with psycopg.connect(fresh_database.url()) as conn:
+        land_records(conn, feed.source_system, feed.entity, feed.records())
+    built = run_dbt(
+        fresh_database,
+        tmp_path / "target",
+        "build",
+        "--select",
+        "+contact_score_reasons",
+        "--exclude",
+        "resource_type:test",
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+
+    reason = "insert into marts.contact_score_reasons (contact_id, component, rule_kind, rule) values (%s, %s, %s, %s)"
+    with psycopg.connect(fresh_database.url(), autocommit=True) as conn:
+        conn.execute(reason, ("ctc_x", "profile", "profile", "role"))
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(reason, ("ctc_x", "profile", "profile", "role"))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(reason, ("ctc_x", "bonus", "profile", "other"))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(reason, ("ctc_x", "profile", "bonus", "other"))

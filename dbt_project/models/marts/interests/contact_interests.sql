@@ -6,8 +6,8 @@
     The weights come from int_contact_interests_weighted, computed as of the day each contact's
     interactions last changed (anchored_at), and decay here to the run's date: every interest of
     a contact by the same factor, so the ranks stand. -#}
-{#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
-{{ config(indexes=[{'columns': ['contact_id']}]) }}
+{#- looked up per contact (leadflow explain, the transfer monitor, BI drill-downs) by the primary
+    key's index, (contact_id, interest) -#}
 with
 
 weighted as (

@@ -2,8 +2,8 @@
     run's logical date — profile tiers, engagement per interaction type (after caps and decay, to
     this date from the one its points were computed as of) and negative points. The scores in
     contact_scores are built from exactly these rows. -#}
-{#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
-{{ config(indexes=[{'columns': ['contact_id']}]) }}
+{#- looked up per contact (leadflow explain, the transfer monitor, BI drill-downs) by the primary
+    key's index, (contact_id, rule) -#}
 with
 
 contacts as (
