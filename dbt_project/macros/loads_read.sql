@@ -59,3 +59,41 @@
     select '{{ this.name }}', load_id, now() from {{ loads_to_read_table() }}
     on conflict (model, load_id) do nothing
 {%- endmacro %}
+
+{#- dbt's hook for a test's `where` config (dbt documents overriding it for placeholders), with
+    one placeholder: `__loads_not_read_yet__`, the rows of the loads int_identity_origins has not
+    read yet — every finished load, when it has read none or on a full refresh. The staging tests
+    take it (dbt_project.yml): raw is append-only, so each landed row is checked once, in the first
+    build that reads its load (a failed build leaves the load unread, checked again next time),
+    instead of every row of the history in every run (9 s a day at 11 M interactions). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where and '__loads_not_read_yet__' in where -%}
+        {%- set where = where | replace('__loads_not_read_yet__', loads_not_read_yet_filter()) -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro loads_not_read_yet_filter(reader='int_identity_origins') -%}
+    {%- if flags.FULL_REFRESH -%}
+        true
+    {%- else -%}
+        load_id = any(array(
+            select loads.load_id
+            from {{ source('ops', 'loads') }} as loads
+            where
+                loads.finished_at is not null
+                and not exists (
+                    select from {{ loads_read() }} as seen
+                    where seen.model = '{{ reader }}' and seen.load_id = loads.load_id
+                )
+        ))
+    {%- endif -%}
+{%- endmacro %}

@@ -194,3 +194,32 @@ def test_a_row_breaking_a_marts_key_or_value_list_is_refused(fresh_database, tmp
             conn.execute(reason, ("ctc_x", "bonus", "profile", "other"))
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute(reason, ("ctc_x", "profile", "bonus", "other"))
+
+
+def test_staging_tests_check_each_load_before_the_build_that_reads_it(fresh_database, tmp_path):
+    """Raw is append-only: the staging tests check the rows of the loads int_identity_origins has
+    not read yet (every load on a first build), not the whole history in every run."""
+    target = tmp_path / "target"
+    record = {"source_record_id": "X", "updated_at": "2026-01-01", "email": "a@example.com"}
+    with psycopg.connect(fresh_database.url()) as conn:
+        land_records(conn, "crm", "contacts", iter([(1, record)]))
+    first = run_dbt(fresh_database, target, "build", "--select", "+int_identity_origins", "--exclude", "test_type:unit")
+    assert first.returncode == 0, first.stdout[-3000:]
+
+    # a new load with a record that lost its id (as a broken loader might land): refused
+    with psycopg.connect(fresh_database.url()) as conn:
+        land_records(conn, "crm", "contacts", iter([(1, {**record, "source_record_id": "Y"})]))
+        conn.execute("update raw.crm__contacts set source_record_id = null where source_record_id = 'Y'")
+    broken = run_dbt(fresh_database, target, "build", "--select", "+stg_feed__contacts", "--exclude", "test_type:unit")
+    assert broken.returncode != 0
+    assert "not_null_stg_feed__contacts_source_record_id" in broken.stdout
+
+    # once its load is read, a row is not scanned again
+    with psycopg.connect(fresh_database.url()) as conn:
+        conn.execute("delete from raw.crm__contacts where source_record_id is null")
+    read = run_dbt(fresh_database, target, "build", "--select", "+int_identity_origins", "--exclude", "test_type:unit")
+    assert read.returncode == 0, read.stdout[-3000:]
+    with psycopg.connect(fresh_database.url()) as conn:
+        conn.execute("update raw.crm__contacts set source_record_id = null")
+    again = run_dbt(fresh_database, target, "build", "--select", "+stg_feed__contacts", "--exclude", "test_type:unit")
+    assert again.returncode == 0, again.stdout[-3000:]
