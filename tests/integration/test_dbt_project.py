@@ -43,6 +43,10 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
             " where connamespace = 'marts'::regnamespace and contype = 'p' order by 1"
         ).fetchall()
         # keys and value lists held as constraints rather than tests scanning the tables each run
+        checks = conn.execute(
+            "select conrelid::regclass::text, conname from pg_constraint"
+            " where connamespace = 'marts'::regnamespace and contype = 'c' order by 1, 2"
+        ).fetchall()
         held = conn.execute(
             "select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint"
             " where conrelid in ('marts.contact_interests'::regclass, 'marts.contact_score_reasons'::regclass)"
@@ -78,6 +82,18 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
         ("marts.dim_contacts", "PRIMARY KEY (contact_id)"),
         ("marts.lead_stages", "PRIMARY KEY (contact_id)"),
         ("marts.transfer_candidates", "PRIMARY KEY (contact_id)"),
+    ]
+    assert checks == [
+        ("marts.campaign_attribution", "campaign_attribution_model_check"),
+        ("marts.contact_addresses", "contact_addresses_permission_check"),
+        ("marts.contact_id_history", "contact_id_history_event_check"),
+        ("marts.contact_score_reasons", "contact_score_reasons_component_check"),
+        ("marts.contact_score_reasons", "contact_score_reasons_rule_kind_check"),
+        ("marts.contact_scores", "contact_scores_engagement_level_check"),
+        ("marts.contact_scores", "contact_scores_profile_grade_check"),
+        ("marts.fct_interactions", "fct_interactions_direction_check"),
+        ("marts.fct_interactions", "fct_interactions_resolved_by_check"),
+        ("marts.transfer_candidates", "transfer_candidates_email_permission_check"),
     ]
     assert held == [
         ("marts.contact_interests", "UNIQUE (contact_id, interest_rank)"),
