@@ -93,7 +93,6 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
         ("marts.contact_scores", "contact_scores_profile_grade_check"),
         ("marts.fct_interactions", "fct_interactions_direction_check"),
         ("marts.fct_interactions", "fct_interactions_resolved_by_check"),
-        ("marts.transfer_candidates", "transfer_candidates_email_permission_check"),
     ]
     assert held == [
         ("marts.contact_interests", "UNIQUE (contact_id, interest_rank)"),
