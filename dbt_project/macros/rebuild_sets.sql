@@ -72,19 +72,25 @@
     )
 {%- endmacro %}
 
-{#- dim_contacts: the logged contacts (by the log, fct_interactions, addresses and survivorship),
-    every contact when it has no watermark, and those whose account changed (int_contact_accounts
-    is rebuilt whole: an account depends on the other contacts of the email domain) -#}
-{% macro dim_contacts_rebuild() -%}
-    {{ contacts_to_rebuild(
-        upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
-    ) }}
+{#- the contacts logged since this model's last build (by the log and by the models named in
+    `upstream`), or every contact when it has no watermark -#}
+{% macro logged_contacts_rebuild(upstream) -%}
+    {{ contacts_to_rebuild(upstream=upstream) }}
 
     union all
 
     select current_contacts.contact_id
     from {{ ref('int_contact_origins_current') }} as current_contacts
     where {{ everything_changed() }}
+{%- endmacro %}
+
+{#- dim_contacts: the logged contacts (by the log, fct_interactions, addresses and survivorship),
+    every contact when it has no watermark, and those whose account changed (int_contact_accounts
+    is rebuilt whole: an account depends on the other contacts of the email domain) -#}
+{% macro dim_contacts_rebuild() -%}
+    {{ logged_contacts_rebuild(
+        upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
+    ) }}
 
     union all
 

@@ -4,6 +4,7 @@ generator's ground truth, ids that survive reruns, and merges and splits recorde
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from leadflow.demo.generator import Generator
 from leadflow.settings import DatabaseUrl
 from leadflow.transform.identity_evaluation import evaluate_identity
-from tests.fixtures import bridge_candidates, land_folder, run_dbt
+from tests.fixtures import bridge_candidates, land_folder, run_dbt, table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +121,32 @@ def test_ids_survive_a_rerun_and_merges_and_splits_are_recorded(fresh_database, 
     assert any(c == pair_contact and e == "split_to" for c, e, _ in history)
     untouched = {o: c for o, c in before.items() if c not in (email_contact, phone_contact, pair_contact)}
     assert {o: after[o] for o in untouched} == untouched  # every other contact keeps its id
+
+    # the ledger's readers took its new run only, and hold what reading the whole ledger gives
+    written = {
+        r["unique_id"].rsplit(".", 1)[-1]: r["adapter_response"].get("rows_affected")
+        for r in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    }
+    with psycopg.connect(fresh_database.url()) as conn:
+        (moved,) = conn.execute(
+            "select count(*) from intermediate.int_contact_id_ledger"
+            " where run_sequence = (select max(run_sequence) from intermediate.int_contact_id_ledger)"
+        ).fetchone()
+    assert 0 < written["int_contact_origins_current"] == moved, written
+    assert 0 < written["contact_id_history"] < 10, written
+    readers = {
+        "marts.contact_id_history": "run_sequence, contact_id, event, other_contact_id",
+        "intermediate.int_contact_origins_current": "origin_key",
+    }
+    incremental = {table: table_rows(fresh_database, table, order) for table, order in readers.items()}
+    result = run_dbt(
+        fresh_database,
+        tmp_path / "target",
+        "run",
+        "-s",
+        "contact_id_history int_contact_origins_current",
+        "--full-refresh",
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    for table, order in readers.items():
+        assert table_rows(fresh_database, table, order) == incremental[table], table

@@ -23,11 +23,11 @@ PER_CONTACT = {
     "marts.dim_contacts": "contact_id",
     "marts.contact_origins": "source_system, source_record_id",
     "intermediate.int_contact_profile_points": "contact_id, criterion",
+    "marts.contact_addresses": "contact_id, channel, address",
 }
 # built whole from them: they must not notice the difference either
 DOWNSTREAM = {
     "intermediate.int_contact_accounts": "contact_id",
-    "marts.contact_addresses": "contact_id, channel, address",
     "marts.dim_accounts": "account_id",
     "marts.contact_scores": "contact_id",
 }

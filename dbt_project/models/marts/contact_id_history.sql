@@ -1,12 +1,27 @@
 {#- What happened to contact ids, run by run: created, merged (the id was retired into an older
     contact, whose id survives) and split (some origins left the contact for another one; the
     largest part keeps the id). Downstream systems holding a retired id look up its successor here. -#}
+{#- Incremental (append): a run's events come from that run's ledger rows alone, and the ledger
+    only appends, so a build adds the events of the ledger runs after the newest one here. A run
+    that appended only origins of existing contacts has no events: it is read again next time and
+    gives none again. -#}
 {#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
-{{ config(indexes=[{'columns': ['contact_id']}, {'columns': ['other_contact_id']}]) }}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="append",
+        on_schema_change="fail",
+        indexes=[{'columns': ['contact_id']}, {'columns': ['other_contact_id']}],
+        post_hook="{{ ensure_contract_checks() }}",
+    )
+}}
 with
 
 ledger as (
     select * from {{ ref('int_contact_id_ledger') }}
+    {%- if is_incremental() %}
+        where run_sequence > (select coalesce(max(history.run_sequence), 0) from {{ this }} as history)
+    {%- endif %}
 ),
 
 created as (
@@ -17,6 +32,13 @@ created as (
         run_sequence,
         changed_at
     from ledger
+    {%- if is_incremental() %}
+        -- a contact id is created once: its first ledger run
+        where not exists (
+            select from {{ this }} as history
+            where history.contact_id = ledger.contact_id and history.event = 'created'
+        )
+    {%- endif %}
     order by contact_id asc, run_sequence asc
 ),
 

@@ -25,7 +25,7 @@
         indexes=[{"columns": ["contact_id"]}],
         pre_hook="{{ rebuild_set_pre_hook(contact_addresses_rebuild()) }}",
         post_hook="{{ contact_rebuild_post_hook(
-            rules=[ref('source_priorities')], log_own_for=['dim_contacts', 'contact_origins']
+            rules=[ref('source_priorities')], log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses']
         ) }}",
     )
 }}

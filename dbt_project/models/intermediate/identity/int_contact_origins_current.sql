@@ -1,14 +1,30 @@
-{#- The current contact of every origin: the latest row per origin of the id ledger. -#}
+{#- The current contact of every origin: the latest row per origin of the id ledger.
+    Incremental (delete+insert on origin_key): the ledger only appends, and an origin's row changes
+    only when a ledger run appends one for it, so a build reads the ledger runs after the newest
+    one here. -#}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="origin_key",
+        on_schema_change="fail",
+        indexes=[{"columns": ["origin_key"], "unique": true}, {"columns": ["run_sequence"]}],
+    )
+}}
 with
 
 ledger as (
     select * from {{ ref('int_contact_id_ledger') }}
+    {%- if is_incremental() %}
+        where run_sequence > (select coalesce(max(this.run_sequence), 0) from {{ this }} as this)
+    {%- endif %}
 )
 
 select distinct on (origin_key)
     origin_key,
     contact_id,
     change as last_change,
-    changed_at as contact_since
+    changed_at as contact_since,
+    run_sequence
 from ledger
 order by origin_key asc, run_sequence desc
