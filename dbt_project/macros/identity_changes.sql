@@ -159,3 +159,33 @@
     from {{ this }} as this
     where {{ written_here() }} and not (select b.full_build from pg_temp.{{ this.name }}__build as b)
 {%- endmacro %}
+
+{#- The id ledger's watermark: the newest int_identity_clusters build it read (the rows it
+    rewrote carry their build, identity_build). None when the ledger reads every component: a
+    first build, no watermark yet, or clustering rewrote every row since (a full refresh, a
+    changed rule, the fuzzy rule). Decided when compiled, so the query is planned for its path. -#}
+{% macro ledger_consumed_cluster_build() -%}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select w.identity_build
+        from {{ identity_watermarks() }} as w
+        where
+            w.model = '{{ this.name }}'
+            and exists (
+                select from {{ ref('int_identity_clusters') }} as c
+                where c.identity_build <= w.identity_build or c.identity_build is null
+            )
+    {%- endset -%}
+    {%- set rows = run_query(query).columns[0].values() -%}
+    {{ return(rows[0] if rows else none) }}
+{%- endmacro %}
+
+{% macro record_ledger_watermark() -%}
+    insert into {{ identity_watermarks() }} (model, identity_build, rules_hash, built_at)
+    select '{{ this.name }}', coalesce(max(c.identity_build), 0), null, now()
+    from {{ ref('int_identity_clusters') }} as c
+    on conflict (model) do update set identity_build = excluded.identity_build,
+        rules_hash = excluded.rules_hash, built_at = excluded.built_at
+{%- endmacro %}

@@ -11,8 +11,29 @@
 
     A component holding exactly the origins of one existing contact, no more and no fewer, keeps
     that id and appends nothing; its contact appears in no other component. So the rules above run
-    on the other components only: on a daily run, the few that new or changed origins touched. -#}
-{{ config(materialized="incremental", incremental_strategy="append", full_refresh=false) }}
+    on the other components only: on a daily run, the few that new or changed origins touched.
+
+    And only the components int_identity_clusters rewrote since the ledger's last build are read
+    (its rows' identity_build after the ledger's watermark in intermediate.identity_watermarks):
+    clustering rewrites every origin of a component it changes, so a component it did not rewrite
+    still holds the origins it held then, which after that build were exactly one contact. Their
+    origins' current contacts, those contacts' sizes, ids' ages and founders' pasts are looked up
+    in the ledger by its indexes. Everything is read on a first build, without a watermark, or
+    when clustering rewrote every row. -#}
+{%- set consumed = ledger_consumed_cluster_build() %}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="append",
+        full_refresh=false,
+        post_hook=[
+            "create index if not exists {{ this.name }}__origin on {{ this }} (origin_key, run_sequence)",
+            "create index if not exists {{ this.name }}__contact on {{ this }} (contact_id)",
+            "create index if not exists {{ this.name }}__run on {{ this }} (run_sequence)",
+            "{{ record_ledger_watermark() }}",
+        ],
+    )
+}}
 
 with
 
@@ -20,6 +41,9 @@ with
 -- than once, and a plan reading a materialised CTE runs in one process)
 clusters as not materialized (
     select * from {{ ref('int_identity_clusters') }}
+    {%- if consumed is not none %}
+        where identity_build > {{ consumed }}
+    {%- endif %}
 ),
 
 ledger as not materialized (
@@ -39,21 +63,57 @@ this_run as (
     from ledger
 ),
 
-previous as (
-    select distinct on (origin_key)
-        origin_key,
-        contact_id
-    from ledger
-    order by origin_key asc, run_sequence desc
-),
+{%- if consumed is none %}
 
-previous_sizes as (
-    select
-        contact_id,
-        count(*) as origins
-    from previous
-    group by contact_id
-),
+    previous as (
+        select distinct on (origin_key)
+            origin_key,
+            contact_id
+        from ledger
+        order by origin_key asc, run_sequence desc
+    ),
+
+    previous_sizes as (
+        select
+            contact_id,
+            count(*) as origins
+        from previous
+        group by contact_id
+    ),
+
+{%- else %}
+
+    -- the current contact of the rewritten components' origins
+    previous as (
+        select distinct on (ledger.origin_key)
+            ledger.origin_key,
+            ledger.contact_id
+        from ledger
+        where ledger.origin_key in (select clusters.origin_key from clusters)
+        order by ledger.origin_key asc, ledger.run_sequence desc
+    ),
+
+    -- how many origins those contacts hold now, wherever they are
+    previous_sizes as (
+        select
+            held.contact_id,
+            count(*) as origins
+        from (
+            select distinct on (ledger.origin_key)
+                ledger.origin_key,
+                ledger.contact_id
+            from ledger
+            where ledger.origin_key in (
+                select holders.origin_key from ledger as holders
+                where holders.contact_id in (select previous.contact_id from previous)
+            )
+            order by ledger.origin_key asc, ledger.run_sequence desc
+        ) as held
+        where held.contact_id in (select previous.contact_id from previous)
+        group by held.contact_id
+    ),
+
+{%- endif %}
 
 component_contacts as (
     select
