@@ -24,6 +24,11 @@
     {{ generate_schema_name('intermediate', none) }}.identity_builds
 {%- endmacro %}
 
+{#- the numbers of int_identity_clusters' builds (its rows' cluster_build; the id ledger's watermark) -#}
+{% macro cluster_builds_sequence() -%}
+    {{ generate_schema_name('intermediate', none) }}.identity_cluster_builds
+{%- endmacro %}
+
 {% macro identity_key_changes() -%}
     {{ generate_schema_name('intermediate', none) }}.identity_key_changes
 {%- endmacro %}
@@ -38,7 +43,8 @@
         key_value text not null
     );
     create index if not exists identity_key_changes__build on {{ identity_key_changes() }} (identity_build);
-    create sequence if not exists {{ identity_builds_sequence() }}
+    create sequence if not exists {{ identity_builds_sequence() }};
+    create sequence if not exists {{ cluster_builds_sequence() }}
 {%- endmacro %}
 
 {#- the rules' fingerprint: the identity seeds' rows and vars.identity (with the fuzzy rule's
@@ -160,12 +166,13 @@
     where {{ written_here() }} and not (select b.full_build from pg_temp.{{ this.name }}__build as b)
 {%- endmacro %}
 
-{#- The id ledger's watermark: the newest int_identity_clusters build it read (the rows it
-    rewrote carry their build, identity_build). None when the ledger reads every component: a
-    first build, no watermark yet, or clustering rewrote every row since (a full refresh, a
-    changed rule, the fuzzy rule). Decided when compiled, so the query is planned for its path. -#}
+{#- The id ledger's watermark: the newest int_identity_clusters build it read (the rows a build
+    wrote carry its number, cluster_build; kept in identity_watermarks' identity_build column). None
+    when the ledger reads every component: a first build, no watermark yet, or clustering rewrote
+    every row since (a full refresh, a changed rule, the fuzzy rule); and in a dbt unit test, whose
+    inputs are fixtures. Decided when compiled, so the query is planned for its path. -#}
 {% macro ledger_consumed_cluster_build() -%}
-    {%- if not execute or this is none or not is_incremental() -%}
+    {%- if not execute or this is none or model.resource_type == 'unit_test' or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}
@@ -175,7 +182,7 @@
             w.model = '{{ this.name }}'
             and exists (
                 select from {{ ref('int_identity_clusters') }} as c
-                where c.identity_build <= w.identity_build or c.identity_build is null
+                where c.cluster_build <= w.identity_build or c.cluster_build is null
             )
     {%- endset -%}
     {%- set rows = run_query(query).columns[0].values() -%}
@@ -184,7 +191,7 @@
 
 {% macro record_ledger_watermark() -%}
     insert into {{ identity_watermarks() }} (model, identity_build, rules_hash, built_at)
-    select '{{ this.name }}', coalesce(max(c.identity_build), 0), null, now()
+    select '{{ this.name }}', coalesce(max(c.cluster_build), 0), null, now()
     from {{ ref('int_identity_clusters') }} as c
     on conflict (model) do update set identity_build = excluded.identity_build,
         rules_hash = excluded.rules_hash, built_at = excluded.built_at

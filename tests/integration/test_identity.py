@@ -153,7 +153,7 @@ def test_ids_survive_a_rerun_and_merges_and_splits_are_recorded(fresh_database, 
 
     # the ledger read only the components clustering rewrote; reading every one appends the same rows
     compiled = next((tmp_path / "target" / "compiled").rglob("int_contact_id_ledger.sql")).read_text()
-    assert "where identity_build >" in compiled  # the merge build took the narrow path
+    assert "where cluster_build >" in compiled  # the merge build took the narrow path
     last_run = (
         "select origin_key, source_system, source_record_id, contact_id, previous_contact_id, change, run_sequence"
         " from intermediate.int_contact_id_ledger where run_sequence = %s order by origin_key"
@@ -166,6 +166,6 @@ def test_ids_survive_a_rerun_and_merges_and_splits_are_recorded(fresh_database, 
     result = run_dbt(fresh_database, tmp_path / "target", "run", "-s", "int_contact_id_ledger")
     assert result.returncode == 0, result.stdout[-3000:]
     compiled = next((tmp_path / "target" / "compiled").rglob("int_contact_id_ledger.sql")).read_text()
-    assert "where identity_build >" not in compiled  # every component this time
+    assert "where cluster_build >" not in compiled  # every component this time
     with psycopg.connect(fresh_database.url()) as conn:
         assert conn.execute(last_run, (run,)).fetchall() == narrow

@@ -14,7 +14,7 @@
     on the other components only: on a daily run, the few that new or changed origins touched.
 
     And only the components int_identity_clusters rewrote since the ledger's last build are read
-    (its rows' identity_build after the ledger's watermark in intermediate.identity_watermarks):
+    (its rows' cluster_build after the ledger's watermark in intermediate.identity_watermarks):
     clustering rewrites every origin of a component it changes, so a component it did not rewrite
     still holds the origins it held then, which after that build were exactly one contact. Their
     origins' current contacts, those contacts' sizes, ids' ages and founders' pasts are looked up
@@ -42,7 +42,7 @@ with
 clusters as not materialized (
     select * from {{ ref('int_identity_clusters') }}
     {%- if consumed is not none %}
-        where identity_build > {{ consumed }}
+        where cluster_build > {{ consumed }}
     {%- endif %}
 ),
 
@@ -103,10 +103,11 @@ this_run as (
                 ledger.origin_key,
                 ledger.contact_id
             from ledger
-            where ledger.origin_key in (
-                select holders.origin_key from ledger as holders
-                where holders.contact_id in (select previous.contact_id from previous)
-            )
+            where
+                ledger.origin_key in (
+                    select holders.origin_key from ledger as holders
+                    where holders.contact_id in (select previous.contact_id from previous)
+                )
             order by ledger.origin_key asc, ledger.run_sequence desc
         ) as held
         where held.contact_id in (select previous.contact_id from previous)

@@ -1,14 +1,19 @@
 {#- The current contact of every origin: the latest row per origin of the id ledger.
     Incremental (delete+insert on origin_key): the ledger only appends, and an origin's row changes
     only when a ledger run appends one for it, so a build reads the ledger runs after the newest
-    one here. -#}
+    one here. (A table from before run_sequence gets the column and the indexes by the hooks, and
+    its first build reads the whole ledger.) -#}
 {{
     config(
         materialized="incremental",
         incremental_strategy="delete+insert",
         unique_key="origin_key",
         on_schema_change="fail",
-        indexes=[{"columns": ["origin_key"], "unique": true}, {"columns": ["run_sequence"]}],
+        pre_hook="{% if is_incremental() %}alter table {{ this }} add column if not exists run_sequence integer{% endif %}",
+        post_hook=[
+            "create unique index if not exists {{ this.name }}__origin on {{ this }} (origin_key)",
+            "create index if not exists {{ this.name }}__run on {{ this }} (run_sequence)",
+        ],
     )
 }}
 with

@@ -12,8 +12,8 @@
     reach: the origins whose edges int_identity_edges redid, and every origin of the components
     they were in. No edge leaves that region (an edge that did not change joins two origins of one
     old component), so its components are what clustering the whole graph gives. Each row keeps
-    the origins' build it was written at (identity_build; null in rows from before the column), so
-    the id ledger redoes only the components rewritten since its own last build. -#}
+    the number of the build that wrote it (cluster_build, a sequence; null in rows from before the
+    column), so the id ledger redoes only the components rewritten since its own last build. -#}
 -- (read on incremental builds only: macros/identity_changes.sql)
 -- depends_on: {{ ref('int_identity_key_values') }}
 {#- (with the fuzzy rule on, edges anywhere may change: everything, as int_identity_edges does) -#}
@@ -28,7 +28,7 @@
         pre_hook="{{ identity_scope_pre_hook(always=fuzzy_match_enabled()) }}",
         post_hook=[
             "{{ identity_post_hook('false', always=fuzzy_match_enabled()) }}",
-            "create index if not exists {{ this.name }}__identity_build on {{ this }} (identity_build)",
+            "create index if not exists {{ this.name }}__cluster_build on {{ this }} (cluster_build)",
         ],
     )
 }}
@@ -171,7 +171,7 @@ select
     origins.origin_type,
     origins.first_seen_at,
     coalesce(components.component, origins.node_id) as component,
-    -- the origins' build this one clustered up to: the id ledger reads the rows rewritten since its last build
-    (select max(all_origins.identity_build) from {{ ref('int_identity_origins') }} as all_origins) as identity_build
+    -- this build's number: the id ledger reads the rows rewritten since its last build
+    (select nextval('{{ cluster_builds_sequence() }}')) as cluster_build
 from origins
 left join components on origins.node_id = components.node
