@@ -137,7 +137,9 @@
     a full build (the post-hook logs the keys written by an incremental build only: after a full
     build the readers build everything, or nothing changed). -#}
 {% macro identity_key_values_pre_hook() -%}
-    {%- set readers = ['int_identity_keys_blocked', 'int_identity_edges', 'int_identity_clusters'] -%}
+    {%- set readers = [
+        'int_identity_keys_blocked', 'int_identity_edges', 'int_identity_clusters', 'int_contact_key_owners'
+    ] -%}
     {%- set changed_origins -%}
         select o.origin_key, o.identity_build from {{ ref('int_identity_origins') }} as o
         where o.identity_build > (select coalesce(max(this.identity_build), 0) from {{ this }} as this)
@@ -195,4 +197,48 @@
     from {{ ref('int_identity_clusters') }} as c
     on conflict (model) do update set identity_build = excluded.identity_build,
         rules_hash = excluded.rules_hash, built_at = excluded.built_at
+{%- endmacro %}
+
+{#- int_contact_key_owners' scope: the keys (CRM ids and emails) whose owner it redoes, in a
+    temporary table its pre-hook fills: the key values logged since its identity watermark, and
+    the keys of every origin of the contacts int_contact_changes logged since its contact
+    watermark (every key when it has none). -#}
+{% macro key_owners_scope() -%}
+    (key_type, key_value) in (select redo.key_type, redo.key_value from {{ identity_scope('redo_keys') }} as redo)
+{%- endmacro %}
+
+{% macro key_owners_scope_pre_hook() -%}
+    {%- if not identity_builds_everything() %}
+        create temporary table {{ identity_scope('redo_keys') }} on commit drop as
+        select distinct
+            keys.key_type,
+            keys.key_value
+        from (
+            select
+                changes.key_type,
+                changes.key_value
+            from {{ identity_key_changes() }} as changes
+            where changes.identity_build > {{ identity_consumed_build() }}
+
+            union all
+
+            select
+                key_values.key_type,
+                key_values.key_value
+            from {{ ref('int_contact_origins_current') }} as current_contacts
+            inner join {{ ref('int_identity_key_values') }} as key_values
+                on current_contacts.origin_key = key_values.origin_key
+            where current_contacts.contact_id in ({{ contacts_to_rebuild() }})
+
+            union all
+
+            select
+                key_values.key_type,
+                key_values.key_value
+            from {{ ref('int_identity_key_values') }} as key_values
+            where {{ everything_changed() }}
+        ) as keys
+        where keys.key_type in ('crm_id', 'email');
+        analyze {{ identity_scope('redo_keys') }};
+    {%- endif %}
 {%- endmacro %}

@@ -137,6 +137,7 @@ def test_ids_survive_a_rerun_and_merges_and_splits_are_recorded(fresh_database, 
     readers = {
         "marts.contact_id_history": "run_sequence, contact_id, event, other_contact_id",
         "intermediate.int_contact_origins_current": "origin_key",
+        "intermediate.int_contact_key_owners": "key_type, key_value",
     }
     incremental = {table: table_rows(fresh_database, table, order) for table, order in readers.items()}
     result = run_dbt(
@@ -144,7 +145,7 @@ def test_ids_survive_a_rerun_and_merges_and_splits_are_recorded(fresh_database, 
         tmp_path / "target",
         "run",
         "-s",
-        "contact_id_history int_contact_origins_current",
+        "contact_id_history int_contact_origins_current int_contact_key_owners",
         "--full-refresh",
     )
     assert result.returncode == 0, result.stdout[-3000:]

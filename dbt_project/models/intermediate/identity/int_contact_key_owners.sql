@@ -1,10 +1,43 @@
 {#- The contact each CRM id and email key belongs to, for keys exactly one contact holds (a key
     several contacts hold — a blocked generic address — names nobody). Interactions and
-    opportunities find their contact through it. -#}
+    opportunities find their contact through it.
+
+    Incremental (delete+insert on the key): a key's owner changes only when an origin gains or
+    loses it, or when an origin holding it moves to another contact. A build redoes the key values
+    int_identity_key_values logged since its last build (every value the changed origins held
+    before or hold now: macros/identity_changes.sql) and every key the contacts int_contact_changes
+    logged since hold (the ledger logs both contacts of a moved origin); a key that no longer has
+    exactly one contact loses its row (the post-hook). Everything without a watermark, with changed
+    identity rules, after a full refresh of the origins, or with no contact watermark yet. -#}
+{%- set everything = identity_builds_everything() %}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key=["key_type", "key_value"],
+        on_schema_change="fail",
+        pre_hook="{{ key_owners_scope_pre_hook() }}",
+        post_hook=[
+            "{{ identity_post_hook(key_owners_scope()) }}",
+            "{{ record_watermark() }}",
+            "create unique index if not exists {{ this.name }}__key on {{ this }} (key_type, key_value)",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_contact_changes') }}
+-- depends_on: {{ ref('int_identity_key_values') }}
 with
 
 keys as (
     select * from {{ ref('int_identity_keys') }}
+    where
+        key_type in ('crm_id', 'email')
+        {%- if not everything %}
+            and (key_type, key_value) in (
+                select redo.key_type, redo.key_value from {{ identity_scope('redo_keys') }} as redo
+            )
+        {%- endif %}
 ),
 
 current_contacts as (
@@ -17,6 +50,5 @@ select
     min(current_contacts.contact_id) as contact_id
 from keys
 inner join current_contacts on keys.origin_key = current_contacts.origin_key
-where keys.key_type in ('crm_id', 'email')
 group by keys.key_type, keys.key_value
 having count(distinct current_contacts.contact_id) = 1

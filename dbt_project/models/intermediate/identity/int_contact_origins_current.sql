@@ -13,6 +13,7 @@
         post_hook=[
             "create unique index if not exists {{ this.name }}__origin on {{ this }} (origin_key)",
             "create index if not exists {{ this.name }}__run on {{ this }} (run_sequence)",
+            "create index if not exists {{ this.name }}__contact on {{ this }} (contact_id)",
         ],
     )
 }}
