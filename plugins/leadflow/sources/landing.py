@@ -429,7 +429,9 @@ def write_records(
     columns = ["load_id", "loaded_at", *spec.columns, "payload"]
     copy_raw = sql.SQL("copy {t} ({c}) from stdin").format(t=table, c=sql.SQL(", ").join(map(sql.Identifier, columns)))
     copy_quarantine = "copy raw.quarantine (load_id, source_system, entity, position, reason, original) from stdin"
-    now = datetime.now(UTC)
+    # the server's clock, as for a file's rows (the column default): the load's rows are stamped
+    # after its started_at, which the raw checks and the staging tests bound their scans by
+    now = conn.execute("select now()").fetchone()[0]
     for batch in _batches(records, batch_size):
         good: list[tuple[Any, ...]] = []
         bad: list[tuple[Any, ...]] = []
