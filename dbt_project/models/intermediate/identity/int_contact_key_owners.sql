@@ -31,13 +31,7 @@ with
 
 keys as (
     select * from {{ ref('int_identity_keys') }}
-    where
-        key_type in ('crm_id', 'email')
-        {%- if not everything %}
-            and (key_type, key_value) in (
-                select redo.key_type, redo.key_value from {{ identity_scope('redo_keys') }} as redo
-            )
-        {%- endif %}
+    where key_type in ('crm_id', 'email') and {{ 'true' if everything else key_owners_scope() }}
 ),
 
 current_contacts as (
