@@ -90,30 +90,36 @@
     {%- if flags.FULL_REFRESH or not execute -%}
         {{ return('true') }}
     {%- endif -%}
+    {#- one query: whether the reader has read anything, and the loads it has not (a row of nulls
+        when none) -#}
     {%- set query -%}
-        select cast(loads.load_id as text), cast(loads.started_at as text)
-        from {{ source('ops', 'loads') }} as loads
-        where
-            loads.finished_at is not null
-            and not exists (
-                select from {{ loads_read() }} as seen
-                where seen.model = '{{ reader }}' and seen.load_id = loads.load_id
-            )
-        order by loads.started_at
+        select
+            exists (select from {{ loads_read() }} as seen where seen.model = '{{ reader }}') as read_before,
+            cast(unread.load_id as text) as load_id,
+            cast(unread.started_at as text) as started_at
+        from (select 1) as one
+        left join (
+            select loads.load_id, loads.started_at
+            from {{ source('ops', 'loads') }} as loads
+            where
+                loads.finished_at is not null
+                and not exists (
+                    select from {{ loads_read() }} as seen
+                    where seen.model = '{{ reader }}' and seen.load_id = loads.load_id
+                )
+        ) as unread on true
+        order by unread.started_at
     {%- endset -%}
-    {%- set read_before = run_query(
-        "select exists (select from " ~ loads_read() ~ " where model = '" ~ reader ~ "')"
-    ).columns[0].values()[0] -%}
-    {%- if not read_before -%}
+    {%- set result = run_query(query) -%}
+    {%- if not result.columns[0].values()[0] -%}
         {{ return('true') }}
     {%- endif -%}
-    {%- set unread = run_query(query) -%}
-    {%- if unread | length == 0 -%}
+    {%- set ids = result.columns[1].values() | reject('none') | list -%}
+    {%- if ids | length == 0 -%}
         {{ return('false') }}
     {%- endif -%}
-    {%- set ids = unread.columns[0].values() -%}
     {{ return(
-        "loaded_at >= cast('" ~ unread.columns[1].values()[0] ~ "' as timestamptz)"
+        "loaded_at >= cast('" ~ result.columns[2].values()[0] ~ "' as timestamptz)"
         ~ " and load_id in ('" ~ ids | join("', '") ~ "')"
     ) }}
 {%- endmacro %}

@@ -179,62 +179,56 @@
     where {{ everything_changed(rules=[ref('source_priorities')]) }}
 {%- endmacro %}
 
-{#- int_contact_engagement_points' settings: the vars it applies (a change rebuilds every contact) -#}
-{% macro engagement_settings() -%}
-    {{ return({
+{#- The windowed per-contact models, each defined once: the seeds and vars it applies (a change
+    rebuilds every contact: `rules`, `settings`), its lookback and which interactions it counts. The
+    pre-hook's rebuild set and the post-hook's watermark both read it (window_rebuild(),
+    window_rebuild_post_hook()). -#}
+
+{#- int_contact_engagement_points: the year's inbound interactions -#}
+{% macro engagement_window() -%}
+    {%- set settings = {
         "engagement_lookback_days": var("scoring")["engagement_lookback_days"],
         "cap_periods_from": "2001-01-01",
+    } -%}
+    {{ return({
+        "rules": [ref('score_engagement_rules')],
+        "settings": settings,
+        "lookback_days": settings["engagement_lookback_days"],
+        "interactions_filter": "interactions.direction = 'inbound'",
     }) }}
 {%- endmacro %}
 
-{#- int_contact_engagement_points: over the year's inbound interactions (window_rebuild()) -#}
-{% macro engagement_points_rebuild() -%}
-    {{ window_rebuild(
-        rules=[ref('score_engagement_rules')],
-        settings=engagement_settings(),
-        lookback_days=engagement_settings()["engagement_lookback_days"],
-        interactions_filter="interactions.direction = 'inbound'",
-    ) }}
-{%- endmacro %}
-
-{#- int_contact_interests_weighted's settings: the vars it applies (a change rebuilds every contact) -#}
-{% macro interest_settings() -%}
-    {{ return({
+{#- int_contact_interests_weighted: the six months' interactions showing interests -#}
+{% macro interests_window() -%}
+    {%- set settings = {
         "lookback_days": var("interests")["lookback_days"],
         "half_life_days": var("interests")["half_life_days"],
+    } -%}
+    {{ return({
+        "rules": [ref('interest_taxonomy')],
+        "settings": settings,
+        "lookback_days": settings["lookback_days"],
+        "interactions_filter": "interactions.interests is not null",
     }) }}
 {%- endmacro %}
 
-{#- int_contact_interests_weighted: over the six months' interactions showing interests
-    (window_rebuild()) -#}
-{% macro interests_rebuild() -%}
-    {{ window_rebuild(
-        rules=[ref('interest_taxonomy')],
-        settings=interest_settings(),
-        lookback_days=interest_settings()["lookback_days"],
-        interactions_filter="interactions.interests is not null",
+{#- the post-hook of a windowed model: its watermark holds the hash of the window's rules and settings -#}
+{% macro window_rebuild_post_hook(window) -%}
+    {{ contact_rebuild_post_hook(
+        rules=window["rules"], upstream=['fct_interactions'], settings=window["settings"], from_rebuild_set=true
     ) }}
 {%- endmacro %}
 
-{#- A per-contact model over a lookback window of interactions (those of `interactions_filter`
-    dated within `lookback_days` up to the logical date), whose rows otherwise only decay: the
-    logged contacts (by the log and fct_interactions: new, changed and moved interactions), and
-    those with such an interaction that came into the window since the last build's logical date
-    (dated after it, up to this one's: loaded ahead of its date, or the days passed) or left it
-    (older than the lookback now, not then). Every contact when the model has no watermark, its
-    rules or settings changed, or this logical date is before the last build's (a backfill of a
-    past day). The date ranges read fct_interactions' index of days (utc_day(),
-    macros/normalize.sql). -#}
-{% macro window_rebuild(rules, settings, lookback_days, interactions_filter) -%}
+{% macro window_rebuild(window) -%}
     {%- set since = contact_watermark_as_of() -%}
-    {%- set lookback = "interval '" ~ lookback_days ~ " days'" -%}
+    {%- set lookback = "interval '" ~ window["lookback_days"] ~ " days'" -%}
     {{ contacts_to_rebuild(upstream=['fct_interactions']) }}
 
     union all
 
     select current_contacts.contact_id
     from {{ ref('int_contact_origins_current') }} as current_contacts
-    where {% if since is none %}true{% else %}{{ everything_changed(rules, settings) }}{% endif %}
+    where {% if since is none %}true{% else %}{{ everything_changed(window["rules"], window["settings"]) }}{% endif %}
     {%- if since is not none %}
 
     union all
@@ -242,7 +236,7 @@
     select interactions.contact_id
     from {{ ref('fct_interactions') }} as interactions
     where
-        {{ interactions_filter }}
+        {{ window["interactions_filter"] }}
         and (
             {{ utc_day('interactions.occurred_at') }} between {{ utc_day(since) }} and {{ utc_day(as_of()) }}
             and interactions.occurred_at > {{ since }} and interactions.occurred_at <= {{ as_of() }}

@@ -66,7 +66,6 @@ def test_a_second_check_reuses_dbt_partial_parse_state(fresh_database, monkeypat
 
     from leadflow.transform.freshness import check_freshness
 
-    monkeypatch.setenv("AIRFLOW__COSMOS__CACHE_DIR", str(tmp_path / "cosmos"))
     monkeypatch.setattr("cosmos.settings.cache_dir", tmp_path / "cosmos")
     events: list[str] = []
     runner = dbt.cli.main.dbtRunner

@@ -6,9 +6,9 @@
     Per contact incremental (macros/contact_changes.sql): a contact's weights change only when its
     interactions come, change or leave the six months; otherwise they all decay by the same factor,
     0.5 ^ (days since anchored_at / half_life_days), which keeps their ranks and which
-    contact_interests applies. A run rebuilds the contacts of interests_rebuild()
+    contact_interests applies. A run rebuilds the contacts of window_rebuild(interests_window())()
     (macros/rebuild_sets.sql); each row says which date it was computed as of (anchored_at). -#}
-{%- set settings = interest_settings() -%}
+{%- set settings = interests_window()["settings"] -%}
 {{
     config(
         materialized="incremental",
@@ -17,11 +17,8 @@
         unique_key="contact_id",
         on_schema_change="fail",
         indexes=[{"columns": ["contact_id"]}],
-        pre_hook="{{ rebuild_set_pre_hook(interests_rebuild()) }}",
-        post_hook="{{ contact_rebuild_post_hook(
-            rules=[ref('interest_taxonomy')], upstream=['fct_interactions'], settings=interest_settings(),
-            from_rebuild_set=true
-        ) }}",
+        pre_hook="{{ rebuild_set_pre_hook(window_rebuild(interests_window())) }}",
+        post_hook="{{ window_rebuild_post_hook(interests_window()) }}",
     )
 }}
 

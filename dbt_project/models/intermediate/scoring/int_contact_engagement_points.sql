@@ -11,9 +11,9 @@
     interactions count for changes only when interactions come, change or leave the lookback;
     otherwise its points only decay, by 0.5 ^ (days since anchored_at / half_life_days), which
     contact_score_reasons applies to points_unrounded. A run rebuilds the contacts of
-    engagement_points_rebuild() (macros/rebuild_sets.sql); each row says which date it was
+    window_rebuild(engagement_window()) (macros/rebuild_sets.sql); each row says which date it was
     computed as of (anchored_at). -#}
-{%- set settings = engagement_settings() -%}
+{%- set settings = engagement_window()["settings"] -%}
 {{
     config(
         materialized="incremental",
@@ -22,11 +22,8 @@
         unique_key="contact_id",
         on_schema_change="fail",
         indexes=[{"columns": ["contact_id"]}],
-        pre_hook="{{ rebuild_set_pre_hook(engagement_points_rebuild()) }}",
-        post_hook="{{ contact_rebuild_post_hook(
-            rules=[ref('score_engagement_rules')], upstream=['fct_interactions'], settings=engagement_settings(),
-            from_rebuild_set=true
-        ) }}",
+        pre_hook="{{ rebuild_set_pre_hook(window_rebuild(engagement_window())) }}",
+        post_hook="{{ window_rebuild_post_hook(engagement_window()) }}",
     )
 }}
 
