@@ -124,9 +124,15 @@
     {%- else %}
         delete from {{ this }} where not ({{ written_here() }});
     {%- endif %}
+    {{ record_identity_watermark('identity_build', ref('int_identity_origins'), identity_rules_hash()) }}
+{%- endmacro %}
+
+{#- This model's row in identity_watermarks: the newest `build_column` of `relation` (0 when
+    empty), the rules' hash, the time -#}
+{% macro record_identity_watermark(build_column, relation, rules_hash) -%}
     insert into {{ identity_watermarks() }} (model, identity_build, rules_hash, built_at)
-    select '{{ this.name }}', coalesce(max(o.identity_build), 0), {{ identity_rules_hash() }}, now()
-    from {{ ref('int_identity_origins') }} as o
+    select '{{ this.name }}', coalesce(max(built.{{ build_column }}), 0), {{ rules_hash }}, now()
+    from {{ relation }} as built
     on conflict (model) do update set identity_build = excluded.identity_build,
         rules_hash = excluded.rules_hash, built_at = excluded.built_at
 {%- endmacro %}
@@ -192,11 +198,7 @@
 {%- endmacro %}
 
 {% macro record_ledger_watermark() -%}
-    insert into {{ identity_watermarks() }} (model, identity_build, rules_hash, built_at)
-    select '{{ this.name }}', coalesce(max(c.cluster_build), 0), null, now()
-    from {{ ref('int_identity_clusters') }} as c
-    on conflict (model) do update set identity_build = excluded.identity_build,
-        rules_hash = excluded.rules_hash, built_at = excluded.built_at
+    {{ record_identity_watermark('cluster_build', ref('int_identity_clusters'), 'cast(null as text)') }}
 {%- endmacro %}
 
 {#- int_contact_key_owners' scope: the keys (CRM ids and emails) whose owner it redoes, in a

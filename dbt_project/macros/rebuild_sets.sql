@@ -219,6 +219,15 @@
     ) }}
 {%- endmacro %}
 
+{#- A per-contact model over a lookback window of interactions (those of the window's
+    `interactions_filter` dated within its `lookback_days` up to the logical date), whose rows
+    otherwise only decay: the logged contacts (by the log and fct_interactions: new, changed and
+    moved interactions), and those with such an interaction that came into the window since the
+    last build's logical date (dated after it, up to this one's: loaded ahead of its date, or the
+    days passed) or left it (older than the lookback now, not then). Every contact when the model
+    has no watermark, its rules or settings changed, or this logical date is before the last
+    build's (a backfill of a past day). The date ranges read fct_interactions' index of days
+    (utc_day(), macros/normalize.sql). -#}
 {% macro window_rebuild(window) -%}
     {%- set since = contact_watermark_as_of() -%}
     {%- set lookback = "interval '" ~ window["lookback_days"] ~ " days'" -%}

@@ -6,7 +6,7 @@
     Per contact incremental (macros/contact_changes.sql): a contact's weights change only when its
     interactions come, change or leave the six months; otherwise they all decay by the same factor,
     0.5 ^ (days since anchored_at / half_life_days), which keeps their ranks and which
-    contact_interests applies. A run rebuilds the contacts of window_rebuild(interests_window())()
+    contact_interests applies. A run rebuilds the contacts of window_rebuild(interests_window())
     (macros/rebuild_sets.sql); each row says which date it was computed as of (anchored_at). -#}
 {%- set settings = interests_window()["settings"] -%}
 {{
