@@ -1,6 +1,7 @@
 -- noqa: disable=LT02
 -- (sqlfluff lints the macros' bodies as one query; their indentation follows the Jinja blocks)
-{#- The contacts a per-contact model's incremental build redoes (macros/contact_changes.sql), as a
+{#- The contacts a per-contact model's incremental build redoes (macros/contact_changes.sql), or
+    the opportunities campaign_attribution redoes (macros/opportunity_changes.sql), as a
     temporary table its pre-hook fills and analyzes. Why not a CTE: the planner knows neither a
     CTE's size nor its distinct values (it guessed 200 contacts, or all of them with the branch
     for a changed seed), and with such guesses it joins the few rebuilt contacts to whole tables
@@ -10,23 +11,25 @@
     pg_temp.{{ this.name }}__rebuild
 {%- endmacro %}
 
-{#- pre-hook: `query` (one column, contact_id) into the table, on an incremental build (a first or
-    full build takes every contact and reads no table: the table is empty then, for the post-hook
-    that deletes by it, contact_rebuild_post_hook(from_rebuild_set=true)) -#}
-{% macro rebuild_set_pre_hook(query) -%}
+{#- pre-hook: `query` (its columns: `key`, contact_id by default) into the table, on an
+    incremental build (a first or full build takes every row and reads no table: the table is empty
+    then, for the post-hook that deletes by it, contact_rebuild_post_hook(from_rebuild_set=true)) -#}
+{% macro rebuild_set_pre_hook(query, key=['contact_id']) -%}
     {%- if is_incremental() %}
         create temporary table {{ rebuild_set() }} on commit drop as
-        select distinct q.contact_id from ({{ query }}) as q where q.contact_id is not null;
+        select distinct q.{{ key | join(', q.') }} from ({{ query }}) as q
+        where q.{{ key | join(' is not null and q.') }} is not null;
         analyze {{ rebuild_set() }};
     {%- else %}
-        create temporary table {{ rebuild_set() }} (contact_id text) on commit drop;
+        create temporary table {{ rebuild_set() }} ({{ key | join(' text, ') }} text) on commit drop;
     {%- endif %}
 {%- endmacro %}
 
-{#- the filter of a build's rows: every row on a first or full build, else the rebuild set's -#}
-{% macro in_rebuild_set(column) -%}
+{#- the filter of a build's rows: every row on a first or full build, else the rebuild set's
+    (`column`: the rows' contact_id, or a row of the key's columns, e.g. "(a.x, a.y)") -#}
+{% macro in_rebuild_set(column, key=['contact_id']) -%}
     {%- if is_incremental() -%}
-        {{ column }} in (select rebuilt.contact_id from {{ rebuild_set() }} as rebuilt)
+        {{ column }} in (select rebuilt.{{ key | join(', rebuilt.') }} from {{ rebuild_set() }} as rebuilt)
     {%- else -%}
         {{ column }} is not null
     {%- endif -%}

@@ -117,7 +117,11 @@ DEFAULT_DBT_GROUPS = (
     DbtTaskGroupConfig(name="staging", select="path:seeds path:models/staging"),
     DbtTaskGroupConfig(name="identity", select="path:models/intermediate/identity"),
     DbtTaskGroupConfig(
-        name="marts", select="path:models/marts path:models/intermediate/scoring path:models/intermediate/interests"
+        name="marts",
+        select=(
+            "path:models/marts path:models/intermediate/scoring path:models/intermediate/interests"
+            " path:models/intermediate/attribution"
+        ),
     ),
 )
 

@@ -9,24 +9,30 @@
       vars.attribution.position_based_first / _last (40 % / 40 %) and the middle ones share the rest;
     - time_decay: shares proportional to 0.5 ^ (days before creation / time_decay_half_life_days).
     revenue_credit = amount × credit. Only opportunities created by the run's logical date count. -#}
-{#- Nested loops off for its build: the planner sizes the contacts of account-level opportunities
-    at a twentieth of what they are and probes the interactions' index once for each of them (a
-    million probes at 1 M contacts), where one hash join takes a third of the time. -#}
-{{ config(pre_hook="set local enable_nestloop = off") }}
+{#- Per opportunity incremental (macros/opportunity_changes.sql): a run redoes the opportunities
+    whose contacts, versions or touches may have changed and those its date reaches; the others'
+    credits stand (and are dated as of the run). -#}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key=["source_system", "opportunity_id"],
+        on_schema_change="fail",
+        pre_hook="{{ attribution_pre_hook() }}",
+        post_hook="{{ attribution_post_hook() }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_contact_changes') }}
 with
 
--- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
--- materialised CTE runs in one process (and guesses its sizes); the latest versions of the
--- opportunities are then found once per use (three uses, each under a second at 1 M contacts)
-opportunities as not materialized (
-    select distinct on (source_system, opportunity_id) *
-    from {{ ref('stg_feed__opportunities') }}
-    where created_at <= {{ as_of() }}
-    order by source_system asc, opportunity_id asc, loaded_at desc
-),
-
-contact_accounts as (
-    select * from {{ ref('int_contact_accounts') }}
+-- each opportunity (its latest version) with the contacts it counts for
+opportunity_contacts as (
+    select * from {{ ref('int_opportunity_contacts') }}
+    where
+        created_at <= {{ as_of() }}
+        and contact_id is not null
+        and {{ in_rebuild_set('(source_system, opportunity_id)', key=attribution_key()) }}
 ),
 
 interactions as (
@@ -34,57 +40,22 @@ interactions as (
     where contact_id is not null and campaign_id is not null and direction = 'inbound'
 ),
 
-crm_contacts as not materialized (
-    select
-        key_value as crm_id,
-        contact_id
-    from {{ ref('int_contact_key_owners') }}
-    where key_type = 'crm_id'
-),
-
-opportunity_contacts as (
-    select
-        opportunities.source_system,
-        opportunities.opportunity_id,
-        crm_contacts.contact_id
-    from opportunities
-    inner join crm_contacts on opportunities.crm_id = crm_contacts.crm_id
-    union all
-    select
-        opportunities.source_system,
-        opportunities.opportunity_id,
-        contact_accounts.contact_id
-    from opportunities
-    inner join contact_accounts on 'company:' || opportunities.account_key = contact_accounts.account_key
-    where
-        opportunities.crm_id is null
-        -- not exists, not "not in": a not-in list larger than work_mem is searched once per row
-        or not exists (
-            select from crm_contacts
-            where crm_contacts.crm_id = opportunities.crm_id
-        )
-),
-
 touches as (
     select
-        opportunities.source_system,
-        opportunities.opportunity_id,
-        opportunities.amount,
+        opportunity_contacts.source_system,
+        opportunity_contacts.opportunity_id,
+        opportunity_contacts.amount,
         interactions.campaign_id,
         interactions.interaction_key,
         interactions.occurred_at,
-        {{ days_between("interactions.occurred_at", "opportunities.created_at") }} as days_before
-    from opportunities
-    inner join opportunity_contacts
-        on
-            opportunities.source_system = opportunity_contacts.source_system
-            and opportunities.opportunity_id = opportunity_contacts.opportunity_id
+        {{ days_between("interactions.occurred_at", "opportunity_contacts.created_at") }} as days_before
+    from opportunity_contacts
     inner join interactions
         on
             opportunity_contacts.contact_id = interactions.contact_id
-            and opportunities.created_at >= interactions.occurred_at
+            and opportunity_contacts.created_at >= interactions.occurred_at
             and interactions.occurred_at
-            > opportunities.created_at - interval '{{ var("attribution")["lookback_days"] }} days'
+            > opportunity_contacts.created_at - interval '{{ var("attribution")["lookback_days"] }} days'
 ),
 
 ordered as (
