@@ -1,3 +1,5 @@
+-- noqa: disable=LT02
+-- (sqlfluff lints the macros' bodies as one query; their indentation follows the Jinja blocks)
 {#- A table with an enforced contract, built so PostgreSQL can use parallel workers.
 
     dbt-postgres builds such a table as `create table (columns and constraints); insert into … select`,
@@ -98,4 +100,45 @@
     {%- else -%}
         select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- A post-hook that keeps a unique index on `columns` (a primary key or unique index on exactly
+    them counts; else one is created, which checks every row once; PostgreSQL names it, as a name
+    of ours could still be taken by the table a full refresh replaces):
+    the database then refuses a duplicate as it is written, so no test scans the whole table for
+    one after every run. dbt's `indexes` and contract constraints exist only where the table was
+    created after they were declared; this holds for older tables too. `deferred`: a deferrable
+    unique constraint instead, checked at commit — for a delete+insert model whose post-hook
+    deletes the rows a build replaced under another key (contact_origins: an origin that moved to
+    another contact is written before its old contact's row goes; int_identity_clusters: origins
+    numbered again after an erasure). Checks the rows written so far first (the rest of the
+    transaction checks as it goes: a table with pending checks can take no index), so it must
+    follow the post-hooks that delete. -#}
+{% macro ensure_unique_index(columns, deferred=false) -%}
+    {%- if deferred %}
+        set constraints all immediate;
+    {%- endif %}
+    do $ensure$ begin
+        if not exists (
+            select from pg_index as i
+            where
+                i.indrelid = '{{ this }}'::regclass
+                and i.indisunique
+                and i.indpred is null
+                and (
+                    select array_agg(a.attname::text order by k.position)
+                    from unnest(i.indkey::int2[]) with ordinality as k (attnum, position)
+                    inner join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                ) = array['{{ columns | join("', '") }}']
+                {%- if deferred %}
+                    and exists (select from pg_constraint as c where c.conindid = i.indexrelid and c.condeferrable)
+                {%- endif %}
+        ) then
+            {%- if deferred %}
+                alter table {{ this }} add unique ({{ columns | join(', ') }}) deferrable initially deferred;
+            {%- else %}
+                create unique index on {{ this }} ({{ columns | join(', ') }});
+            {%- endif %}
+        end if;
+    end $ensure$
 {%- endmacro %}

@@ -65,6 +65,7 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
             "select format_type(atttypid, atttypmod) from pg_attribute"
             " where attrelid = 'marts.contact_scores'::regclass and attname = 'lead_score'"
         ).fetchone()
+        unique_keys = _unique_keys(conn)
 
     assert staged == 14
     assert unanalyzed_seeds == []  # the planner knows the rules tables' sizes (dbt_project.yml)
@@ -113,6 +114,52 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
     ]
     assert not_null == [("interaction_key",)]
     assert score_type == ("numeric(6,2)",)
+    # the keys of the incremental tables held by unique indexes (ensure_unique_index), not by tests
+    # scanning the tables after every run
+    assert set(KEPT_UNIQUE) <= unique_keys
+
+    # a table built before its index was declared gets it from the post-hook
+    with psycopg.connect(fresh_database.url(), autocommit=True) as conn:
+        for table in ("intermediate.int_contact_id_ledger", "intermediate.int_identity_clusters"):
+            # the ledger's index, the clusters' deferrable constraint
+            for index, constraint in conn.execute(
+                "select i.indexrelid::regclass::text, c.conname from pg_index i"
+                " left join pg_constraint c on c.conindid = i.indexrelid"
+                " where i.indrelid = %s::regclass and i.indisunique and i.indkey[0] = ("
+                "select attnum from pg_attribute where attrelid = i.indrelid and attname = 'origin_key')",
+                (table,),
+            ).fetchall():
+                conn.execute(
+                    f"alter table {table} drop constraint {constraint}" if constraint else f"drop index {index}"
+                )
+    rerun = run_dbt(fresh_database, tmp_path / "target", "run", "-s", "int_identity_clusters", "int_contact_id_ledger")
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    with psycopg.connect(fresh_database.url()) as conn:
+        assert set(KEPT_UNIQUE) <= _unique_keys(conn)
+
+
+KEPT_UNIQUE = [
+    ("intermediate.int_identity_origins", "origin_key"),
+    ("intermediate.int_identity_origins", "node_id"),
+    ("intermediate.int_identity_clusters", "origin_key"),
+    ("intermediate.int_contact_id_ledger", "origin_key, run_sequence"),
+    ("intermediate.int_contact_origins_current", "origin_key"),
+    ("marts.contact_origins", "source_system, source_record_id"),
+    ("marts.dim_contacts", "contact_id"),
+    ("marts.lead_stage_history", "contact_id, entered_at"),
+]
+
+
+def _unique_keys(conn: psycopg.Connection) -> set[tuple[str, str]]:
+    """(table, its columns) of every unique index (primary keys included)."""
+    return set(
+        conn.execute(
+            "select i.indrelid::regclass::text, string_agg(a.attname, ', ' order by k.position)"
+            " from pg_index i cross join unnest(i.indkey::int2[]) with ordinality as k (attnum, position)"
+            " join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum"
+            " where i.indisunique group by i.indexrelid, i.indrelid"
+        ).fetchall()
+    )
 
 
 def fct_interactions_checks(conn: psycopg.Connection) -> list[tuple[str, str]]:

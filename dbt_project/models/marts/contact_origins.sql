@@ -16,10 +16,13 @@
         on_schema_change="fail",
         indexes=[{'columns': ['contact_id']}],
         pre_hook="{{ rebuild_set_pre_hook(contact_origins_rebuild()) }}",
-        post_hook="{{ contact_rebuild_post_hook(
-            rules=[ref('identity_key_rules'), ref('identity_blocked_keys')],
-            upstream=['int_contact_addresses', 'int_contact_attributes_survived']
-        ) }}",
+        post_hook=[
+            "{{ contact_rebuild_post_hook(
+                rules=[ref('identity_key_rules'), ref('identity_blocked_keys')],
+                upstream=['int_contact_addresses', 'int_contact_attributes_survived']
+            ) }}",
+            "{{ ensure_unique_index(['source_system', 'source_record_id'], deferred=true) }}",
+        ],
     )
 }}
 

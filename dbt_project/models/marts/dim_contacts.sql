@@ -17,9 +17,12 @@
         on_schema_change="fail",
         indexes=[{'columns': ['email']}],
         pre_hook="{{ rebuild_set_pre_hook(dim_contacts_rebuild()) }}",
-        post_hook="{{ contact_rebuild_post_hook(
-            upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
-        ) }}",
+        post_hook=[
+            "{{ contact_rebuild_post_hook(
+                upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
+            ) }}",
+            "{{ ensure_unique_index(['contact_id']) }}",
+        ],
     )
 }}
 

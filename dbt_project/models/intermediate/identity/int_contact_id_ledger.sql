@@ -27,7 +27,8 @@
         incremental_strategy="append",
         full_refresh=false,
         post_hook=[
-            "create index if not exists {{ this.name }}__origin on {{ this }} (origin_key, run_sequence)",
+            "{{ ensure_unique_index(['origin_key', 'run_sequence']) }}",
+            "drop index if exists {{ this.schema }}.{{ this.name }}__origin",
             "create index if not exists {{ this.name }}__contact on {{ this }} (contact_id)",
             "create index if not exists {{ this.name }}__run on {{ this }} (run_sequence)",
             "{{ record_ledger_watermark() }}",

@@ -28,6 +28,7 @@
         pre_hook="{{ identity_scope_pre_hook(always=fuzzy_match_enabled()) }}",
         post_hook=[
             "{{ identity_post_hook('false', always=fuzzy_match_enabled()) }}",
+            "{{ ensure_unique_index(['origin_key'], deferred=true) }}",
             "create index if not exists {{ this.name }}__cluster_build on {{ this }} (cluster_build)",
         ],
     )

@@ -24,7 +24,11 @@
             {"columns": ["identity_build"]},
         ],
         pre_hook="{{ capture_loads_to_read() }}",
-        post_hook="{{ record_loads_read() }}",
+        post_hook=[
+            "{{ record_loads_read() }}",
+            "{{ ensure_unique_index(['origin_key']) }}",
+            "{{ ensure_unique_index(['node_id']) }}",
+        ],
     )
 }}
 {%- set default_country = var("identity")["default_country"] %}

@@ -10,7 +10,8 @@
         on_schema_change="append_new_columns",
         pre_hook="{% if is_incremental() %}delete from {{ this }} where entered_at = {{ as_of() }}{% endif %}",
         post_hook=[
-            "create index if not exists {{ this.name }}__contact on {{ this }} (contact_id, entered_at)",
+            "{{ ensure_unique_index(['contact_id', 'entered_at']) }}",
+            "drop index if exists {{ this.schema }}.{{ this.name }}__contact",
             "analyze {{ this }}",
         ],
     )
