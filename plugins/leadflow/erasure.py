@@ -12,7 +12,8 @@
    transfer ledger's contact ids are replaced by an anonymous token (the run counts stay true).
    ``int_identity_origins`` is dropped: it merges each load into what it kept (a cookie keeps the
    emails of its forms, other people's too), and its edges and clusters downstream hold node ids;
-   the next run builds the identity models from what raw holds now, once.
+   the next run builds the identity models from what raw holds now, once (and attribution every
+   opportunity).
 4. ``ops.erasures`` keeps an audit row: when, by whom, how many keys and rows per table — never
    the data or the identifier itself.
 The sales system keeps what it was sent: delete the lead there too (the audit row's token names the
@@ -267,10 +268,14 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
 
 def _rebuild_identity_next_run(conn: psycopg.Connection) -> None:
     """Drop the origins and forget which loads they read, so the next run builds them whole (and
-    the identity models downstream with them: macros/identity_changes.sql)."""
+    the identity models downstream with them: macros/identity_changes.sql). Attribution forgets its
+    watermark and redoes every opportunity: an account's opportunity counted the person's touches,
+    and with their link rows deleted here nothing else would tell it (macros/opportunity_changes.sql)."""
     conn.execute("drop table if exists intermediate.int_identity_origins")
     if conn.execute("select to_regclass('intermediate.loads_read') is not null").fetchone()[0]:
         conn.execute("delete from intermediate.loads_read where model = 'int_identity_origins'")
+    if conn.execute("select to_regclass('intermediate.contact_change_watermarks') is not null").fetchone()[0]:
+        conn.execute("delete from intermediate.contact_change_watermarks where model = 'campaign_attribution'")
 
 
 def _delete_derived(

@@ -90,6 +90,10 @@ def test_forget_erases_everywhere_audits_without_data_and_a_reingest_stays_suppr
             )
             others = conn.execute("select count(*) from marts.dim_contacts where email is not null").fetchone()[0]
             assert others > 100  # nobody else went with them
+            # attribution redoes every opportunity next run (their touches may have counted for an account)
+            assert conn.execute(
+                "select count(*) from intermediate.contact_change_watermarks where model = 'campaign_attribution'"
+            ).fetchone() == (0,)
 
         # their old records dropped again, beside someone new
         again = tmp_path / "again"
