@@ -14,7 +14,9 @@
     they exist.) An incremental run resolves against the origins and keys its rows name only.
 
     Its post-hook logs the contacts of the interactions it wrote in int_contact_changes, so
-    dim_contacts rebuilds them (macros/contact_changes.sql).
+    dim_contacts rebuilds them and campaign_attribution redoes their opportunities
+    (macros/contact_changes.sql, macros/opportunity_changes.sql). (Not the contact a rewritten
+    interaction left, when no identity change moved it: see the README, "Not yet done".)
 
     Merge joins are off for its build: the planner cannot size the latest versions (distinct on
     over staging's expressions; it guesses 40,000 rows for 11 M) and sorted them twice on disk for
@@ -32,7 +34,7 @@
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
             "create index if not exists {{ this.name }}__occurred_on on {{ this }} (({{ utc_day('occurred_at') }}))",
             "{{ ensure_contract_checks() }}",
-            "{{ log_contacts_written_here(readers=['dim_contacts']) }}",
+            "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution']) }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__crm_id",
             "drop index if exists {{ this.schema }}.{{ this.name }}__email_hash",
             "drop index if exists {{ this.schema }}.{{ this.name }}__record",
