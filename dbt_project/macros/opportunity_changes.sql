@@ -62,30 +62,17 @@
     {%- set previous_as_of -%}
         (select w.as_of from {{ contact_change_watermarks() }} as w where w.model = '{{ this.name }}')
     {%- endset -%}
-    select links.source_system, links.opportunity_id
-    from {{ links }} as links
-    where links.link_build > {{ identity_consumed_build() }}
-
-    union all
-
-    select links.source_system, links.opportunity_id
-    from {{ links }} as links
-    where links.contact_id in ({{ contacts_to_rebuild(upstream=['fct_interactions']) }})
-
-    union all
-
+    -- one scan of the links, every reason a condition
     select links.source_system, links.opportunity_id
     from {{ links }} as links
     where
-        links.created_at > least({{ previous_as_of }}, {{ as_of() }})
-        and links.created_at <= greatest({{ previous_as_of }}, {{ as_of() }})
-
-    union all
-
-    select links.source_system, links.opportunity_id
-    from {{ links }} as links
-    where
-        {{ everything_changed(settings=var('attribution')) }}
+        links.link_build > {{ identity_consumed_build() }}
+        or links.contact_id in ({{ contacts_to_rebuild(upstream=['fct_interactions']) }})
+        or (
+            links.created_at > least({{ previous_as_of }}, {{ as_of() }})
+            and links.created_at <= greatest({{ previous_as_of }}, {{ as_of() }})
+        )
+        or {{ everything_changed(settings=var('attribution')) }}
         or {{ previous_as_of }} is null
 {%- endmacro %}
 
