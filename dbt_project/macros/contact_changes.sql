@@ -158,16 +158,21 @@
 
 {#- Log the contacts of the rows this transaction wrote to this model (xmin), but for those the
     query `already` returns, under a new sequence (models built earlier in the run see them next
-    run; a model that reads them must be downstream of this one). Only once one of `readers` (the
+    run; a model that reads them must be downstream of this one). `columns`: the rows' columns
+    naming a contact (e.g. also the one a row named before). Only once one of `readers` (the
     models that read these rows) has a watermark: before, their first build takes every contact
     anyway (and a first build here would log every contact for nothing). -#}
-{% macro log_contacts_written_here(readers, already="select null::text as contact_id where false") -%}
+{% macro log_contacts_written_here(
+    readers, already="select null::text as contact_id where false", columns=['contact_id']
+) -%}
     {%- set changes = ref('int_contact_changes') -%}
     insert into {{ changes }} (change_sequence, contact_id, reason, logged_by)
     select (select max(change_sequence) + 1 from {{ changes }}), written.contact_id, 'rebuilt', '{{ this.name }}'
     from (
-        select contact_id from {{ this }}
-        where {{ written_here() }} and contact_id is not null
+        select named.contact_id
+        from (select {{ columns | join(', ') }} from {{ this }} where {{ written_here() }}) as rows_written
+        cross join lateral (values (rows_written.{{ columns | join('), (rows_written.') }})) as named (contact_id)
+        where named.contact_id is not null
         except
         select contact_id from ({{ already }}) as already
     ) as written

@@ -24,6 +24,8 @@ PER_CONTACT = {
     "marts.contact_origins": "source_system, source_record_id",
     "intermediate.int_contact_profile_points": "contact_id, criterion",
     "marts.contact_addresses": "contact_id, channel, address",
+    "intermediate.int_contact_engagement_points": "contact_id, rule",
+    "intermediate.int_contact_interests_weighted": "contact_id, interest",
 }
 # built whole from them: they must not notice the difference either (the key owners: incremental
 # by the keys whose holders changed; compared with their own full refresh)
@@ -61,6 +63,28 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
         "select o.contact_id, split_part(o.source_record_id, ':', 2) from marts.contact_origins o"
         " where o.origin_type = 'cookie' and o.source_system = 'web' order by o.contact_id limit 1"
     ).fetchone()
+    # a recent click of somebody else's, re-sent with the email of a second person: it leaves the
+    # first (whom nothing else changes) for the second
+    left, left_interaction = conn.execute(
+        "select contact_id, source_interaction_id from marts.fct_interactions"
+        " where source_system = 'email' and resolved_by = 'email' and direction = 'inbound'"
+        " and interests is not null and campaign_id is not null and occurred_at > '2026-10-15'"
+        " and contact_id not in (%s, %s, %s, %s, %s, %s) order by interaction_key limit 1",
+        (merged, merged_other, crm[0], unsubscribed[0], bounced[0], cookie[0]),
+    ).fetchone()
+    joined = conn.execute(
+        "select contact_id, email from marts.dim_contacts where email is not null"
+        " and contact_id not in (%s, %s, %s, %s, %s, %s, %s) order by contact_id desc limit 1",
+        (merged, merged_other, crm[0], unsubscribed[0], bounced[0], cookie[0], left),
+    ).fetchone()
+    resent = conn.execute(
+        "select * from raw.email__interactions where source_interaction_id = %s order by loaded_at desc limit 1",
+        (left_interaction,),
+    ).fetchone()
+    interaction_columns = [c.name for c in conn.execute("select * from raw.email__interactions limit 0").description]
+    resent = {
+        c: v for c, v in zip(interaction_columns, resent, strict=True) if c in ENTITIES["interactions"].columns
+    } | {"email": joined[1]}
     record = conn.execute(
         "select * from raw.crm__contacts where source_record_id = %s order by updated_at desc limit 1", (crm[1],)
     ).fetchone()
@@ -92,6 +116,7 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
              "interaction_type": "hard_bounce", "email": bounced[1]},
             {"source_system": "email", "source_interaction_id": "DAY-3", "occurred_at": "2026-11-01T09:30:00Z",
              "interaction_type": "email_click", "email": crm[2], "campaign_id": "K-0001", "interests": "cloud"},
+            resent,
         ],
     )  # fmt: skip
     write_feed_file(
@@ -109,6 +134,9 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
         "unsubscribed": unsubscribed[0],
         "bounced": bounced[0],
         "cookie": cookie[0],
+        "left": left,
+        "joined": joined[0],
+        "moved": f"email:{left_interaction}",
     }
 
 
@@ -147,6 +175,8 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     assert fair["F-1"] in (concerned["merged"], concerned["merged_other"])  # one of the two
     assert (concerned["merged"] in dim) != (concerned["merged_other"] in dim)  # the other merged into it
     assert dim[fair["F-2"]][0] == "Fresh Start AG"
+    moved = table_rows(fresh_database, "marts.fct_interactions", "interaction_key")
+    assert [row[3] for row in moved if row[0] == concerned["moved"]] == [concerned["joined"]]  # re-resolved
 
     assert 0 < written["int_contact_key_owners"] < len(incremental["intermediate.int_contact_key_owners"]) / 5, written
     _dbt(fresh_database, target, "build", "-s", "tag:per_contact+ int_contact_key_owners", "--full-refresh")

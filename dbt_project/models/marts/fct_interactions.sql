@@ -13,10 +13,10 @@
     one scan does it now, none when nothing moved, and the post-hook drops those indexes where
     they exist.) An incremental run resolves against the origins and keys its rows name only.
 
-    Its post-hook logs the contacts of the interactions it wrote in int_contact_changes, so
-    dim_contacts rebuilds them and campaign_attribution redoes their opportunities
-    (macros/contact_changes.sql, macros/opportunity_changes.sql). (Not the contact a rewritten
-    interaction left, when no identity change moved it: see the README, "Not yet done".)
+    Its post-hook logs the contacts of the interactions it wrote in int_contact_changes, and the
+    contacts a rewritten interaction left (previous_contact_id: re-sent with another email, say),
+    so dim_contacts and the scores rebuild them and campaign_attribution redoes their
+    opportunities (macros/contact_changes.sql, macros/opportunity_changes.sql).
 
     Merge joins are off for its build: the planner cannot size the latest versions (distinct on
     over staging's expressions; it guesses 40,000 rows for 11 M) and sorted them twice on disk for
@@ -34,7 +34,7 @@
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
             "create index if not exists {{ this.name }}__occurred_on on {{ this }} (({{ utc_day('occurred_at') }}))",
             "{{ ensure_contract_checks() }}",
-            "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution']) }}",
+            "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution'], columns=['contact_id', 'previous_contact_id']) }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__crm_id",
             "drop index if exists {{ this.schema }}.{{ this.name }}__email_hash",
             "drop index if exists {{ this.schema }}.{{ this.name }}__record",
@@ -184,16 +184,17 @@ interaction_types as (
     ),
 
     interactions as (
-        select * from latest_versions
+        -- with the contact the row named so far, if any
+        select
+            latest_versions.*,
+            this.contact_id as previous_contact_id
+        from latest_versions
+        left join {{ this }} as this on latest_versions.interaction_key = this.interaction_key
         where
-            not exists (
-                -- a version older than the one kept here (a load not seen yet because all its rows
-                -- were superseded by later versions)
-                select from {{ this }} as this
-                where
-                    this.interaction_key = latest_versions.interaction_key
-                    and this.loaded_at > latest_versions.loaded_at
-            )
+            -- not a version older than the one kept here (a load not seen yet because all its rows
+            -- were superseded by later versions)
+            this.interaction_key is null
+            or this.loaded_at <= latest_versions.loaded_at
         union all
         select
             this.interaction_key,
@@ -210,7 +211,8 @@ interaction_types as (
             this.email_hash,
             this.cookie_id,
             this.load_id,
-            this.loaded_at
+            this.loaded_at,
+            this.contact_id as previous_contact_id
         from {{ this }} as this
         inner join to_resolve_again on this.interaction_key = to_resolve_again.interaction_key
         where not exists (
@@ -220,7 +222,10 @@ interaction_types as (
     ),
 {% else %}
     interactions as (
-        select * from latest_versions
+        select
+            *,
+            cast(null as text) as previous_contact_id
+        from latest_versions
     ),
 {% endif %}
 
@@ -332,7 +337,9 @@ final as (
         -- lineage
         resolved.load_id,
         resolved.loaded_at,
-        identity_build.run_sequence as resolved_in_build
+        identity_build.run_sequence as resolved_in_build,
+        -- the contact it named before this build, if another (logged with the new one)
+        nullif(resolved.previous_contact_id, resolved.contact_id) as previous_contact_id
     from resolved
     cross join identity_build
     left join interaction_types on resolved.interaction_type = interaction_types.interaction_type

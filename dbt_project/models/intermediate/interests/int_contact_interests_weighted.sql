@@ -56,7 +56,9 @@ weighted as (
     select
         shown.contact_id,
         shown.interest,
-        sum(shown.weight) as weight,
+        -- summed as numeric: exact, so the same whatever order a plan adds them in (a float
+        -- sum's last digits follow the order, and an incremental build then differs from a full one)
+        cast(sum(cast(shown.weight as numeric)) as double precision) as weight,
         count(*) as interactions,
         max(shown.occurred_at) as last_seen_at
     from shown
