@@ -52,6 +52,10 @@ create table if not exists ops.erasures (
 );
 """
 SUPPRESSED = "suppressed (erasure request)"
+# An erasure holds this advisory lock exclusively for its transaction; every dbt model's build
+# (dbt_project/macros/erasure_guard.sql) and every load's last steps (suppress_load) hold it
+# shared: a build that read the person before the erasure committed would write them back after.
+ERASURE_LOCK = "leadflow.erasure"
 DERIVED_SCHEMAS = ("intermediate", "marts")
 
 
@@ -120,6 +124,8 @@ def suppress_load(conn: psycopg.Connection, raw: str, entity: str, load_id: str,
     quarantine (reason only, no text). Returns how many."""
     if entity not in ("contacts", "interactions"):
         return 0
+    # shared: an erasure committing between this check and the load's commit would miss its rows
+    conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s))", (ERASURE_LOCK,))
     if not conn.execute("select exists (select 1 from ops.suppression)").fetchone()[0]:
         return 0
     removed = _delete_suppressed(conn, raw, entity, rows=sql.SQL("load_id = %(load)s"), params={"load": load_id})
@@ -195,6 +201,7 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
     """Erase one person (see the module docstring); one transaction, so all or nothing."""
     erasure_id = str(uuid.uuid4())
     with conn.transaction():
+        _wait_for_builds(conn)
         ensure_suppression(conn)
         ids, origins, emails = _person(conn, identifier)
         records = [f"{system}:{record.strip()}" for system, record in origins if not record.startswith("cookie:")]
@@ -266,6 +273,15 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
     return ErasureReport(erasure_id, ids, len(hashes), deleted, token, sales_records)
 
 
+def _wait_for_builds(conn: psycopg.Connection) -> None:
+    """Take the erasure lock exclusively: wait for the dbt builds and loads in progress to commit
+    (they hold it shared), and keep new ones waiting until this transaction ends."""
+    if conn.execute("select pg_try_advisory_xact_lock(hashtext(%s))", (ERASURE_LOCK,)).fetchone()[0]:
+        return
+    log.info("erasure waits for the dbt builds and loads in progress to commit")
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (ERASURE_LOCK,))
+
+
 def _rebuild_identity_next_run(conn: psycopg.Connection) -> None:
     """Drop the origins and forget which loads they read, so the next run builds them whole (and
     the identity models downstream with them: macros/identity_changes.sql). Attribution forgets its
@@ -287,10 +303,16 @@ def _delete_derived(
         "select c.table_schema, c.table_name, c.column_name from information_schema.columns c"
         " join information_schema.tables t using (table_schema, table_name)"
         " where c.table_schema = any(%s) and t.table_type = 'BASE TABLE'"
-        " and c.column_name in ('contact_id', 'other_contact_id', 'origin_key', 'email', 'email_key')",
+        " and c.column_name in ('contact_id', 'other_contact_id', 'origin_key', 'email', 'email_key',"
+        " 'previous_contact_id')",
         (list(DERIVED_SCHEMAS),),
     ):
         columns.setdefault((schema, table), set()).add(column)
+    # other people's rows that name the person as the contact they belonged to before
+    # (fct_interactions' lineage) keep their rows, not the person's id
+    previous = sorted(table for table, present in columns.items() if "previous_contact_id" in present)
+    for present in columns.values():
+        present.discard("previous_contact_id")
     values = {
         "contact_id": ids,
         "other_contact_id": ids,
@@ -313,4 +335,13 @@ def _delete_derived(
         ).rowcount
         if count:
             deleted[f"{schema}.{table}"] = count
+    for schema, table in previous if ids else []:
+        count = conn.execute(
+            sql.SQL("update {t} set previous_contact_id = null where previous_contact_id = any(%s)").format(
+                t=sql.Identifier(schema, table)
+            ),
+            (ids,),
+        ).rowcount
+        if count:
+            deleted[f"{schema}.{table} (previous_contact_id cleared)"] = count
     return deleted

@@ -7,16 +7,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from leadflow.demo.sales_sandbox import SalesSandbox
-from leadflow.erasure import SUPPRESSED, ErasureError, forget
+from leadflow.erasure import ERASURE_LOCK, SUPPRESSED, ErasureError, forget
 from leadflow.sources.files import find_feed_files, land_files
 from leadflow.transfer.definitions import load_transfer
-from tests.fixtures import ROOT, build_marts, dbt_build, run_transfer
+from tests.fixtures import ROOT, build_marts, dbt_build, run_dbt, run_transfer
 
 pytestmark = pytest.mark.integration
 
@@ -62,12 +65,24 @@ def test_forget_erases_everywhere_audits_without_data_and_a_reingest_stays_suppr
             contacts_before = conn.execute("select count(*) from marts.dim_contacts").fetchone()[0]
             with pytest.raises(ErasureError):
                 forget(conn, "ctc_nobody", "test")
+            # somebody else's interaction that named them before it was re-resolved
+            (moved,) = conn.execute(
+                "update marts.fct_interactions set previous_contact_id = %s where interaction_key ="
+                " (select min(interaction_key) from marts.fct_interactions where contact_id <> %s)"
+                " returning interaction_key",
+                (contact_id, contact_id),
+            ).fetchone()
+            conn.commit()
 
             report = forget(conn, f"  {email.upper()} ", "dpo@example.com")
 
             assert report.contacts[0] == contact_id and report.keys >= 3
             assert len(report.sales_records) == 1 and report.sales_records[0].startswith(f"{contact_id} (")
             assert report.rows_deleted["marts.dim_contacts"] == 1
+            assert report.rows_deleted["marts.fct_interactions (previous_contact_id cleared)"] == 1
+            assert conn.execute(
+                "select previous_contact_id from marts.fct_interactions where interaction_key = %s", (moved,)
+            ).fetchall() == [(None,)]  # kept, without their id
             # nothing about them left in raw, intermediate or marts, by email or by id
             assert _rows_mentioning(conn, ("raw", "intermediate", "marts"), [email, *report.contacts]) == {}
             assert conn.execute("select count(*) from marts.dim_contacts").fetchone()[0] == contacts_before - 1
@@ -146,3 +161,83 @@ def test_forget_erases_everywhere_audits_without_data_and_a_reingest_stays_suppr
         assert all(email not in json.dumps(lead).lower() for lead in new_leads)
     finally:
         sandbox.stop()
+
+
+def _wait_for_a_waiting_lock(conn: psycopg.Connection, what: str) -> None:
+    """Until some session waits for an advisory lock (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while not conn.execute(
+        "select exists (select from pg_locks where locktype = 'advisory' and not granted)"
+    ).fetchone()[0]:
+        assert time.monotonic() < deadline, f"{what} did not wait"
+        time.sleep(0.05)
+
+
+def test_an_erasure_and_the_builds_wait_for_each_other(fresh_database, tmp_path):
+    build_marts(fresh_database, tmp_path, people=80, seed=3)
+    url = fresh_database.url()
+    with psycopg.connect(url, autocommit=True) as watcher:
+        contact_id, email = watcher.execute(
+            "select contact_id, email from marts.dim_contacts where email is not null order by contact_id limit 1"
+        ).fetchone()
+        guard = json.loads((tmp_path / "target" / "manifest.json").read_text())["macros"][
+            "macro.leadflow.erasure_guard"
+        ]["macro_sql"]
+        lock = re.search(r"select pg_advisory_xact_lock_shared\(.*\)", guard)[0]
+
+        # a model's build in progress: it holds the guard, has read the person, and writes them back
+        # (delete+insert) after an erasure has started; the erasure waits for it, then erases
+        with psycopg.connect(url) as build:
+            build.execute(lock)
+            build.execute(
+                "create temporary table rebuilt as select * from marts.dim_contacts where contact_id = %s",
+                (contact_id,),
+            )
+            with ThreadPoolExecutor(1) as pool:
+                erasure = pool.submit(_forget_in_own_connection, url, email)
+                _wait_for_a_waiting_lock(watcher, "the erasure")
+                build.execute("delete from marts.dim_contacts where contact_id = %s", (contact_id,))
+                build.execute("insert into marts.dim_contacts select * from rebuilt")
+                build.commit()
+                assert erasure.result(timeout=120).contacts == [contact_id]
+        assert watcher.execute(
+            "select count(*) from marts.dim_contacts where contact_id = %s", (contact_id,)
+        ).fetchone() == (0,)
+
+        # an erasure in progress: a dbt build waits for it (every model's pre-hook takes the guard; the
+        # origins are built again after an erasure)
+        with psycopg.connect(url) as erasing:
+            erasing.execute("select pg_advisory_xact_lock(hashtext(%s))", (ERASURE_LOCK,))
+            with ThreadPoolExecutor(1) as pool:
+                dbt = pool.submit(run_dbt, fresh_database, tmp_path / "target", "run", "-s", "int_identity_origins")
+                _wait_for_a_waiting_lock(watcher, "dbt")
+                assert not dbt.done()
+                erasing.commit()
+                ran = dbt.result(timeout=300)
+                assert ran.returncode == 0, ran.stdout[-3000:]
+
+        # and so does a load, before it takes out the records of erased people (they are its last
+        # steps: an erasure committing after them would not see its rows)
+        drop = tmp_path / "drop"
+        drop.mkdir()
+        (drop / "web__interactions.csv").write_text(
+            "source_system,source_interaction_id,occurred_at,interaction_type,cookie_id\n"
+            "web,LOCK-1,2026-11-01T10:00:00Z,web_visit,ck-lock-test\n"
+        )
+        with psycopg.connect(url) as erasing:
+            erasing.execute("select pg_advisory_xact_lock(hashtext(%s))", (ERASURE_LOCK,))
+            with ThreadPoolExecutor(1) as pool:
+                load = pool.submit(_land_in_own_connection, url, drop)
+                _wait_for_a_waiting_lock(watcher, "the load")
+                erasing.commit()
+                assert [r["landed"] for r in load.result(timeout=120)] == [1]
+
+
+def _land_in_own_connection(url: str, folder: Path) -> list[dict]:
+    with psycopg.connect(url) as conn:
+        return land_files(conn, find_feed_files(folder), None)
+
+
+def _forget_in_own_connection(url: str, email: str):
+    with psycopg.connect(url) as conn:
+        return forget(conn, email, "test")
