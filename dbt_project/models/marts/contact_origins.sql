@@ -63,11 +63,63 @@ addresses as (
     where is_best
 ),
 
-rebuilt_origins as not materialized (
-    select current_contacts.*
-    from current_contacts
-    where {{ in_rebuild_set('current_contacts.contact_id') }}
-),
+{% if is_incremental() %}
+    -- The rebuild set's origins and their keys, looked up by index: a lateral subquery with
+    -- "offset 0" stays one lookup per row. Joined plainly, the planner hashed all 2.4 M current
+    -- origins, origins and 3.8 M keys for some 90 k origins, once per use (1 M contacts, 62 k
+    -- rebuilt: 4.5 s → 3.5 s for this select, 7.1 s → 3.4 s with a cold cache). A full build
+    -- joins the whole tables.
+    rebuilt_origins as materialized (
+        select
+            current_contacts.contact_id,
+            current_contacts.contact_since,
+            origins.*
+        from {{ rebuild_set() }} as rebuilt
+        cross join
+            lateral (
+                select current_contacts.* from current_contacts
+                where current_contacts.contact_id = rebuilt.contact_id
+                offset 0  -- noqa: AM09
+            ) as current_contacts
+        cross join
+            lateral (
+                select origins.* from origins
+                where origins.origin_key = current_contacts.origin_key
+                offset 0  -- noqa: AM09
+            ) as origins
+    ),
+
+    origin_keys as (
+        select
+            rebuilt_origins.contact_id,
+            keys.*
+        from rebuilt_origins
+        cross join
+            lateral (
+                select keys.* from keys
+                where keys.origin_key = rebuilt_origins.origin_key
+                offset 0  -- noqa: AM09
+            ) as keys
+    ),
+{% else %}
+    rebuilt_origins as not materialized (
+        select
+            current_contacts.contact_id,
+            current_contacts.contact_since,
+            origins.*
+        from current_contacts
+        inner join origins on current_contacts.origin_key = origins.origin_key
+        where current_contacts.contact_id is not null
+    ),
+
+    origin_keys as (
+        select
+            current_contacts.contact_id,
+            keys.*
+        from keys
+        inner join current_contacts on keys.origin_key = current_contacts.origin_key
+    ),
+{% endif %}
 
 shared_keys as (
     -- the usable keys an origin shares with another origin of its contact
@@ -77,14 +129,16 @@ shared_keys as (
         priority
     from (
         select
-            keys.origin_key,
-            keys.key_type,
-            keys.priority,
-            count(*) over (partition by rebuilt_origins.contact_id, keys.key_type, keys.key_value) as holders
-        from keys
-        inner join rebuilt_origins on keys.origin_key = rebuilt_origins.origin_key
-        left join blocked on keys.key_type = blocked.key_type and keys.key_value = blocked.key_value
-        where keys.links_origins and blocked.key_type is null
+            origin_keys.origin_key,
+            origin_keys.key_type,
+            origin_keys.priority,
+            count(*) over (
+                partition by origin_keys.contact_id, origin_keys.key_type, origin_keys.key_value
+            ) as holders
+        from origin_keys
+        left join blocked
+            on origin_keys.key_type = blocked.key_type and origin_keys.key_value = blocked.key_value
+        where origin_keys.links_origins and blocked.key_type is null
     ) as contact_keys
     where holders > 1
 ),
@@ -116,15 +170,16 @@ supplied as (
         where {{ in_rebuild_set('contact_id') }}
         union all
         select
-            origins.origin_key,
+            rebuilt_origins.origin_key,
             addresses.channel
         from rebuilt_origins
-        inner join origins on rebuilt_origins.origin_key = origins.origin_key
         inner join addresses
             on
                 rebuilt_origins.contact_id = addresses.contact_id
                 and addresses.address_key
-                = case when addresses.channel = 'email' then origins.email_key else origins.phone end
+                = case
+                    when addresses.channel = 'email' then rebuilt_origins.email_key else rebuilt_origins.phone
+                end
         where {{ in_rebuild_set('addresses.contact_id') }}
     ) as s
     group by origin_key
@@ -134,9 +189,9 @@ final as (
     select
         -- ids
         rebuilt_origins.contact_id,
-        origins.source_system,
-        origins.source_record_id,
-        origins.origin_type,
+        rebuilt_origins.source_system,
+        rebuilt_origins.source_record_id,
+        rebuilt_origins.origin_type,
 
         -- how it joined its contact
         coalesce(matched_on.key_type, case when fuzzy.origin_key is not null then 'fuzzy_name' end)
@@ -145,14 +200,13 @@ final as (
 
         -- when
         rebuilt_origins.contact_since,
-        origins.first_seen_at,
-        origins.updated_at
+        rebuilt_origins.first_seen_at,
+        rebuilt_origins.updated_at
 
     from rebuilt_origins
-    inner join origins on rebuilt_origins.origin_key = origins.origin_key
-    left join matched_on on origins.origin_key = matched_on.origin_key
-    left join fuzzy on origins.origin_key = fuzzy.origin_key
-    left join supplied on origins.origin_key = supplied.origin_key
+    left join matched_on on rebuilt_origins.origin_key = matched_on.origin_key
+    left join fuzzy on rebuilt_origins.origin_key = fuzzy.origin_key
+    left join supplied on rebuilt_origins.origin_key = supplied.origin_key
 )
 
 select * from final
