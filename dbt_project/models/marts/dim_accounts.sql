@@ -38,10 +38,18 @@ interests as (
     select * from {{ ref('contact_interests') }}
 ),
 
+-- only the columns used: it is materialised (read three times), and sorted twice
 members as (
     select
         contact_accounts.account_key,
-        contacts.*
+        contacts.account_id,
+        contacts.contact_id,
+        contacts.company,
+        contacts.industry,
+        contacts.company_size,
+        contacts.country,
+        contacts.first_seen_at,
+        contacts.last_interaction_at
     from contact_accounts
     inner join contacts on contact_accounts.contact_id = contacts.contact_id
 ),
