@@ -22,14 +22,17 @@ external id it was sent under).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,9 @@ create table if not exists ops.erasures (
 """
 SUPPRESSED = "suppressed (erasure request)"
 # An erasure holds this advisory lock exclusively for its transaction; every dbt model's build
-# (dbt_project/macros/erasure_guard.sql) and every load's last steps (suppress_load) hold it
-# shared: a build that read the person before the erasure committed would write them back after.
+# (dbt_project/macros/erasure_guard.sql), every load's last steps (suppress_load), a transfer's
+# selection and each of its batches (block_erasures) hold it shared: a build that read the person before the erasure
+# committed would write them back after, a batch would send them and write them to the ledger.
 ERASURE_LOCK = "leadflow.erasure"
 DERIVED_SCHEMAS = ("intermediate", "marts")
 
@@ -124,8 +128,8 @@ def suppress_load(conn: psycopg.Connection, raw: str, entity: str, load_id: str,
     quarantine (reason only, no text). Returns how many."""
     if entity not in ("contacts", "interactions"):
         return 0
-    # shared: an erasure committing between this check and the load's commit would miss its rows
-    conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s))", (ERASURE_LOCK,))
+    # an erasure committing between this check and the load's commit would miss its rows
+    block_erasures_in_transaction(conn)
     if not conn.execute("select exists (select 1 from ops.suppression)").fetchone()[0]:
         return 0
     removed = _delete_suppressed(conn, raw, entity, rows=sql.SQL("load_id = %(load)s"), params={"load": load_id})
@@ -271,6 +275,35 @@ def forget(conn: psycopg.Connection, identifier: str, requested_by: str) -> Eras
         )
     log.info("erasure %s: %d contacts, %d keys, %d rows", erasure_id, len(ids), len(hashes), sum(deleted.values()))
     return ErasureReport(erasure_id, ids, len(hashes), deleted, token, sales_records)
+
+
+def block_erasures_in_transaction(conn: psycopg.Connection) -> None:
+    """Hold the erasure lock shared until this transaction ends: an erasure waits for it, and it
+    for an erasure in progress (for work that reads people, then writes what it read)."""
+    conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s))", (ERASURE_LOCK,))
+
+
+@contextlib.contextmanager
+def block_erasures(conn: psycopg.Connection) -> Iterator[None]:
+    """Hold the erasure lock shared across transactions (a session lock): for a transfer's batch,
+    from re-reading its candidates to recording what the sales system answered. An erasure that
+    committed in between would see neither the lead about to leave nor the ledger rows written
+    after it, so it waits for the batch (and the next batch for it). On an error the batch's
+    unrecorded work is rolled back, as without the lock."""
+    conn.execute("select pg_advisory_lock_shared(hashtext(%s))", (ERASURE_LOCK,))
+    conn.commit()
+    try:
+        yield
+    except BaseException:
+        if not conn.closed:
+            conn.rollback()
+        raise
+    finally:
+        if not conn.closed and not conn.broken:  # a lost session released its lock
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.rollback()
+            conn.execute("select pg_advisory_unlock_shared(hashtext(%s))", (ERASURE_LOCK,))
+            conn.commit()
 
 
 def _wait_for_builds(conn: psycopg.Connection) -> None:

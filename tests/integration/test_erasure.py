@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -18,7 +18,9 @@ import pytest
 from leadflow.demo.sales_sandbox import SalesSandbox
 from leadflow.erasure import ERASURE_LOCK, SUPPRESSED, ErasureError, forget
 from leadflow.sources.files import find_feed_files, land_files
+from leadflow.transfer.adapters.base import RecordOutcome
 from leadflow.transfer.definitions import load_transfer
+from leadflow.transfer.runner import push, select_candidates, start_run
 from tests.fixtures import ROOT, build_marts, dbt_build, run_dbt, run_transfer
 
 pytestmark = pytest.mark.integration
@@ -241,3 +243,51 @@ def _land_in_own_connection(url: str, folder: Path) -> list[dict]:
 def _forget_in_own_connection(url: str, email: str):
     with psycopg.connect(url) as conn:
         return forget(conn, email, "test")
+
+
+class _SlowSalesSystem:
+    """A sales system that, while the person's batch is in flight, has an erasure of them begin
+    (and checks it waits), then accepts every record."""
+
+    name = "slow"
+    max_batch = 50
+
+    def __init__(self, url: str, person: str, pool: ThreadPoolExecutor) -> None:
+        self.url, self.person, self.pool = url, person, pool
+        self.erasure: Future | None = None
+
+    def push(self, records):
+        if any(record.external_id == self.person for record in records):
+            self.erasure = self.pool.submit(_forget_in_own_connection, self.url, self.person)
+            with psycopg.connect(self.url, autocommit=True) as watcher:
+                _wait_for_a_waiting_lock(watcher, "the erasure")
+        return [RecordOutcome(r.external_id, True, sales_record_id=f"00Q{i:012d}") for i, r in enumerate(records)]
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_erasure_waits_for_the_transfer_batch_in_flight(fresh_database, tmp_path):
+    build_marts(fresh_database, tmp_path, people=200, seed=5)
+    definition_file = tmp_path / "emea.yml"
+    definition_file.write_text((ROOT / "config" / "transfers" / "emea_sales_ready.yml").read_text())
+    definition = load_transfer(definition_file)
+    url = fresh_database.url()
+    with psycopg.connect(url) as conn, ThreadPoolExecutor(1) as pool:
+        run_id, _ = start_run(conn, definition, "erasure-during-a-batch")
+        select_candidates(conn, definition, run_id)
+        (person,) = conn.execute(
+            "select min(contact_id) from ops.transfer_items where run_id = %s and status = 'pending'", (run_id,)
+        ).fetchone()
+        conn.commit()
+        sales = _SlowSalesSystem(url, person, pool)
+        push(conn, definition, run_id, sales)
+        report = sales.erasure.result(timeout=120)
+
+        # the erasure came after the batch was written: it anonymised the ledger rows of the lead it
+        # sent, and names that lead for deletion in the sales system
+        assert report.contacts == [person]
+        assert conn.execute("select count(*) from ops.transfer_items where contact_id = %s", (person,)).fetchone() == (
+            0,
+        )
+        assert [record.split(" ")[0] for record in report.sales_records] == [person]

@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from leadflow.erasure import email_key_sql
+from leadflow.erasure import block_erasures, block_erasures_in_transaction, email_key_sql
 from leadflow.quality.gate import GateDecision, transfer_gate
 from leadflow.transfer.adapters.base import AdapterError, ApiLimitReached, OutboundRecord, RecordOutcome, SalesAdapter
 from leadflow.transfer.definitions import CANDIDATE_COLUMNS, TransferDefinition
@@ -174,6 +174,8 @@ def select_candidates(conn: psycopg.Connection, definition: TransferDefinition, 
     counts = RunCounts()
     seen: set[str] = set()
     items: list[tuple[Any, ...]] = []
+    # no erasure between reading the candidates and writing them to the ledger
+    block_erasures_in_transaction(conn)
     # read everything first (streamed), then write: the named cursor lives in this transaction
     for row in _candidates(conn, definition):
         counts.selected += 1
@@ -331,39 +333,50 @@ def _record(
     conn.commit()
 
 
+def _push_batch(
+    conn: psycopg.Connection, definition: TransferDefinition, run_id: str, adapter: SalesAdapter, contact_ids: list[str]
+) -> bool:
+    """One batch: its candidates read again, the ledger before and after the request. False when
+    none of them is a candidate any more."""
+    rows = {row["contact_id"]: row for row in _candidates(conn, definition, contact_ids)}
+    conn.commit()  # close the named cursor's transaction
+    gone = [c for c in contact_ids if c not in rows]
+    if gone:
+        # left the target group or lost consent since selection: never send them
+        conn.execute(
+            "update ops.transfer_items set status = 'invalid', error_code = 'NO_LONGER_A_CANDIDATE',"
+            " error_message = 'left the target group or lost consent before sending'"
+            " where run_id = %s and contact_id = any(%s)",
+            (run_id, gone),
+        )
+        conn.commit()
+    payloads = {c: build_payload(definition, rows[c]) for c in contact_ids if c in rows}
+    if not payloads:
+        return False
+    hashes = {c: payload_hash(fields) for c, fields in payloads.items()}
+    records = [OutboundRecord(rows[c]["contact_id"], fields) for c, fields in payloads.items()]
+    contact_of = {record.external_id: c for record, c in zip(records, payloads, strict=True)}
+    conn.execute(
+        "update ops.transfer_items set status = 'sent', attempts = attempts + 1, updated_at = clock_timestamp()"
+        " where run_id = %s and contact_id = any(%s)",
+        (run_id, list(payloads)),
+    )
+    conn.commit()  # the ledger says "sent" before the request leaves
+    outcomes = adapter.push(records)
+    _record(conn, definition, run_id, outcomes, hashes, contact_of)
+    return True
+
+
 def push(conn: psycopg.Connection, definition: TransferDefinition, run_id: str, adapter: SalesAdapter) -> RunCounts:
     """Send the run's items in batches, recording each batch before and after the request."""
     size = min(definition.batch_size, adapter.max_batch)
     batches = 0
     try:
         while batch := _next_batch(conn, run_id, size, definition.max_attempts):
-            contact_ids = [contact_id for contact_id, _ in batch]
-            rows = {row["contact_id"]: row for row in _candidates(conn, definition, contact_ids)}
-            conn.commit()  # close the named cursor's transaction
-            gone = [c for c in contact_ids if c not in rows]
-            if gone:
-                # left the target group or lost consent since selection: never send them
-                conn.execute(
-                    "update ops.transfer_items set status = 'invalid', error_code = 'NO_LONGER_A_CANDIDATE',"
-                    " error_message = 'left the target group or lost consent before sending'"
-                    " where run_id = %s and contact_id = any(%s)",
-                    (run_id, gone),
-                )
-                conn.commit()
-            payloads = {c: build_payload(definition, rows[c]) for c in contact_ids if c in rows}
-            if not payloads:
-                continue
-            hashes = {c: payload_hash(fields) for c, fields in payloads.items()}
-            records = [OutboundRecord(rows[c]["contact_id"], fields) for c, fields in payloads.items()]
-            contact_of = {record.external_id: c for record, c in zip(records, payloads, strict=True)}
-            conn.execute(
-                "update ops.transfer_items set status = 'sent', attempts = attempts + 1, updated_at = clock_timestamp()"
-                " where run_id = %s and contact_id = any(%s)",
-                (run_id, list(payloads)),
-            )
-            conn.commit()  # the ledger says "sent" before the request leaves
-            outcomes = adapter.push(records)
-            _record(conn, definition, run_id, outcomes, hashes, contact_of)
+            # no erasure between the re-read of the candidates and the outcomes written
+            with block_erasures(conn):
+                if not _push_batch(conn, definition, run_id, adapter, [contact_id for contact_id, _ in batch]):
+                    continue
             batches += 1
             if batches % 10 == 0:
                 log.info("transfer %s: %d batches sent", definition.name, batches)
