@@ -57,8 +57,9 @@ create table if not exists ops.erasures (
 SUPPRESSED = "suppressed (erasure request)"
 # An erasure holds this advisory lock exclusively for its transaction; every dbt model's build
 # (dbt_project/macros/erasure_guard.sql), every load's last steps (suppress_load), a transfer's
-# selection and each of its batches (block_erasures) hold it shared: a build that read the person before the erasure
-# committed would write them back after, a batch would send them and write them to the ledger.
+# selection and each of its batches (block_erasures) hold it shared: a build that read the
+# person before the erasure committed would write them back after it, a batch would send them
+# and write them to the ledger.
 ERASURE_LOCK = "leadflow.erasure"
 DERIVED_SCHEMAS = ("intermediate", "marts")
 
@@ -307,11 +308,11 @@ def block_erasures(conn: psycopg.Connection) -> Iterator[None]:
 
 
 def _wait_for_builds(conn: psycopg.Connection) -> None:
-    """Take the erasure lock exclusively: wait for the dbt builds and loads in progress to commit
-    (they hold it shared), and keep new ones waiting until this transaction ends."""
+    """Take the erasure lock exclusively: wait for the dbt builds, loads and transfer batches in
+    progress to end (they hold it shared), and keep new ones waiting until this transaction ends."""
     if conn.execute("select pg_try_advisory_xact_lock(hashtext(%s))", (ERASURE_LOCK,)).fetchone()[0]:
         return
-    log.info("erasure waits for the dbt builds and loads in progress to commit")
+    log.info("erasure waits for the dbt builds, loads and transfer batches in progress")
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (ERASURE_LOCK,))
 
 
