@@ -67,8 +67,8 @@ addresses as (
     -- The rebuild set's origins and their keys, looked up by index: a lateral subquery with
     -- "offset 0" stays one lookup per row. Joined plainly, the planner hashed all 2.4 M current
     -- origins, origins and 3.8 M keys for some 90 k origins, once per use (1 M contacts, 62 k
-    -- rebuilt: 4.5 s → 3.5 s for this select, 7.1 s → 3.4 s with a cold cache). A full build
-    -- joins the whole tables.
+    -- rebuilt: 4.5 s → 3.5 s for this select, replays alternating). A full build joins the
+    -- whole tables.
     rebuilt_origins as materialized (
         select
             current_contacts.contact_id,
