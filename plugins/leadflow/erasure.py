@@ -289,16 +289,12 @@ def block_erasures(conn: psycopg.Connection) -> Iterator[None]:
     """Hold the erasure lock shared across transactions (a session lock): for a transfer's batch,
     from re-reading its candidates to recording what the sales system answered. An erasure that
     committed in between would see neither the lead about to leave nor the ledger rows written
-    after it, so it waits for the batch (and the next batch for it). On an error the batch's
-    unrecorded work is rolled back, as without the lock."""
+    after it, so it waits for the batch (and the next batch for it). Work the batch left
+    uncommitted (it failed) is rolled back, as without the lock."""
     conn.execute("select pg_advisory_lock_shared(hashtext(%s))", (ERASURE_LOCK,))
     conn.commit()
     try:
         yield
-    except BaseException:
-        if not conn.closed:
-            conn.rollback()
-        raise
     finally:
         if not conn.closed and not conn.broken:  # a lost session released its lock
             if conn.info.transaction_status != TransactionStatus.IDLE:
@@ -345,8 +341,6 @@ def _delete_derived(
     # other people's rows that name the person as the contact they belonged to before
     # (fct_interactions' lineage) keep their rows, not the person's id
     previous = sorted(table for table, present in columns.items() if "previous_contact_id" in present)
-    for present in columns.values():
-        present.discard("previous_contact_id")
     values = {
         "contact_id": ids,
         "other_contact_id": ids,
@@ -357,7 +351,10 @@ def _delete_derived(
     deleted: dict[str, int] = {}
     for (schema, table), present in sorted(columns.items()):
         conditions = [
-            sql.SQL("{} = any(%({})s)").format(sql.Identifier(c), sql.SQL(c)) for c in sorted(present) if values[c]
+            # (previous_contact_id has no value here: those rows are kept, below)
+            sql.SQL("{} = any(%({})s)").format(sql.Identifier(c), sql.SQL(c))
+            for c in sorted(present)
+            if values.get(c)
         ]
         if not conditions:
             continue
