@@ -27,12 +27,7 @@
 with
 
 interactions as (
-    select * from {{ ref('fct_interactions') }}
-    where
-        {{ in_rebuild_set('contact_id') }}
-        and interests is not null
-        and occurred_at <= {{ as_of() }}
-        and occurred_at > {{ as_of() }} - interval '{{ settings["lookback_days"] }} days'
+    {{ window_interactions(interests_window(), ['interests', 'occurred_at']) }}
 ),
 
 taxonomy as (

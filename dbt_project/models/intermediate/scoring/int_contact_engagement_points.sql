@@ -32,12 +32,7 @@
 with
 
 interactions as (
-    select * from {{ ref('fct_interactions') }}
-    where
-        {{ in_rebuild_set('contact_id') }}
-        and direction = 'inbound'
-        and occurred_at <= {{ as_of() }}
-        and occurred_at > {{ as_of() }} - interval '{{ settings["engagement_lookback_days"] }} days'
+    {{ window_interactions(engagement_window(), ['interaction_key', 'interaction_type', 'occurred_at']) }}
 ),
 
 rules as (
