@@ -76,6 +76,11 @@ problems as (
             where bands.dimension = dimensions.dimension and bands.min_score = 0
         )
     union all
+    select 'score_bands: two ' || bands.dimension || ' bands start at ' || bands.min_score as problem
+    from bands
+    group by bands.dimension, bands.min_score
+    having count(*) > 1
+    union all
     select 'score_profile_rules: unknown match_kind in rule ' || profile_rules.rule as problem
     from profile_rules
     where profile_rules.match_kind not in ('equals', 'in', 'pattern', 'range')
