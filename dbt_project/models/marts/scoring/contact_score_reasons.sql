@@ -34,19 +34,24 @@ reasons as (
         description
     from profile
     union all
-    select
-        contact_id,
-        'engagement' as component,
-        'engagement' as rule_kind,
-        rule,
-        -- computed as of anchored_at (a day the contact's interactions last changed): decayed since
-        cast(
-            points_unrounded * power(0.5, {{ days_between("anchored_at", as_of()) }} / half_life_days)
-            as numeric(10, 2)
-        ) as points,
-        interactions,
-        description
-    from engagement
+    -- a subquery kept apart (offset 0): else the filter on points below is pushed into this branch
+    -- and the decay computed twice per row (1.4 s of 7 for the 3.9 M rows at L)
+    select * from (
+        select
+            contact_id,
+            'engagement' as component,
+            'engagement' as rule_kind,
+            rule,
+            -- computed as of anchored_at (a day the contact's interactions last changed): decayed since
+            cast(
+                points_unrounded * power(0.5, {{ days_between("anchored_at", as_of()) }} / half_life_days)
+                as numeric(10, 2)
+            ) as points,
+            interactions,
+            description
+        from engagement
+        offset 0  -- noqa: AM09
+    ) as decayed
     union all
     select
         contact_id,
