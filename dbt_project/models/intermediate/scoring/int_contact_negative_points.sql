@@ -12,9 +12,7 @@ contacts as (
     where first_seen_at <= {{ as_of() }}
 ),
 
--- not materialized: PostgreSQL materialises a CTE named more than once, and a plan reading a
--- materialised CTE runs in one process (and guesses its sizes)
-interactions as not materialized (
+interactions as (
     select * from {{ ref('fct_interactions') }}
     where contact_id is not null and occurred_at <= {{ as_of() }}
 ),
@@ -53,23 +51,33 @@ by_domain as (
     group by addresses.contact_id, rules.rule
 ),
 
+-- the last inbound interaction up to the logical date: dim_contacts' last_interaction_at (the last
+-- of all), looked up by index only for the contacts whose last one lies after the date
+-- (interactions dated ahead, a backfill of a past day): at L 2 k contacts, where the maximum over
+-- all interactions took 4 of the model's 7 s
 last_inbound as (
     select
-        contact_id,
-        max(occurred_at) as last_inbound_at
-    from interactions
-    where direction = 'inbound'
-    group by contact_id
+        contacts.contact_id,
+        contacts.first_seen_at,
+        case
+            when contacts.last_interaction_at is null or contacts.last_interaction_at <= {{ as_of() }}
+                then contacts.last_interaction_at
+            else (
+                select max(ahead.occurred_at) from {{ ref('fct_interactions') }} as ahead
+                where
+                    ahead.contact_id = contacts.contact_id
+                    and ahead.direction = 'inbound'
+                    and ahead.occurred_at <= {{ as_of() }}
+            )
+        end as last_inbound_at
+    from contacts
 ),
 
 inactive_days as (
     select
-        contacts.contact_id,
-        extract(
-            epoch from {{ as_of() }} - greatest(last_inbound.last_inbound_at, contacts.first_seen_at)
-        ) / 86400.0 as days
-    from contacts
-    left join last_inbound on contacts.contact_id = last_inbound.contact_id
+        contact_id,
+        extract(epoch from {{ as_of() }} - greatest(last_inbound_at, first_seen_at)) / 86400.0 as days
+    from last_inbound
 ),
 
 by_inactivity as (
