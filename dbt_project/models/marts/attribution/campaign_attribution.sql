@@ -58,6 +58,13 @@ touches as (
             > opportunity_contacts.created_at - interval '{{ var("attribution")["lookback_days"] }} days'
 ),
 
+decayed as (
+    select
+        *,
+        power(0.5, days_before / {{ var("attribution")["time_decay_half_life_days"] }}) as decay
+    from touches
+),
+
 ordered as (
     select
         *,
@@ -66,8 +73,9 @@ ordered as (
         count(*) over (partition by source_system, opportunity_id, occurred_at) as at_same_moment,
         occurred_at = min(occurred_at) over opportunity as is_first,
         occurred_at = max(occurred_at) over opportunity as is_last,
-        power(0.5, days_before / {{ var("attribution")["time_decay_half_life_days"] }}) as decay
-    from touches
+        -- in the same pass as the other totals (a window of its own read every touch once more)
+        sum(decay) over opportunity as opportunity_decay
+    from decayed
     window opportunity as (partition by source_system, opportunity_id)
 ),
 
@@ -87,7 +95,7 @@ credited as (
                 - {{ var("attribution")["position_based_last"] }}
             ) / (touches - 2)
         end as position_based,
-        cast(decay / sum(decay) over (partition by source_system, opportunity_id) as numeric) as time_decay
+        cast(decay / opportunity_decay as numeric) as time_decay
     from ordered
 ),
 
