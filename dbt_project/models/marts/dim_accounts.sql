@@ -26,10 +26,6 @@ opportunities as (
     where account_key is not null
 ),
 
-interactions as (
-    select * from {{ ref('fct_interactions') }}
-),
-
 scores as (
     select * from {{ ref('contact_scores') }}
 ),
@@ -49,7 +45,9 @@ members as (
         contacts.company_size,
         contacts.country,
         contacts.first_seen_at,
-        contacts.last_interaction_at
+        contacts.last_interaction_at,
+        -- up to the logical date (macros/last_inbound.sql)
+        {{ last_inbound_at('contacts.contact_id', 'contacts.last_interaction_at') }} as last_inbound_at
     from contact_accounts
     inner join contacts on contact_accounts.contact_id = contacts.contact_id
 ),
@@ -68,18 +66,6 @@ flagged as (
     inner join current_contacts on origins.origin_key = current_contacts.origin_key
     where origins.is_main_contact
     group by current_contacts.contact_id
-),
-
-recently_active as (
-    select
-        interactions.contact_id,
-        max(interactions.occurred_at) as last_inbound_at
-    from interactions
-    where
-        interactions.direction = 'inbound'
-        and interactions.occurred_at > {{ as_of() }} - interval '{{ var("recent_activity_days") }} days'
-        and interactions.occurred_at <= {{ as_of() }}
-    group by interactions.contact_id
 ),
 
 account_interests as (
@@ -125,11 +111,13 @@ from_contacts as (
         mode() within group (order by members.company_size) as company_size,
         mode() within group (order by members.country) as country,
         count(*) as number_of_contacts,
-        count(recently_active.contact_id) as recently_active_contacts,
+        -- at least one inbound interaction in the last vars.recent_activity_days
+        count(*) filter (
+            where members.last_inbound_at > {{ as_of() }} - interval '{{ var("recent_activity_days") }} days'
+        ) as recently_active_contacts,
         sum(scores.engagement_score) as engagement_score,
         max(members.last_interaction_at) as last_interaction_at
     from members
-    left join recently_active on members.contact_id = recently_active.contact_id
     left join scores on members.contact_id = scores.contact_id
     group by members.account_id, members.account_key
 ),

@@ -1,0 +1,19 @@
+{#- A contact's last inbound interaction up to the run's logical date, given its dim_contacts row
+    (`contact_id`, `last_interaction_at`: its last inbound interaction of all). That one, unless
+    it lies after the date (interactions dated ahead, a backfill of an earlier day): then the last
+    one up to the date, looked up by fct_interactions' index. So a model that needs it for every
+    contact reads no interactions on an ordinary day, where taking the latest of each contact's
+    interactions read all of them (11 M at L, 2–4 s a model). -#}
+{% macro last_inbound_at(contact_id, last_interaction_at) -%}
+    case
+        when {{ last_interaction_at }} is null or {{ last_interaction_at }} <= {{ as_of() }}
+            then {{ last_interaction_at }}
+        else (
+            select max(ahead.occurred_at) from {{ ref('fct_interactions') }} as ahead
+            where
+                ahead.contact_id = {{ contact_id }}
+                and ahead.direction = 'inbound'
+                and ahead.occurred_at <= {{ as_of() }}
+        )
+    end
+{%- endmacro %}
