@@ -223,3 +223,37 @@ def test_a_changed_seed_rebuilds_every_contact(fresh_database, tmp_path):
     assert rescored != changed[profile]
     _dbt(fresh_database, target, "run", "-s", "int_contact_profile_points", "--full-refresh")
     assert table_rows(fresh_database, profile, PER_CONTACT[profile]) == rescored
+
+
+def test_builds_minutes_apart_read_each_load_once(fresh_database, tmp_path):
+    """Catch-up runs follow each other within minutes: a later build must not take the bulk load's
+    loads for new ones (they finished within the margin of the newest load seen, and the builds
+    that read them are long consumed) and rebuild every contact."""
+    Generator(300, seed=8).write(tmp_path / "feed", progress=False)
+    land_folder(fresh_database, tmp_path / "feed")
+    target = tmp_path / "target"
+    _dbt(fresh_database, target, "build")
+    contacts = len(table_rows(fresh_database, "marts.dim_contacts", "contact_id"))
+
+    for day in (1, 2, 3):
+        drop = tmp_path / f"day-{day}"
+        drop.mkdir()
+        write_feed_file(
+            drop / "fair__contacts.csv",
+            "contacts",
+            [{"source_system": "fair", "source_record_id": f"F-{day}", "updated_at": f"2026-11-0{day}T09:00:00Z",
+              "email": f"new.person.{day}@fresh-start.example", "first_name": "Neu", "last_name": f"Person{day}"}],
+        )  # fmt: skip
+        land_folder(fresh_database, drop)
+        written = _dbt(fresh_database, target, "build")
+        assert written["dim_contacts"] == 1, (day, written)  # the one new person, of `contacts`
+        assert written["contact_origins"] == 1, (day, written)
+    assert contacts > 100
+    with psycopg.connect(fresh_database.url()) as conn:
+        read = conn.execute(
+            "select l.source_system, l.entity from intermediate.int_contact_changes c"
+            " join ops.loads l using (load_id)"
+            " where c.change_sequence = (select max(change_sequence) from intermediate.int_contact_changes"
+            "  where logged_by = 'int_contact_changes')"
+        ).fetchall()
+    assert read == [("fair", "contacts")]  # the last day's one load, none of the bulk load again

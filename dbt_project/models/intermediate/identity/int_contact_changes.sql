@@ -10,7 +10,9 @@
     fct_interactions logs the contacts of the interactions it wrote). Its first
     build logs every contact. Never rebuilt from scratch (full_refresh=false): the models'
     watermarks count its sequence. Rows every per-contact model has consumed are deleted (the
-    newest build's rows stay: they hold where the next one starts). -#}
+    newest build's rows stay: they hold where the next one starts), but a load's row stays while
+    the load could still pass the time filter above: without it, builds minutes apart (catch-up
+    runs) took the loads of a build two back for new ones and rebuilt every contact they reach. -#}
 {#- (staging is read on incremental runs only) -#}
 -- depends_on: {{ ref('stg_feed__contacts') }}
 -- depends_on: {{ ref('stg_feed__interactions') }}
@@ -22,9 +24,16 @@
         post_hook=[
             "create index if not exists {{ this.name }}__sequence on {{ this }} (change_sequence, contact_id)",
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
-            "delete from {{ this }} where change_sequence < (
-                select min(change_sequence) from {{ contact_change_watermarks() }}
-            )",
+            "delete from {{ this }} as logged
+            where
+                logged.change_sequence < (select min(change_sequence) from {{ contact_change_watermarks() }})
+                and not exists (
+                    select from {{ source('ops', 'loads') }} as loads
+                    where
+                        loads.load_id = logged.load_id
+                        and loads.finished_at > (select max(newest.loads_through) from {{ this }} as newest)
+                        - interval '{{ var('fct_interactions_margin_minutes') }} minutes'
+                )",
             "analyze {{ this }}",
         ],
     )
