@@ -192,8 +192,21 @@ def test_records_seen_before_are_counted_as_duplicates(fresh_database):
     with psycopg.connect(fresh_database.url()) as conn:
         first = land_records(conn, "crm", "contacts", records)
         again = land_records(conn, "crm", "contacts", records)
+        # A twice more as it was, A in a newer version, B new twice: only the repeats of A count
+        mixed = land_records(
+            conn,
+            "crm",
+            "contacts",
+            [
+                (1, {"source_record_id": "A", "updated_at": "2026-01-01"}),
+                (2, {"source_record_id": "A", "updated_at": "2026-01-01"}),
+                (3, {"source_record_id": "A", "updated_at": "2026-02-01"}),
+                (4, {"source_record_id": "B", "updated_at": "2026-01-01"}),
+                (5, {"source_record_id": "B", "updated_at": "2026-01-01"}),
+            ],
+        )
 
-    assert (first.duplicates, again.duplicates) == (0, 1)
+    assert (first.duplicates, again.duplicates, mixed.duplicates) == (0, 1, 2)
     assert again.fetched == again.landed + again.quarantined == 1
 
 

@@ -364,12 +364,33 @@ def count_duplicates(conn: psycopg.Connection, result: LoadResult) -> None:
         result.duplicates = 0
         return
     spec = ENTITIES[result.entity]
-    table = sql.Identifier("raw", raw_table(result.source_system, result.entity))
+    names = {
+        "t": sql.Identifier("raw", raw_table(result.source_system, result.entity)),
+        "id": sql.Identifier(spec.id_field),
+        "ts": sql.Identifier(spec.timestamp_field),
+    }
+    # The load's keys in a temporary table with statistics, then one pass over the raw table
+    # hashed against them. (A semi join of the load against the table, planned while the new
+    # load_id has no statistics, hashed the whole table in each of three processes instead:
+    # 2.5 s for 52 k rows against 5 M at L, 1.4 s this way.)
+    conn.execute(
+        sql.SQL(
+            "create temporary table leadflow_load_keys on commit drop as"
+            " select {id} as id, {ts} as ts from {t} where load_id = %(load)s"
+        ).format(**names),
+        {"load": result.load_id},
+    )
+    conn.execute("analyze leadflow_load_keys")
     query = sql.SQL(
-        "select count(*) from {t} new where new.load_id = %(load)s and exists ("
-        " select 1 from {t} old where old.load_id <> %(load)s and old.{id} = new.{id} and old.{ts} = new.{ts})"
-    ).format(t=table, id=sql.Identifier(spec.id_field), ts=sql.Identifier(spec.timestamp_field))
-    result.duplicates = conn.execute(query, {"load": result.load_id}).fetchone()[0]
+        "select coalesce(sum(landed_here), 0) from ("
+        " select count(*) filter (where t.load_id = %(load)s) as landed_here,"
+        " bool_or(t.load_id <> %(load)s) as landed_before"
+        " from {t} as t where (t.{id}, t.{ts}) in (select k.id, k.ts from leadflow_load_keys as k)"
+        " group by t.{id}, t.{ts}"
+        ") as per_key where landed_before"
+    ).format(**names)
+    result.duplicates = int(conn.execute(query, {"load": result.load_id}).fetchone()[0])
+    conn.execute("drop table leadflow_load_keys")
 
 
 def finish_load(conn: psycopg.Connection, result: LoadResult) -> None:
