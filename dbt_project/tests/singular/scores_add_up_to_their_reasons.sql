@@ -2,7 +2,10 @@
     score_weights): "why is this lead hot" must explain the whole score. -#}
 with
 
-reasons as (
+-- materialized: added up once, by the primary key's order. Inlined, the planner ran the join in
+-- parallel and every one of its three processes built the same 945 k sums (4.0-4.3 s at L in
+-- three processes; 3.4 s in one)
+reasons as materialized (
     select
         contact_id,
         coalesce(sum(points) filter (where component = 'profile'), 0) as profile_points,
