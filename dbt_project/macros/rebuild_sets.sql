@@ -105,12 +105,15 @@
 
     select blocked_holders.contact_id
     from blocked_holders
-    where exists (
-        select from blocked_holders as logged_holders
-        where
-            logged_holders.key_type = blocked_holders.key_type
-            and logged_holders.key_value = blocked_holders.key_value
-            and logged_holders.contact_id in ({{ contacts_to_rebuild(upstream=upstream) }})
+    -- (the logged holders' distinct values first: a semi join of the holders on the logged ones
+    -- compared each logged holder with every holder of a widely shared value, 1.3-2.1 s a day at
+    -- L; this way 0.2 s)
+    where (blocked_holders.key_type, blocked_holders.key_value) in (
+        select distinct
+            logged_holders.key_type,
+            logged_holders.key_value
+        from blocked_holders as logged_holders
+        where logged_holders.contact_id in ({{ contacts_to_rebuild(upstream=upstream) }})
     )
 {%- endmacro %}
 
