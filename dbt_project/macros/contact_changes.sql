@@ -195,9 +195,11 @@
 {#- The loads the log read since this model's last build, as an array (load_id = any(...) reaches
     the raw tables' scans) -#}
 {% macro loads_read_since_last_build() -%}
-    array(
-        select changes.load_id
-        from {{ ref('int_contact_changes') }} as changes
-        where changes.change_sequence > {{ consumed_sequence() }} and changes.reason = 'load read'
-    )
+    array({{ loads_read_since_last_build_query() }})
+{%- endmacro %}
+
+{% macro loads_read_since_last_build_query() -%}
+    select changes.load_id
+    from {{ ref('int_contact_changes') }} as changes
+    where changes.change_sequence > {{ consumed_sequence() }} and changes.reason = 'load read'
 {%- endmacro %}

@@ -68,7 +68,8 @@ landed as (
         -- staging's casts and normalisation run on every row)
         -- and not in it yet: a load commits at once, so one row of it here means all of it was
         -- seen (without this, the loads in the margin, often the whole previous day, came again)
-        where load_id = any(array(
+        -- (and raw's BRIN index of loaded_at narrows the scan: macros/loads_read.sql)
+        {%- set new_loads %}
             select loads.load_id
             from {{ source('ops', 'loads') }} as loads
             where
@@ -86,7 +87,12 @@ landed as (
                     select from {{ this }} as this
                     where this.load_id = loads.load_id
                 )
-        ))
+        {%- endset %}
+        where
+            load_id = any(
+                array({{ new_loads }})
+            )
+            and {{ landed_since(new_loads) }}
     {%- endif %}
 ),
 

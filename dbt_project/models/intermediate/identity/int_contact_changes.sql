@@ -39,6 +39,25 @@
     )
 }}
 
+{#- the loads not seen yet that finished since the newest one seen, less the margin (also
+    compiled into a bound of raw's loaded_at: macros/loads_read.sql) -#}
+{%- set new_loads -%}
+    select loads.load_id
+    from {{ source('ops', 'loads') }} as loads
+    where
+        loads.finished_at > (
+            select
+                coalesce(max(built.loads_through), '-infinity')
+                - interval '{{ var("fct_interactions_margin_minutes") }} minutes'
+            from {{ this }} as built
+        )
+        and not exists (
+            select from {{ this }} as seen
+            where seen.load_id = loads.load_id
+        )
+{%- endset %}
+{%- set landed = landed_since(new_loads) %}
+
 with
 
 ledger as (
@@ -60,19 +79,7 @@ current_contacts as (
     ),
 
     new_loads as (
-        select loads.load_id
-        from {{ source('ops', 'loads') }} as loads
-        where
-            loads.finished_at > (
-                select
-                    last_build.loads_through
-                    - interval '{{ var("fct_interactions_margin_minutes") }} minutes'
-                from last_build
-            )
-            and not exists (
-                select from {{ this }} as seen
-                where seen.load_id = loads.load_id
-            )
+        {{ new_loads }}
     ),
 
     -- (an array, not a join: the filter then reaches each raw table's scan)
@@ -81,7 +88,9 @@ current_contacts as (
             contacts.source_system || ':' || contacts.source_record_id as origin_key,
             contacts.load_id
         from {{ ref('stg_feed__contacts') }} as contacts
-        where contacts.load_id = any(array(select new_loads.load_id from new_loads))
+        where
+            contacts.load_id = any(array(select new_loads.load_id from new_loads))
+            and {{ landed }}
 
         union all
 
@@ -91,6 +100,7 @@ current_contacts as (
         from {{ ref('stg_feed__interactions') }} as interactions
         where
             interactions.load_id = any(array(select new_loads.load_id from new_loads))
+            and {{ landed }}
             and interactions.cookie_id is not null
     ),
 

@@ -18,7 +18,8 @@
 
 {%- set new_loads_only = 'true' %}
 {%- if is_incremental() %}
-    {%- set new_loads_only = 'load_id = any(' ~ loads_read_since_last_build() ~ ')' %}
+    {%- set new_loads_only = 'load_id = any(' ~ loads_read_since_last_build() ~ ') and '
+        ~ landed_since(loads_read_since_last_build_query()) %}
 {%- endif %}
 
 -- depends_on: {{ ref('int_contact_changes') }}
