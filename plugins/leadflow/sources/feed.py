@@ -106,6 +106,9 @@ def raw_table_ddl(source_system: str, entity: str) -> str:
     for the load's transaction (``set_config(..., true)``); without it the insert fails (not null).
     A BRIN index on ``loaded_at`` (tiny, nearly free to maintain on an append-only table) finds the
     rows of one load or of the loads since a point in time without reading the whole history.
+    ``autosummarize``: autovacuum summarizes each block range once it is full, in the background;
+    ranges never summarized match every bound, so without it the days since the last vacuum were
+    read again (the incremental models bound their raw scans by ``loaded_at``).
     """
     spec = ENTITIES[entity]
     table = raw_table(source_system, entity)
@@ -117,4 +120,13 @@ create table if not exists raw.{table} (
     {feed_columns},
     payload jsonb
 );
-create index if not exists {table}__loaded_at on raw.{table} using brin (loaded_at)"""
+create index if not exists {table}__loaded_at on raw.{table} using brin (loaded_at) with (autosummarize = on);
+do $$ begin
+    -- (indexes made before autosummarize was set; altered once, not on every load)
+    if not exists (
+        select from pg_class
+        where oid = 'raw.{table}__loaded_at'::regclass and 'autosummarize=on' = any(reloptions)
+    ) then
+        alter index raw.{table}__loaded_at set (autosummarize = on);
+    end if;
+end $$"""
