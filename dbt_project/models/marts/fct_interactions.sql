@@ -8,7 +8,8 @@
       (ops.loads.finished_at, minus a margin of vars.fct_interactions_margin_minutes for loads
       that were committing meanwhile), unless it keeps a later version of them;
     - rows whose contact may have changed: those carrying a key of an origin whose contact the id
-      ledger moved (added, merged, split) since the identity build this table last saw.
+      ledger moved (added, merged, split) since the identity build this table last saw (its
+      watermark in intermediate.identity_watermarks, written by the post-hook).
     A full refresh gives the same rows. (Earlier versions indexed its keys for the second kind;
     one scan does it now, none when nothing moved, and the post-hook drops those indexes where
     they exist.) An incremental run resolves against the origins and keys its rows name only.
@@ -35,6 +36,7 @@
             "create index if not exists {{ this.name }}__occurred_on on {{ this }} (({{ utc_day('occurred_at') }}))",
             "{{ ensure_contract_checks() }}",
             "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution'], columns=['contact_id', 'previous_contact_id']) }}",
+            "{{ record_identity_watermark('run_sequence', ref('int_contact_id_ledger'), 'null') }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__crm_id",
             "drop index if exists {{ this.schema }}.{{ this.name }}__email_hash",
             "drop index if exists {{ this.schema }}.{{ this.name }}__record",
@@ -135,10 +137,18 @@ interaction_types as (
     ),
 
     moved_origins as (
-    -- origins the ledger moved since the identity build this table last resolved against
+    -- origins the ledger moved since the identity build this table last resolved against: its
+    -- watermark (the post-hook), or else its rows' newest (a table built before the watermark;
+    -- that read all 11 M rows at L, 2 s a day)
         select distinct origin_key
         from ledger
-        where run_sequence > (select coalesce(max(this.resolved_in_build), 0) from {{ this }} as this)
+        where run_sequence > coalesce(
+            (
+                select w.identity_build from {{ identity_watermarks() }} as w
+                where w.model = '{{ this.name }}'
+            ),
+            (select coalesce(max(this.resolved_in_build), 0) from {{ this }} as this)
+        )
     ),
 
     moved_keys as (
