@@ -38,11 +38,17 @@
         delete from {{ loads_read() }} where model = '{{ this.name }}';
     {%- endif %}
     create temporary table {{ loads_to_read_table() }} on commit drop as
+    {{ loads_to_read_query(incremental=is_incremental()) }}
+{%- endmacro %}
+
+{#- the finished loads this model has not read yet (every finished load when not incremental):
+    what the pre-hook lists, and what the model bounds raw's loaded_at by (landed_since) -#}
+{% macro loads_to_read_query(incremental=true) -%}
     select loads.load_id
     from {{ source('ops', 'loads') }} as loads
     where
         loads.finished_at is not null
-        {%- if is_incremental() %}
+        {%- if incremental %}
             and not exists (
                 select from {{ loads_read() }} as seen
                 where seen.model = '{{ this.name }}' and seen.load_id = loads.load_id

@@ -73,8 +73,7 @@ current_contacts as (
     last_build as (
         select
             coalesce(max(change_sequence), 0) as change_sequence,
-            coalesce(max(ledger_sequence), 0) as ledger_sequence,
-            coalesce(max(loads_through), '-infinity') as loads_through
+            coalesce(max(ledger_sequence), 0) as ledger_sequence
         from {{ this }}
     ),
 

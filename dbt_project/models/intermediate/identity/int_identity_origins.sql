@@ -41,17 +41,10 @@
     "is_main_contact", "first_seen_at", "updated_at", "loaded_at",
     "cookie_email_key_min", "cookie_email_key_max", "cookie_email_min",
 ] %}
-{#- (the loads the pre-hook will list, for raw's BRIN index: macros/loads_read.sql) -#}
-{%- set unread -%}
-    select unread.load_id from {{ source('ops', 'loads') }} as unread
-    where not exists (
-        select from {{ loads_read() }} as seen
-        where seen.model = '{{ this.name }}' and seen.load_id = unread.load_id
-    )
-{%- endset %}
+{#- (the loads the pre-hook will list, also as a bound for raw's BRIN index: macros/loads_read.sql) -#}
 {%- set landed = "true" %}
 {%- if is_incremental() %}
-    {%- set landed = "load_id = any(" ~ loads_to_read() ~ ") and " ~ landed_since(unread) %}
+    {%- set landed = "load_id = any(" ~ loads_to_read() ~ ") and " ~ landed_since(loads_to_read_query()) %}
 {%- endif %}
 with
 
