@@ -159,27 +159,46 @@
 {#- Log the contacts of the rows this transaction wrote to this model (xmin), but for those the
     query `already` returns, under a new sequence (models built earlier in the run see them next
     run; a model that reads them must be downstream of this one). `columns`: the rows' columns
-    naming a contact (e.g. also the one a row named before). Only once one of `readers` (the
-    models that read these rows) has a watermark: before, their first build takes every contact
-    anyway (and a first build here would log every contact for nothing). -#}
+    naming a contact (e.g. also the one a row named before). `changed_from`: an expression over the
+    rows' columns, the earliest time a row changed something at (its contacts' changed_from is the
+    earliest of their rows'; null, the default: any time). Only once one of `readers` (the models
+    that read these rows) has a watermark: before, their first build takes every contact anyway
+    (and a first build here would log every contact for nothing). -#}
 {% macro log_contacts_written_here(
-    readers, already="select null::text as contact_id where false", columns=['contact_id']
+    readers, already="select null::text as contact_id where false", columns=['contact_id'], changed_from=none
 ) -%}
     {%- set changes = ref('int_contact_changes') -%}
-    insert into {{ changes }} (change_sequence, contact_id, reason, logged_by)
-    select (select max(change_sequence) + 1 from {{ changes }}), written.contact_id, 'rebuilt', '{{ this.name }}'
+    insert into {{ changes }} (change_sequence, contact_id, reason, logged_by, changed_from)
+    select
+        (select max(change_sequence) + 1 from {{ changes }}),
+        written.contact_id,
+        'rebuilt',
+        '{{ this.name }}',
+        written.changed_from
     from (
-        select named.contact_id
-        from (select {{ columns | join(', ') }} from {{ this }} where {{ written_here() }}) as rows_written
+        select
+            named.contact_id,
+            -- a row without a time: any time
+            case when not bool_or(rows_written.changed_from is null) then min(rows_written.changed_from) end
+                as changed_from
+        from (
+            select
+                {{ columns | join(', ') }},
+                {{ changed_from or 'null' }}::timestamptz as changed_from
+            from {{ this }}
+            where {{ written_here() }}
+        ) as rows_written
         cross join lateral (values (rows_written.{{ columns | join('), (rows_written.') }})) as named (contact_id)
         where named.contact_id is not null
-        except
-        select contact_id from ({{ already }}) as already
+        group by named.contact_id
     ) as written
-    where exists (
-        select from {{ contact_change_watermarks() }} as w
-        where w.model in ('{{ readers | join("', '") }}')
-    )
+    left join ({{ already }}) as already on written.contact_id = already.contact_id
+    where
+        already.contact_id is null
+        and exists (
+            select from {{ contact_change_watermarks() }} as w
+            where w.model in ('{{ readers | join("', '") }}')
+        )
 {%- endmacro %}
 
 {#- The watermark of this model: the log's newest sequence, the seeds' hash, the time, the run's

@@ -5,9 +5,12 @@
     (macros/rebuild_sets.sql, keyed by source_system and opportunity_id):
     - those int_opportunity_contacts wrote since (a new opportunity or version, a contact gained or
       lost: a merge, a CRM id's new owner, a contact that moved account), by its link_build;
-    - those of the contacts whose interactions changed since (logged in int_contact_changes:
-      fct_interactions logs the contacts of the interactions it wrote, the log itself those the
-      id ledger moved);
+    - those of the contacts whose interactions changed since, if they were created after the
+      change (logged in int_contact_changes: fct_interactions logs the contacts of the interactions
+      it wrote with the earliest time among them, changed_from; an interaction is a touch only of
+      opportunities created after it, so a day's new interactions redo none of the older ones),
+      and those of the contacts the id ledger moved (the log's own rows; its rows for a contact
+      record landed again do not count: that changes neither interactions nor links);
     - those created between the last build's logical date and this one's (they enter the run's
       date, or leave it in a backfill of an earlier day);
     - every one when it has no watermark or vars.attribution changed.
@@ -62,18 +65,41 @@
     {%- set previous_as_of -%}
         (select w.as_of from {{ contact_change_watermarks() }} as w where w.model = '{{ this.name }}')
     {%- endset -%}
-    -- one scan of the links, every reason a condition
+    -- one scan of the links, every reason but the contacts' a condition
     select links.source_system, links.opportunity_id
     from {{ links }} as links
     where
         links.link_build > {{ identity_consumed_build() }}
-        or links.contact_id in ({{ contacts_to_rebuild(upstream=['fct_interactions']) }})
         or (
             links.created_at > least({{ previous_as_of }}, {{ as_of() }})
             and links.created_at <= greatest({{ previous_as_of }}, {{ as_of() }})
         )
         or {{ everything_changed(settings=var('attribution')) }}
         or {{ previous_as_of }} is null
+    union all
+    -- the logged contacts' opportunities created since their change (a join: a correlated
+    -- condition under "or" would be checked once per link)
+    select links.source_system, links.opportunity_id
+    from {{ links }} as links
+    inner join (
+        select
+            changes.contact_id,
+            -- any time, unless only interactions from some time on changed
+            case
+                when not bool_or(changes.changed_from is null) then min(changes.changed_from)
+            end as changed_from
+        from {{ ref('int_contact_changes') }} as changes
+        where
+            changes.change_sequence > {{ consumed_sequence() }}
+            and changes.contact_id is not null
+            and (
+                (changes.logged_by = 'int_contact_changes' and changes.reason <> 'landed')
+                or changes.logged_by = 'fct_interactions'
+            )
+        group by changes.contact_id
+    ) as changed
+        on links.contact_id = changed.contact_id
+    where changed.changed_from is null or changed.changed_from <= links.created_at
 {%- endmacro %}
 
 {#- pre-hook: the rebuild set; a first or full build joins every opportunity's contacts to their

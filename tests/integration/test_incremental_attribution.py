@@ -1,8 +1,9 @@
 """campaign_attribution per opportunity (macros/opportunity_changes.sql) on generated data with real
-dbt and PostgreSQL: after a day with a late touch, a touch that leaves for nobody, a new version, a
-new account-level opportunity and a contact joining that account, the incremental build redoes
-exactly those opportunities and gives the credits a full refresh gives; a backfill of the day
-before drops the new one again."""
+dbt and PostgreSQL: after a day with a late touch, a touch that leaves for nobody, a touch re-sent
+dated after its opportunity's creation, a new version, a new account-level opportunity and a
+contact joining that account, the incremental build redoes exactly those opportunities (not one
+whose contact only clicked after it was created) and gives the credits a full refresh gives; a
+backfill of the day before drops the new one again."""
 
 from __future__ import annotations
 
@@ -53,10 +54,12 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
         " order by l.opportunity_id limit 2"
     ).fetchall()
     campaign = conn.execute("select min(campaign_id) from marts.campaign_attribution").fetchone()[0]
-    # a third one, of one contact who has no other: one of its touches is re-sent with an address
-    # nobody has, so it leaves that contact (and nothing else changes for them)
-    left, left_touch = conn.execute(
-        "select l.opportunity_id, i.source_interaction_id from intermediate.int_opportunity_contacts l"
+    # two more, each of one contact who has no other: one of its touches is re-sent with an address
+    # nobody has, so it leaves that contact (and nothing else changes for them); another's touch is
+    # re-sent dated after the opportunity was created, so it is no touch any more
+    (left, left_touch), (moved, moved_touch) = conn.execute(
+        "select distinct on (l.opportunity_id) l.opportunity_id, i.source_interaction_id"
+        " from intermediate.int_opportunity_contacts l"
         " join marts.fct_interactions i using (contact_id)"
         " where l.opportunity_id not in (%s, %s) and i.source_system = 'email' and i.resolved_by = 'email'"
         " and i.direction = 'inbound' and i.campaign_id is not null"
@@ -65,17 +68,30 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
         "  where (o.contact_id = l.contact_id) <> (o.opportunity_id = l.opportunity_id))"
         " and (select sum(a.touches) from marts.campaign_attribution a"
         "  where a.opportunity_id = l.opportunity_id and a.model = 'linear') >= 2"
-        " order by 1, 2 limit 1",
+        " order by 1, 2 limit 2",
         (late, revised),
+    ).fetchall()
+    # and one more of a contact with an address, who clicks after it was created: not redone
+    after, after_email = conn.execute(
+        "select l.opportunity_id, c.email from intermediate.int_opportunity_contacts l"
+        " join marts.dim_contacts c using (contact_id)"
+        " where c.email is not null and l.opportunity_id not in (%s, %s, %s, %s)"
+        " and l.opportunity_id in (select opportunity_id from marts.campaign_attribution)"
+        " order by l.opportunity_id limit 1",
+        (late, revised, left, moved),
     ).fetchone()
-    interaction_columns = [c.name for c in conn.execute("select * from raw.email__interactions limit 0").description]
-    resent = conn.execute(
-        "select * from raw.email__interactions where source_interaction_id = %s order by loaded_at desc limit 1",
-        (left_touch,),
-    ).fetchone()
-    resent = {
-        c: v for c, v in zip(interaction_columns, resent, strict=True) if c in ENTITIES["interactions"].columns
-    } | {"email": "gone.elsewhere@attribution-test.example"}
+    after_click = datetime.fromisoformat(DAY_2) - timedelta(hours=1)
+    newest = conn.execute("select max(created_at) from intermediate.int_opportunity_contacts").fetchone()[0]
+    assert newest < after_click  # the click comes after every opportunity's creation
+
+    def resent(touch: str, change: dict[str, str]) -> dict[str, str]:
+        columns = [c.name for c in conn.execute("select * from raw.email__interactions limit 0").description]
+        record = conn.execute(
+            "select * from raw.email__interactions where source_interaction_id = %s order by loaded_at desc limit 1",
+            (touch,),
+        ).fetchone()
+        return {c: v for c, v in zip(columns, record, strict=True) if c in ENTITIES["interactions"].columns} | change
+
     columns = [c.name for c in conn.execute("select * from raw.crm__opportunities limit 0").description]
     record = conn.execute(
         "select * from raw.crm__opportunities where opportunity_id = %s order by loaded_at desc limit 1", (revised,)
@@ -114,10 +130,13 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
             {"source_system": "email", "source_interaction_id": "NEW-1", "interaction_type": "email_click",
              "occurred_at": "2026-10-31T10:00:00Z", "email": "new.colleague@attribution-test.example",
              "campaign_id": campaign},
-            resent,
+            {"source_system": "email", "source_interaction_id": "AFTER-1", "interaction_type": "email_click",
+             "occurred_at": after_click.isoformat(), "email": after_email, "campaign_id": campaign},
+            resent(left_touch, {"email": "gone.elsewhere@attribution-test.example"}),
+            resent(moved_touch, {"occurred_at": after_click.isoformat()}),
         ],
     )  # fmt: skip
-    return {"late": late, "revised": revised, "new": "O-NEW-1", "left": left}
+    return {"late": late, "revised": revised, "new": "O-NEW-1", "left": left, "moved": moved}
 
 
 def test_attribution_redoes_the_changed_opportunities_as_a_full_refresh_would(fresh_database, tmp_path):
@@ -146,6 +165,7 @@ def test_attribution_redoes_the_changed_opportunities_as_a_full_refresh_would(fr
     assert dates == [(datetime.fromisoformat(DAY_2),)]
     assert _touches(day_2, concerned["late"]) == _touches(day_1, concerned["late"]) + 1  # the late click
     assert _touches(day_2, concerned["left"]) == _touches(day_1, concerned["left"]) - 1  # the touch that left
+    assert _touches(day_2, concerned["moved"]) == _touches(day_1, concerned["moved"]) - 1  # dated after now
     revised = sum(row[6] for row in day_2 if row[1] == concerned["revised"] and row[3] == "linear")
     assert abs(revised - 777000) < 1  # the new amount (shares rounded to the cent)
     assert {row[1] for row in day_2} == credited | {concerned["new"]}  # the new colleague's click

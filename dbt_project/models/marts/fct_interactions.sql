@@ -17,7 +17,9 @@
     Its post-hook logs the contacts of the interactions it wrote in int_contact_changes, and the
     contacts a rewritten interaction left (previous_contact_id: re-sent with another email, say),
     so dim_contacts and the scores rebuild them and campaign_attribution redoes their
-    opportunities (macros/contact_changes.sql, macros/opportunity_changes.sql).
+    opportunities (macros/contact_changes.sql, macros/opportunity_changes.sql): those created
+    after the earliest time among the interactions (previous_occurred_at: the time a re-sent
+    version moved one from), as an interaction is a touch only of opportunities created after it.
 
     Merge joins are off for its build: the planner cannot size the latest versions (distinct on
     over staging's expressions; it guesses 40,000 rows for 11 M) and sorted them twice on disk for
@@ -35,7 +37,7 @@
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
             "create index if not exists {{ this.name }}__occurred_on on {{ this }} (({{ utc_day('occurred_at') }}))",
             "{{ ensure_contract_checks() }}",
-            "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution'], columns=['contact_id', 'previous_contact_id']) }}",
+            "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution'], columns=['contact_id', 'previous_contact_id'], changed_from='least(occurred_at, previous_occurred_at)') }}",
             "{{ record_identity_watermark('run_sequence', ref('int_contact_id_ledger'), 'null') }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__crm_id",
             "drop index if exists {{ this.schema }}.{{ this.name }}__email_hash",
@@ -200,10 +202,11 @@ interaction_types as (
     ),
 
     interactions as (
-        -- with the contact the row named so far, if any
+        -- with the contact and time the row named so far, if any
         select
             latest_versions.*,
-            this.contact_id as previous_contact_id
+            this.contact_id as previous_contact_id,
+            this.occurred_at as previous_occurred_at
         from latest_versions
         left join {{ this }} as this on latest_versions.interaction_key = this.interaction_key
         where
@@ -228,7 +231,8 @@ interaction_types as (
             this.cookie_id,
             this.load_id,
             this.loaded_at,
-            this.contact_id as previous_contact_id
+            this.contact_id as previous_contact_id,
+            this.occurred_at as previous_occurred_at
         from {{ this }} as this
         inner join to_resolve_again on this.interaction_key = to_resolve_again.interaction_key
         where not exists (
@@ -240,7 +244,8 @@ interaction_types as (
     interactions as (
         select
             *,
-            cast(null as text) as previous_contact_id
+            cast(null as text) as previous_contact_id,
+            cast(null as timestamptz) as previous_occurred_at
         from latest_versions
     ),
 {% endif %}
@@ -355,7 +360,9 @@ final as (
         resolved.loaded_at,
         identity_build.run_sequence as resolved_in_build,
         -- the contact it named before this build, if another (logged with the new one)
-        nullif(resolved.previous_contact_id, resolved.contact_id) as previous_contact_id
+        nullif(resolved.previous_contact_id, resolved.contact_id) as previous_contact_id,
+        -- the time it named before this build, if another (logged with the contacts)
+        nullif(resolved.previous_occurred_at, resolved.occurred_at) as previous_occurred_at
     from resolved
     cross join identity_build
     left join interaction_types on resolved.interaction_type = interaction_types.interaction_type

@@ -7,7 +7,8 @@
       for loads that were committing meanwhile), as fct_interactions takes them; each load read
       gets a row of its own (contact_id null, load_id);
     and models append the contacts they rebuilt for reasons of their own (logged_by: the model;
-    fct_interactions logs the contacts of the interactions it wrote). Its first
+    fct_interactions logs the contacts of the interactions it wrote, with the earliest time among
+    them in changed_from, so campaign_attribution skips opportunities created before). Its first
     build logs every contact. Never rebuilt from scratch (full_refresh=false): the models'
     watermarks count its sequence. Rows every per-contact model has consumed are deleted (the
     newest build's rows stay: they hold where the next one starts), but a load's row stays while
@@ -21,6 +22,7 @@
         materialized="incremental",
         incremental_strategy="append",
         full_refresh=false,
+        on_schema_change="append_new_columns",
         post_hook=[
             "create index if not exists {{ this.name }}__sequence on {{ this }} (change_sequence, contact_id)",
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
@@ -191,6 +193,8 @@ select
     log_rows.load_id,
     cast('int_contact_changes' as text) as logged_by,
     (select max(ledger.run_sequence) from ledger) as ledger_sequence,
-    (select max(loads.finished_at) from {{ source('ops', 'loads') }} as loads) as loads_through
+    (select max(loads.finished_at) from {{ source('ops', 'loads') }} as loads) as loads_through,
+    -- (set on models' rows only: log_contacts_written_here())
+    cast(null as timestamptz) as changed_from
 from log_rows
 cross join this_build
