@@ -34,7 +34,7 @@ interests as (
     select * from {{ ref('contact_interests') }}
 ),
 
--- only the columns used: it is materialised (read three times), and sorted twice
+-- only the columns used: it is materialised (read five times)
 members as (
     select
         contact_accounts.account_key,
@@ -88,28 +88,44 @@ account_interests as (
     group by account_id
 ),
 
-main_contacts as (
-    select distinct on (members.account_id)
-        members.account_id,
-        members.contact_id
+-- the value most of its members hold, per attribute (as mode(): nulls aside, a tie to the first
+-- in order), counted in one hashed pass: mode() sorted every account's members once per attribute
+-- (920 k rows at L)
+value_counts as (
+    select
+        account_id,
+        company,
+        industry,
+        company_size,
+        country,
+        count(*) as holders
     from members
-    left join flagged on members.contact_id = flagged.contact_id
-    order by
-        members.account_id asc,
-        flagged.contact_id is not null desc,
-        members.last_interaction_at desc nulls last,
-        members.first_seen_at desc,
-        members.contact_id asc
+    group by grouping sets (
+        (account_id, company), (account_id, industry), (account_id, company_size), (account_id, country)
+    )
 ),
 
-from_contacts as (
+most_common as (
+    select
+        account_id,
+        (array_agg(company order by holders desc, company asc) filter (where company is not null))[1]
+            as name,
+        (array_agg(industry order by holders desc, industry asc) filter (where industry is not null))[1]
+            as industry,
+        (
+            array_agg(company_size order by holders desc, company_size asc)
+            filter (where company_size is not null)
+        )[1] as company_size,
+        (array_agg(country order by holders desc, country asc) filter (where country is not null))[1]
+            as country
+    from value_counts
+    group by account_id
+),
+
+totals as (
     select
         members.account_id,
         members.account_key,
-        mode() within group (order by members.company) as name,
-        mode() within group (order by members.industry) as industry,
-        mode() within group (order by members.company_size) as company_size,
-        mode() within group (order by members.country) as country,
         count(*) as number_of_contacts,
         -- at least one inbound interaction in the last vars.recent_activity_days
         count(*) filter (
@@ -120,6 +136,39 @@ from_contacts as (
     from members
     left join scores on members.contact_id = scores.contact_id
     group by members.account_id, members.account_key
+),
+
+-- the main contact: a flagged member, else the most recently active (then the newest, then the
+-- first id); only the flagged members and those with their account's latest interaction are
+-- sorted (a "distinct on" over all members sorted 920 k rows at L, 2.3 s)
+main_contacts as (
+    select distinct on (members.account_id)
+        members.account_id,
+        members.contact_id
+    from members
+    inner join totals on members.account_id = totals.account_id
+    left join flagged on members.contact_id = flagged.contact_id
+    where
+        flagged.contact_id is not null
+        or members.last_interaction_at = totals.last_interaction_at
+        or totals.last_interaction_at is null
+    order by
+        members.account_id asc,
+        flagged.contact_id is not null desc,
+        members.last_interaction_at desc nulls last,
+        members.first_seen_at desc,
+        members.contact_id asc
+),
+
+from_contacts as (
+    select
+        totals.*,
+        most_common.name,
+        most_common.industry,
+        most_common.company_size,
+        most_common.country
+    from totals
+    left join most_common on totals.account_id = most_common.account_id
 ),
 
 all_accounts as (
