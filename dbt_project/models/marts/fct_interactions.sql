@@ -257,20 +257,32 @@ origin_contacts as (
         origins.source_system,
         origins.source_record_id,
         current_contacts.contact_id
-    from origins
-    inner join current_contacts on origins.origin_key = current_contacts.origin_key
     {%- if is_incremental() %}
-        where (origins.source_system, origins.source_record_id) in (
-            select
-                interactions.source_system,
-                interactions.source_record_id
+        -- looked up by key (origin_key is source_system:source_record_id), each once: the planner
+        -- sizes the interactions at millions and hashed all 2.4 M origins and current contacts
+        -- (0.8-2.4 s a day at L, 0.4 s by lookups); offset 0 keeps each one a lookup
+        from (
+            select interactions.source_system || ':' || interactions.source_record_id as origin_key
             from interactions
-            union all
-            select
-                interactions.source_system,
-                'cookie:' || interactions.cookie_id as source_record_id
+            union
+            select interactions.source_system || ':cookie:' || interactions.cookie_id as origin_key
             from interactions
-        )
+        ) as wanted
+        cross join
+            lateral (
+                select origins.* from origins
+                where origins.origin_key = wanted.origin_key
+                offset 0  -- noqa: AM09
+            ) as origins
+        cross join
+            lateral (
+                select current_contacts.* from current_contacts
+                where current_contacts.origin_key = origins.origin_key
+                offset 0  -- noqa: AM09
+            ) as current_contacts
+    {%- else %}
+        from origins
+        inner join current_contacts on origins.origin_key = current_contacts.origin_key
     {%- endif %}
 ),
 
