@@ -1,7 +1,7 @@
 {#- Why each score is what it is: every rule's contribution to every golden contact, as of the
     run's logical date — profile tiers, engagement per interaction type (after caps and decay, to
-    this date from the one its points were computed as of) and negative points. The scores in
-    contact_scores are built from exactly these rows. -#}
+    this date from the one its points were computed as of) and negative points. contact_scores
+    adds up exactly these rows (from the same intermediate rows, beside this model: see there). -#}
 {#- looked up per contact (leadflow explain, the transfer monitor, BI drill-downs) by the primary
     key's index, (contact_id, rule) -#}
 with
@@ -38,17 +38,14 @@ reasons as (
     -- and the decay computed twice per row (1.4 s of 7 for the 3.9 M rows at L)
     select * from (
         select
-            contact_id,
+            engagement.contact_id,
             'engagement' as component,
             'engagement' as rule_kind,
-            rule,
+            engagement.rule,
             -- computed as of anchored_at (a day the contact's interactions last changed): decayed since
-            cast(
-                points_unrounded * power(0.5, {{ days_between("anchored_at", as_of()) }} / half_life_days)
-                as numeric(10, 2)
-            ) as points,
-            interactions,
-            description
+            {{ engagement_points_as_of('engagement') }} as points,
+            engagement.interactions,
+            engagement.description
         from engagement
         offset 0  -- noqa: AM09
     ) as decayed
