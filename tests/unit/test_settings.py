@@ -130,3 +130,20 @@ def test_embedded_server_settings_refuse_what_would_reach_the_command_line(tmp_p
 
     with pytest.raises(ConfigError, match="embedded.server_settings"):
         load_config.__wrapped__(path)
+
+
+def test_transform_threads_reach_the_dbt_profile(tmp_path: Path, monkeypatch):
+    from leadflow.transform.dbt_tasks import _profile_config
+
+    path = tmp_path / "leadflow.yml"
+    path.write_text("transform:\n  threads: 5\n")
+    monkeypatch.setenv("LEADFLOW_CONFIG", str(path))
+    load_config.cache_clear()
+    try:
+        assert _profile_config().profile_mapping.profile_args["threads"] == 5
+    finally:
+        load_config.cache_clear()
+    assert load_config.__wrapped__(tmp_path / "absent.yml").transform.threads == 3  # the default
+    path.write_text("transform:\n  threads: 0\n")
+    with pytest.raises(ConfigError, match="transform.threads"):
+        load_config.__wrapped__(path)

@@ -34,11 +34,12 @@ def _profile_config() -> Any:
     from cosmos import ProfileConfig
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
+    config = load_config()
     return ProfileConfig(
         profile_name="leadflow",
         target_name="airflow",
         profile_mapping=PostgresUserPasswordProfileMapping(
-            conn_id=load_config().warehouse.conn_id, profile_args={"schema": "public", "threads": 2}
+            conn_id=config.warehouse.conn_id, profile_args={"schema": "public", "threads": config.transform.threads}
         ),
     )
 
