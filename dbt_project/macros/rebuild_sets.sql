@@ -43,7 +43,9 @@
     their 1.9 M rows cost a third less by index; `offset 0` keeps each one a lookup. Why contact
     order: ordered by the rebuild set's contact_id (which the planner sees), a window or aggregate
     per contact sorts each contact's few rows in memory (incremental sort) instead of every row on
-    disk. A first or full build reads them all. -#}
+    disk. A first or full build reads them all. Golden contacts' only (is_golden_contact()): an
+    anonymous visitor's rows are deleted as its contact is redone (the window's settings name
+    this, so the first build that filters redoes every contact). -#}
 {% macro window_interactions(window, columns) -%}
     {%- set counted -%}
         {{ window["interactions_filter"] }}
@@ -54,7 +56,11 @@
     select
         rebuilt.contact_id,
         interactions.{{ columns | join(',\n        interactions.') }}
-    from (select r.contact_id from {{ rebuild_set() }} as r order by r.contact_id) as rebuilt
+    from (
+        select r.contact_id from {{ rebuild_set() }} as r
+        where {{ is_golden_contact('r.contact_id') }}
+        order by r.contact_id
+    ) as rebuilt
     cross join lateral (
         select interactions.{{ columns | join(', interactions.') }}
         from {{ ref('fct_interactions') }} as interactions
@@ -71,6 +77,7 @@
     where
         interactions.contact_id is not null
         and {{ counted }}
+        and {{ is_golden_contact('interactions.contact_id') }}
     {%- endif %}
 {%- endmacro %}
 
@@ -234,6 +241,7 @@
     {%- set settings = {
         "engagement_lookback_days": var("scoring")["engagement_lookback_days"],
         "cap_periods_from": "2001-01-01",
+        "contacts": "golden",
     } -%}
     {{ return({
         "rules": [ref('score_engagement_rules')],
@@ -248,6 +256,7 @@
     {%- set settings = {
         "lookback_days": var("interests")["lookback_days"],
         "half_life_days": var("interests")["half_life_days"],
+        "contacts": "golden",
     } -%}
     {{ return({
         "rules": [ref('interest_taxonomy')],

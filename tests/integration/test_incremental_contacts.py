@@ -63,6 +63,17 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
         "select o.contact_id, split_part(o.source_record_id, ':', 2) from marts.contact_origins o"
         " where o.origin_type = 'cookie' and o.source_system = 'web' order by o.contact_id limit 1"
     ).fetchone()
+    # an anonymous visitor (a cookie that never filled a form) with recent visits showing
+    # interests fills one now: its visits start to count for a golden contact
+    anonymous = conn.execute(
+        "select f.contact_id, split_part(o.source_record_id, ':', 2) from marts.fct_interactions f"
+        " join intermediate.int_contact_origins_current c on c.contact_id = f.contact_id"
+        " join intermediate.int_identity_origins o on o.origin_key = c.origin_key"
+        " where f.direction = 'inbound' and f.interests is not null and f.occurred_at > '2026-08-01'"
+        " and o.origin_type = 'cookie'"
+        " and not exists (select from marts.dim_contacts d where d.contact_id = f.contact_id)"
+        " order by f.contact_id limit 1"
+    ).fetchone()
     # a recent click of somebody else's, re-sent with the email of a second person: it leaves the
     # first (whom nothing else changes) for the second
     left, left_interaction = conn.execute(
@@ -104,6 +115,10 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
             {"source_system": "fair", "source_record_id": "F-2", "updated_at": "2026-11-01T10:00:00Z",
              "email": "neu.person@fresh-start.example", "first_name": "Neu", "last_name": "Person",
              "company": "Fresh Start AG", "email_opt_in": "true"},
+            # the anonymous visitor's cookie, now with an email
+            {"source_system": "fair", "source_record_id": "F-3", "updated_at": "2026-11-01T10:30:00Z",
+             "email": "anna.nym@visitor.example", "cookie_id": anonymous[1], "first_name": "Anna",
+             "last_name": "Nym", "email_opt_in": "true"},
         ],
     )  # fmt: skip
     write_feed_file(
@@ -137,6 +152,7 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
         "left": left,
         "joined": joined[0],
         "moved": f"email:{left_interaction}",
+        "anonymous": anonymous[0],
     }
 
 
@@ -154,6 +170,10 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     drop.mkdir()
     with psycopg.connect(fresh_database.url()) as conn:
         concerned = _day_of_changes(conn, drop)
+        # scores and interests are the golden contacts': an anonymous visitor has none
+        for scored in ("intermediate.int_contact_engagement_points", "marts.contact_interests"):
+            rows = conn.execute(f"select count(*) from {scored} where contact_id = %s", (concerned["anonymous"],))
+            assert rows.fetchone()[0] == 0, scored
     land_folder(fresh_database, drop)
     written = _dbt(fresh_database, target, "build")
     assert 0 < written["dim_contacts"] < contacts / 5, written  # a few contacts, not all of them
@@ -175,6 +195,10 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     assert fair["F-1"] in (concerned["merged"], concerned["merged_other"])  # one of the two
     assert (concerned["merged"] in dim) != (concerned["merged_other"] in dim)  # the other merged into it
     assert dim[fair["F-2"]][0] == "Fresh Start AG"
+    with psycopg.connect(fresh_database.url()) as conn:  # the visitor's visits count now
+        for scored in ("intermediate.int_contact_engagement_points", "marts.contact_interests"):
+            rows = conn.execute(f"select count(*) from {scored} where contact_id = %s", (fair["F-3"],))
+            assert rows.fetchone()[0] > 0, scored
     moved = table_rows(fresh_database, "marts.fct_interactions", "interaction_key")
     assert [row[3] for row in moved if row[0] == concerned["moved"]] == [concerned["joined"]]  # re-resolved
 

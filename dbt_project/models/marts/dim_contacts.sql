@@ -71,7 +71,7 @@ contacts as (
     inner join origins on current_contacts.origin_key = origins.origin_key
     where {{ in_rebuild_set('current_contacts.contact_id') }}
     group by current_contacts.contact_id
-    having bool_or(origins.origin_type = 'record' or origins.email is not null)
+    having bool_or({{ is_known_origin('origins') }})
 ),
 
 best_values as (
