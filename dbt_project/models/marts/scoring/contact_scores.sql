@@ -127,4 +127,7 @@ select
     ) as engagement_percentile,
     marketing_area,
     {{ as_of() }} as scored_at
-from banded
+-- a subquery kept apart (offset 0), so the percentile's sort carries its narrow rows, not the
+-- weights' and bands' values they were computed from (1 M contacts: a 261 MB sort on disk became
+-- 87 MB in memory, 10.1 and 11.6 s → 8.7 and 8.8 s alone)
+from (select * from banded offset 0) as banded  -- noqa: AM09
