@@ -210,27 +210,25 @@ def run_scenario(
     name: str, env: dict[str, str], database: DatabaseUrl, feed_dir: Path, day: Any, logs: Path
 ) -> Scenario:
     from leadflow.dagfactory.pipeline import DAG_ID
-    from leadflow.demo.run import PIPELINE_DAG_FILE, TRANSFERS_DAG_FILE, run_dag
+    from leadflow.demo.run import PIPELINE_DAG_FILE, TRANSFERS_DAG_FILE, DagRunRequest, run_dags
     from leadflow.transfer.definitions import load_transfers
 
     definition = next(d for d in load_transfers() if d.name == TRANSFER)
     clock = StageClock(exclude_pids={int(env["LEADFLOW_BENCH_SANDBOX_PID"])})
     started = time.perf_counter()
-    print(f"\n[{name}] pipeline as of {day:%Y-%m-%d} on {feed_dir}", flush=True)
+    print(f"\n[{name}] pipeline, then transfer {TRANSFER}, as of {day:%Y-%m-%d} on {feed_dir}", flush=True)
     with clock.sampling():
-        pipeline_log = logs / f"{name}-pipeline.log"
-        run_id, state = run_dag(
-            DAG_ID, env, pipeline_log, day.isoformat(), {"feed_dir": str(feed_dir)}, clock.on_task, PIPELINE_DAG_FILE
-        )
-        if state != "success":
-            raise SystemExit(f"{DAG_ID} ended {state}: see {pipeline_log}")
-        print(f"[{name}] transfer {TRANSFER}", flush=True)
-        transfer_log = logs / f"{name}-transfer.log"
-        transfer_run, state = run_dag(
-            definition.dag_id, env, transfer_log, day.isoformat(), None, clock.on_task, TRANSFERS_DAG_FILE
-        )
-        if state != "success":
-            raise SystemExit(f"{definition.dag_id} ended {state}: see {transfer_log}")
+        # what `leadflow run` runs: the pipeline, then the transfer, in one Airflow process
+        log = logs / f"{name}.log"
+        runs = [
+            DagRunRequest(DAG_ID, PIPELINE_DAG_FILE, {"feed_dir": str(feed_dir)}, gate=True),
+            DagRunRequest(definition.dag_id, TRANSFERS_DAG_FILE),
+        ]
+        pipeline, transfer = run_dags(runs, env, log, day.isoformat(), clock.on_task)
+        for run in (pipeline, transfer):
+            if run.state != "success":
+                raise SystemExit(f"a run ended {run.state}: see {log}")
+        run_id, transfer_run = pipeline.run_id, transfer.run_id
     wall = time.perf_counter() - started
     with psycopg.connect(database.url()) as conn:
         landed = conn.execute("select coalesce(sum(fetched), 0) from ops.loads where airflow_run_id = %s", (run_id,))
@@ -238,7 +236,7 @@ def run_scenario(
         sent = conn.execute(
             "select coalesce(sum(sent), 0) from ops.transfer_runs where airflow_run_id = %s", (transfer_run,)
         ).fetchone()[0]
-    return Scenario(name, wall, clock, run_id, landed_rows, int(sent), dbt_model_seconds(pipeline_log))
+    return Scenario(name, wall, clock, run_id, landed_rows, int(sent), dbt_model_seconds(log))
 
 
 def table(scenario: Scenario, floors: dict[str, tuple[float, int]], interactions: int) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,36 +27,63 @@ TASK_RUNNING = re.compile(r"\] Task started\s")
 RUN_FINISHED = re.compile(r"DagRun Finished: .*?run_id=([^,]+),.*?state=(\w+)")
 
 
-def run_dag(
-    dag_id: str,
+@dataclass(frozen=True)
+class DagRunRequest:
+    """One DAG run of a day: the DAG, the file that defines it (parsed alone, not the whole DAGs
+    folder: seconds per run) and the run's conf."""
+
+    dag_id: str
+    dag_file: Path
+    conf: dict | None = None
+    gate: bool = False  # the runs after it need it to succeed (a day's transfers, its pipeline)
+
+
+@dataclass(frozen=True)
+class DagRunResult:
+    run_id: str  # "" when it did not run
+    state: str  # Airflow's final state, or "not run" (after a failed gate)
+    finished_s: float  # seconds from the start of the process to the run's end
+
+
+def run_dags(
+    runs: Sequence[DagRunRequest],
     env: dict[str, str],
     log_path: Path,
     logical_date: str,
-    conf: dict | None = None,
     on_task: Callable[[str, str, float], None] | None = None,
-    dag_file: Path | None = None,
-) -> tuple[str, str]:
-    """`airflow dags test`, full output to a log file, one progress line per task on the terminal.
+) -> list[DagRunResult]:
+    """The runs one after another through Airflow's `dags test` command, all in one Airflow
+    process (leadflow.demo.dags_test: Airflow starts once, not once per DAG); the full output to a
+    log file, a line per DAG and per task on the terminal. A gate that does not succeed stops the
+    runs after it.
 
     ``on_task(event, task_id, seconds)`` hears every task start ("starting", 0), the moment
-    Airflow hands it over to run ("running", 0: before it, the first task of a process waits for
+    Airflow hands it over to run ("running", 0: before it, the first task of the process waits for
     the in-process execution API to start) and its end ("end", seconds since it started), as they
     happen (the benchmark harness times its stages with it).
-    Returns (run_id, state).
+    Returns a result per run, in order.
     """
+    from leadflow.demo.dags_test import RUN_STARTING
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    run_id, state = "", "unknown"
+    results: list[DagRunResult] = []
+    began = time.monotonic()
     started: dict[str, float] = {}
     current = ""  # the task running now
-    airflow = str(Path(sys.executable).parent / "airflow")
+    starting = re.compile(re.escape(RUN_STARTING.split("{")[0]) + r"(\S+)")
+    spec = [
+        {
+            "dag_id": run.dag_id,
+            "logical_date": logical_date,
+            "conf": run.conf,
+            "dag_file": str(run.dag_file),
+            "gate": run.gate,
+        }
+        for run in runs
+    ]
     with open(log_path, "w") as log_file:
-        command = [airflow, "dags", "test", dag_id, logical_date]
-        if conf:
-            command += ["--conf", json.dumps(conf)]
-        if dag_file:  # parse that file only, not the whole DAGs folder (seconds per run)
-            command += ["--dagfile-path", str(dag_file)]
         proc = subprocess.Popen(
-            command,
+            [sys.executable, "-m", "leadflow.demo.dags_test", json.dumps(spec)],
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -64,6 +92,8 @@ def run_dag(
         assert proc.stdout is not None
         for line in proc.stdout:
             log_file.write(line)
+            if begun := starting.search(line):
+                print(f"DAG {begun.group(1)}", flush=True)
             if on_task and current and TASK_RUNNING.search(line):
                 on_task("running", current, 0.0)
             if event := TASK_EVENT.search(line):
@@ -79,17 +109,35 @@ def run_dag(
                     if on_task:
                         on_task("end", task_id, took)
             if finished := RUN_FINISHED.search(line):
-                run_id, state = finished.group(1).strip(), finished.group(2)
+                took = time.monotonic() - began
+                results.append(DagRunResult(finished.group(1).strip(), finished.group(2), took))
         proc.wait()
-    if proc.returncode != 0 and state == "success":
-        state = "failed"
-    return run_id, state
+    if proc.returncode != 0 and len(results) == len(runs) and results[-1].state == "success":
+        # the process failed after the last run's last line
+        results[-1] = DagRunResult(results[-1].run_id, "failed", results[-1].finished_s)
+    took = time.monotonic() - began
+    results += [DagRunResult("", "not run", took)] * (len(runs) - len(results))
+    return results
+
+
+# the demo's sales system misbehaves a little too: rate limits, outages, lost answers, locked rows
+DEMO_SALES_FAULTS = {"rate_429": 0.1, "rate_503": 0.05, "drop_rate": 0.05, "lock_rate": 0.03, "retry_after_s": 1}
 
 
 def run_pipeline(
     title: str, conf: dict | None = None, as_of: str | None = None, extra_env: dict[str, str] | None = None
 ) -> int:
-    """Run the pipeline DAG through Airflow and print what it did, read back from the warehouse."""
+    """Run the pipeline DAG and then every active transfer's, through Airflow in one process, and
+    print what they did, read back from the warehouse. Without AIRFLOW_CONN_LEADFLOW_SALES in the
+    environment the transfers go to the local sales sandbox (with faults on, kept in
+    .leadflow/sandbox)."""
+    import psycopg
+
+    from leadflow.demo.sales_sandbox import SalesSandbox, SandboxFaults
+    from leadflow.demo.summary import print_transfers
+    from leadflow.transfer.definitions import load_transfers
+    from leadflow.transfer.lifecycle import current_status
+
     began = datetime.now(UTC)
     t0 = time.monotonic()
     print(title)
@@ -100,58 +148,41 @@ def run_pipeline(
     logical = datetime.fromisoformat(as_of) if as_of else began
     if logical.tzinfo is None:
         logical = logical.replace(tzinfo=UTC)
-    print(f"running DAG {DAG_ID} (full log: {log_path})")
-    run_id, state = run_dag(DAG_ID, env, log_path, logical.isoformat(), conf, dag_file=PIPELINE_DAG_FILE)
-    elapsed = time.monotonic() - t0
-    print_summary(database, since=began, run_id=run_id, state=state, elapsed_s=elapsed, log_path=log_path)
-    if state != "success":
-        tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-40:])
-        print(f"\nThe run ended {state}. Last lines of the log:\n{tail}", file=sys.stderr)
-        return 1
-    return run_active_transfers(env, database, logical, began)
-
-
-# the demo's sales system misbehaves a little too: rate limits, outages, lost answers, locked rows
-DEMO_SALES_FAULTS = {"rate_429": 0.1, "rate_503": 0.05, "drop_rate": 0.05, "lock_rate": 0.03, "retry_after_s": 1}
-
-
-def run_active_transfers(env: dict[str, str], database: DatabaseUrl, logical: datetime, began: datetime) -> int:
-    """Run every active transfer's DAG after the pipeline. Without AIRFLOW_CONN_LEADFLOW_SALES in the
-    environment the transfers go to the local sales sandbox (with faults on, kept in .leadflow/sandbox)."""
-    import psycopg
-
-    from leadflow.demo.sales_sandbox import SalesSandbox, SandboxFaults
-    from leadflow.demo.summary import print_transfers
-    from leadflow.transfer.definitions import load_transfers
-    from leadflow.transfer.lifecycle import current_status
-
     with psycopg.connect(database.url()) as conn:
         active = [d for d in load_transfers() if current_status(conn, d) == "active"]
-    if not active:
-        print("\nTransfers: none active (leadflow transfer list)")
-        return 0
     sandbox = None
-    if "AIRFLOW_CONN_LEADFLOW_SALES" not in {**os.environ, **env}:
+    if active and "AIRFLOW_CONN_LEADFLOW_SALES" not in {**os.environ, **env}:
         folder = state_dir() / "sandbox"
         folder.mkdir(parents=True, exist_ok=True)
         sandbox = SalesSandbox(folder / "sales.sqlite", faults=SandboxFaults(**DEMO_SALES_FAULTS)).start()
         env = {**sandbox.connections(), **env}
-        print(f"\nsales sandbox on {sandbox.url}, faults: {DEMO_SALES_FAULTS}")
+        print(f"sales sandbox on {sandbox.url}, faults: {DEMO_SALES_FAULTS}")
         print("  (AIRFLOW_CONN_LEADFLOW_SALES in the environment sends the same transfers to a real org instead)")
-    failed = []
+    runs = [DagRunRequest(DAG_ID, PIPELINE_DAG_FILE, conf, gate=True)]
+    runs += [DagRunRequest(definition.dag_id, TRANSFERS_DAG_FILE) for definition in active]
+    then = f", then {', '.join(run.dag_id for run in runs[1:])}" if active else ""
+    print(f"running DAG {DAG_ID}{then}, in one Airflow process (full log: {log_path})")
     try:
-        for definition in active:
-            log_path = state_dir() / "logs" / f"transfer-{definition.name}-{began:%Y%m%dT%H%M%S}.log"
-            print(f"running DAG {definition.dag_id} (full log: {log_path})")
-            _, state = run_dag(definition.dag_id, env, log_path, logical.isoformat(), dag_file=TRANSFERS_DAG_FILE)
-            if state != "success":
-                failed.append(definition.name)
+        before_runs = time.monotonic() - t0
+        pipeline, *transfers = run_dags(runs, env, log_path, logical.isoformat())
+        elapsed = before_runs + pipeline.finished_s
+        print_summary(
+            database, since=began, run_id=pipeline.run_id, state=pipeline.state, elapsed_s=elapsed, log_path=log_path
+        )
+        if pipeline.state != "success":
+            tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-40:])
+            print(f"\nThe run ended {pipeline.state}. Last lines of the log:\n{tail}", file=sys.stderr)
+            return 1
+        if not active:
+            print("\nTransfers: none active (leadflow transfer list)")
+            return 0
         print_transfers(database, began, sandbox.stats if sandbox else None, sandbox.leads() if sandbox else None)
     finally:
         if sandbox is not None:
             sandbox.stop()
+    failed = [definition.name for definition, run in zip(active, transfers, strict=True) if run.state != "success"]
     if failed:
-        print(f"\ntransfers that did not succeed: {', '.join(failed)} (see their logs)", file=sys.stderr)
+        print(f"\ntransfers that did not succeed: {', '.join(failed)} (see the log)", file=sys.stderr)
         return 1
     return 0
 

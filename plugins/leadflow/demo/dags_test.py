@@ -1,0 +1,49 @@
+"""Several DAG runs through Airflow's own `dags test` command, one after another in one process.
+
+`python -m leadflow.demo.dags_test RUNS_JSON`, where RUNS_JSON is a list of
+``{"dag_id", "logical_date", "conf", "dag_file", "gate"}``. Each run is exactly what
+`airflow dags test DAG_ID DATE --conf … --dagfile-path …` does (the same parser and command
+function); what the process pays once instead of once per DAG is Airflow's start-up: its imports
+and the in-process execution API the first task waits for (about 6 s a process on 2 cores).
+A gate that does not succeed stops the runs after it (a day's transfers must not follow a failed
+pipeline); a run that is no gate does not (one transfer failing leaves the others to run). The
+exit code is 1 when any run did not succeed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+# a line per run before it starts, for whoever reads the output (leadflow.demo.run.run_dags)
+RUN_STARTING = "leadflow dags test: starting dag_id={dag_id}"
+
+
+def main(argv: list[str]) -> int:
+    from airflow.cli import cli_parser
+    from airflow.configuration import write_default_airflow_configuration_if_needed
+
+    runs = json.loads(argv[0])
+    write_default_airflow_configuration_if_needed()  # as the `airflow` command does first
+    parser = cli_parser.get_parser()
+    code = 0
+    for run in runs:
+        command = ["dags", "test", run["dag_id"], run["logical_date"]]
+        if run.get("conf"):
+            command += ["--conf", json.dumps(run["conf"])]
+        if run.get("dag_file"):  # parse that file only, not the whole DAGs folder
+            command += ["--dagfile-path", run["dag_file"]]
+        print(RUN_STARTING.format(dag_id=run["dag_id"]), flush=True)
+        args = parser.parse_args(command)
+        try:
+            args.func(args)
+        except SystemExit as failed:  # the command's "DagRun failed"
+            code = 1
+            if run.get("gate"):
+                print(f"leadflow dags test: {run['dag_id']} did not succeed ({failed}); later runs skipped", flush=True)
+                break
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
