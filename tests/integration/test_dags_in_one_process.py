@@ -67,3 +67,8 @@ def test_runs_follow_each_other_in_one_process_and_a_failed_gate_stops_the_rest(
     assert len(re.findall(r"Returned value was: (\d+)", text)) == 2
     assert events.count(("starting", "work")) == 4 and events.count(("end", "work")) == 4
     assert text.count("leadflow dags test: starting dag_id=") == 4
+
+    # a run after a failed one that is no gate keeps its own state (the process exits 1 for the
+    # failure, which must not be charged to the last run)
+    again = run_dags(runs[1:3], dags_folder, tmp_path / "again.log", "2026-11-02T00:00:00+00:00")
+    assert [result.state for result in again] == ["failed", "success"]

@@ -112,8 +112,9 @@ def run_dags(
                 took = time.monotonic() - began
                 results.append(DagRunResult(finished.group(1).strip(), finished.group(2), took))
         proc.wait()
-    if proc.returncode != 0 and len(results) == len(runs) and results[-1].state == "success":
-        # the process failed after the last run's last line
+    if proc.returncode != 0 and len(results) == len(runs) and all(r.state == "success" for r in results):
+        # every run reported success, yet the process failed: after the last run's last line
+        # (a failed run that is no gate explains the exit code by itself)
         results[-1] = DagRunResult(results[-1].run_id, "failed", results[-1].finished_s)
     took = time.monotonic() - began
     results += [DagRunResult("", "not run", took)] * (len(runs) - len(results))
