@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import sys
 
-# a line per run before it starts, for whoever reads the output (leadflow.demo.run.run_dags)
-RUN_STARTING = "leadflow dags test: starting dag_id={dag_id}"
+# a line per run before it starts, this and the DAG id, for whoever reads the output
+# (leadflow.demo.run.run_dags)
+RUN_STARTING = "leadflow dags test: starting dag_id="
 
 
 def main(argv: list[str]) -> int:
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> int:
             command += ["--conf", json.dumps(run["conf"])]
         if run.get("dag_file"):  # parse that file only, not the whole DAGs folder
             command += ["--dagfile-path", run["dag_file"]]
-        print(RUN_STARTING.format(dag_id=run["dag_id"]), flush=True)
+        print(f"{RUN_STARTING}{run['dag_id']}", flush=True)
         args = parser.parse_args(command)
         try:
             args.func(args)

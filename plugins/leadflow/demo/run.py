@@ -70,7 +70,6 @@ def run_dags(
     began = time.monotonic()
     started: dict[str, float] = {}
     current = ""  # the task running now
-    starting = re.compile(re.escape(RUN_STARTING.split("{")[0]) + r"(\S+)")
     spec = [
         {
             "dag_id": run.dag_id,
@@ -92,8 +91,8 @@ def run_dags(
         assert proc.stdout is not None
         for line in proc.stdout:
             log_file.write(line)
-            if begun := starting.search(line):
-                print(f"DAG {begun.group(1)}", flush=True)
+            if line.startswith(RUN_STARTING):
+                print(f"DAG {line.removeprefix(RUN_STARTING).strip()}", flush=True)
             if on_task and current and TASK_RUNNING.search(line):
                 on_task("running", current, 0.0)
             if event := TASK_EVENT.search(line):
