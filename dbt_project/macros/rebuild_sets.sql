@@ -12,8 +12,9 @@
 {%- endmacro %}
 
 {#- pre-hook: `query` (its columns: `key`, contact_id by default) into the table, on an
-    incremental build (a first or full build takes every row and reads no table: the table is empty
-    then, for the post-hook that deletes by it, contact_rebuild_post_hook(from_rebuild_set=true)) -#}
+    incremental build, where the incremental strategy rebuild_set deletes by it
+    (macros/contact_changes.sql); a first or full build takes every row and reads no table: the
+    table is empty then, for hooks that read it -#}
 {% macro rebuild_set_pre_hook(query, key=['contact_id']) -%}
     {%- if is_incremental() %}
         create temporary table {{ rebuild_set() }} on commit drop as
