@@ -103,14 +103,19 @@
 {%- endmacro %}
 
 {#- the contacts logged since this model's last build: by the log's build, and by the models
-    named in `upstream` (for their own reasons) -#}
-{% macro contacts_to_rebuild(upstream=[]) -%}
+    named in `upstream` (for their own reasons). `visits`: with the contacts whose only change is a
+    cookie's visit ('visited': its timestamps moved, nothing it supplies), for a model that shows
+    the origins' timestamps; fct_interactions logs the contacts of new interactions apart. -#}
+{% macro contacts_to_rebuild(upstream=[], visits=false) -%}
     select changes.contact_id
     from {{ ref('int_contact_changes') }} as changes
     where
         changes.change_sequence > {{ consumed_sequence() }}
         and changes.contact_id is not null
         and changes.logged_by in ('int_contact_changes'{% for model in upstream %}, '{{ model }}'{% endfor %})
+        {%- if not visits %}
+        and changes.reason <> 'visited'
+        {%- endif %}
 {%- endmacro %}
 
 {#- the filter of a build's rows: every contact (a full build, no watermark, a changed seed), or

@@ -101,7 +101,8 @@
             on key_values.origin_key = holders.origin_key
     )
 
-    {{ contacts_to_rebuild(upstream=upstream) }}
+    {#- (with the visits: it shows the origins' first_seen_at and updated_at) #}
+    {{ contacts_to_rebuild(upstream=upstream, visits=true) }}
 
     union all
 

@@ -4,6 +4,7 @@ incremental build rebuilds only the contacts concerned and gives the rows a full
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -41,7 +42,25 @@ def _dbt(database: DatabaseUrl, target: Path, *args: str) -> dict[str, int]:
     return dbt_rows_written(database, target, *args, as_of="2026-11-02T00:00:00+00:00")
 
 
-def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
+def _name_a_cookie_without_email(feed: Path) -> str:
+    """A partner record naming a generated cookie that never filled a form, before the first build:
+    the cookie is then an origin of a known contact that supplies no email. Returns the cookie."""
+    import csv
+
+    with open(feed / "web__interactions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with_email = {row["cookie_id"] for row in rows if row["email"]}
+    cookie = min(row["cookie_id"] for row in rows if row["cookie_id"] not in with_email)
+    write_feed_file(
+        feed / "partner__contacts.csv",
+        "contacts",
+        [{"source_system": "partner", "source_record_id": "P-1", "updated_at": "2026-10-01T09:00:00Z",
+          "email": "cookie.owner@known.example", "cookie_id": cookie, "first_name": "Cora", "last_name": "Kie"}],
+    )  # fmt: skip
+    return cookie
+
+
+def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> dict[str, str]:
     """Feed files with one of each kind of change; returns the contacts concerned."""
     (merged, merged_email), (merged_other, merged_phone) = bridge_candidates(conn)
     # a CRM record that lands again with a new company and job title
@@ -140,6 +159,9 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
         [
             {"source_system": "web", "source_interaction_id": "DAY-4", "occurred_at": "2026-11-01T11:00:00Z",
              "interaction_type": "web_visit", "cookie_id": cookie[1], "content_url": "/pricing"},
+            # the known contact's cookie without an email visits again: only its timestamps move
+            {"source_system": "web", "source_interaction_id": "DAY-5", "occurred_at": "2026-11-01T11:30:00Z",
+             "interaction_type": "web_visit", "cookie_id": named_cookie, "content_url": "/pricing"},
         ],
     )  # fmt: skip
     return {
@@ -153,11 +175,13 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path) -> dict[str, str]:
         "joined": joined[0],
         "moved": f"email:{left_interaction}",
         "anonymous": anonymous[0],
+        "named_cookie": f"cookie:{named_cookie}",
     }
 
 
 def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would(fresh_database, tmp_path):
     Generator(300, seed=5).write(tmp_path / "feed", progress=False)
+    named_cookie = _name_a_cookie_without_email(tmp_path / "feed")
     land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
     _dbt(fresh_database, target, "build")
@@ -169,7 +193,7 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     drop = tmp_path / "drop"
     drop.mkdir()
     with psycopg.connect(fresh_database.url()) as conn:
-        concerned = _day_of_changes(conn, drop)
+        concerned = _day_of_changes(conn, drop, named_cookie)
         # scores and interests are the golden contacts': an anonymous visitor has none
         for scored in ("intermediate.int_contact_engagement_points", "marts.contact_interests"):
             rows = conn.execute(f"select count(*) from {scored} where contact_id = %s", (concerned["anonymous"],))
@@ -199,6 +223,22 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
         for scored in ("intermediate.int_contact_engagement_points", "marts.contact_interests"):
             rows = conn.execute(f"select count(*) from {scored} where contact_id = %s", (fair["F-3"],))
             assert rows.fetchone()[0] > 0, scored
+    with psycopg.connect(fresh_database.url()) as conn:
+        # the cookie that only visited: logged as such, and shown with the visit's time
+        owner, updated_at = conn.execute(
+            "select contact_id, updated_at from marts.contact_origins where source_record_id = %s",
+            (concerned["named_cookie"],),
+        ).fetchone()
+        reasons = conn.execute(
+            "select reason from intermediate.int_contact_changes where contact_id = %s"
+            " and logged_by = 'int_contact_changes' and change_sequence > 1",
+            (owner,),
+        ).fetchall()
+        last_interaction = conn.execute(
+            "select last_interaction_at from marts.dim_contacts where contact_id = %s", (owner,)
+        ).fetchone()[0]
+    assert reasons == [("visited",)], reasons
+    assert updated_at == last_interaction == datetime(2026, 11, 1, 11, 30, tzinfo=UTC)
     moved = table_rows(fresh_database, "marts.fct_interactions", "interaction_key")
     assert [row[3] for row in moved if row[0] == concerned["moved"]] == [concerned["joined"]]  # re-resolved
 

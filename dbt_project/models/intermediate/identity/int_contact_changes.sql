@@ -2,7 +2,11 @@
     build appends, under a new change_sequence, the contacts
     - the id ledger moved an origin to or from since the last build (added, merged, split),
     - of an origin that loads since the last build touched: a source record landed again (a new
-      version, or the same one re-sent), a cookie with new interactions. The loads are those not
+      version, or the same one re-sent), a cookie with new interactions ('landed'); but 'visited'
+      where the only such origins are cookies that hold no email and whose new interactions name
+      none: those moved only the cookie's first_seen_at and updated_at, which contact_origins
+      shows, while it supplies no attribute, key or address (macros/contact_changes.sql:
+      contacts_to_rebuild(visits=true)). The loads are those not
       seen yet that finished since the newest one seen (less vars.fct_interactions_margin_minutes,
       for loads that were committing meanwhile), as fct_interactions takes them; each load read
       gets a row of its own (contact_id null, load_id);
@@ -17,6 +21,7 @@
 {#- (staging is read on incremental runs only) -#}
 -- depends_on: {{ ref('stg_feed__contacts') }}
 -- depends_on: {{ ref('stg_feed__interactions') }}
+-- depends_on: {{ ref('int_identity_origins') }}
 {{
     config(
         materialized="incremental",
@@ -87,7 +92,8 @@ current_contacts as (
     landed_origins as (
         select
             contacts.source_system || ':' || contacts.source_record_id as origin_key,
-            contacts.load_id
+            contacts.load_id,
+            false as visit_only
         from {{ ref('stg_feed__contacts') }} as contacts
         where
             contacts.load_id = any(array(select new_loads.load_id from new_loads))
@@ -97,7 +103,8 @@ current_contacts as (
 
         select
             interactions.source_system || ':cookie:' || interactions.cookie_id as origin_key,
-            interactions.load_id
+            interactions.load_id,
+            interactions.email is null as visit_only
         from {{ ref('stg_feed__interactions') }} as interactions
         where
             interactions.load_id = any(array(select new_loads.load_id from new_loads))
@@ -127,13 +134,19 @@ current_contacts as (
 
         union all
 
-        -- an origin landed again
+        -- an origin landed again: 'visited' for a cookie without an email, none in its new
+        -- interactions either (one that holds an email: its updated_at may decide which origin's
+        -- email survives)
         select
             current_contacts.contact_id,
-            'landed' as reason,
+            case
+                when landed_origins.visit_only and origins.email is null then 'visited' else 'landed'
+            end as reason,
             cast(null as uuid) as load_id
         from landed_origins
         inner join current_contacts on landed_origins.origin_key = current_contacts.origin_key
+        left join {{ ref('int_identity_origins') }} as origins
+            on landed_origins.visit_only and landed_origins.origin_key = origins.origin_key
     ),
 
     loads_read as (
@@ -167,7 +180,7 @@ current_contacts as (
 {% endif %}
 
 contacts as (
-    -- each contact once, under its first reason
+    -- each contact once, under its first reason (landed before visited)
     select distinct on (contact_id)
         contact_id,
         reason,
