@@ -132,12 +132,9 @@
     after the build, when the table exists; on a full build they log and delete nothing, as every
     row was written by it). `log_own_for`: the models downstream that need the contacts this one
     rebuilt for reasons of its own (each names this one in its `upstream`, and depends on it, so
-    their transactions do not overlap). `from_rebuild_set`: the model's rebuild set
-    (macros/rebuild_sets.sql) holds every contact it redoes, the logged ones included, and its
-    incremental strategy, rebuild_set (below), deleted their rows: no step 2. -#}
-{% macro contact_rebuild_post_hook(
-    rules=[], upstream=[], log_own_for=[], settings=none, from_rebuild_set=false
-) -%}
+    their transactions do not overlap). A model whose incremental strategy is rebuild_set (below)
+    deleted the rows of every contact it redoes already: no step 2. -#}
+{% macro contact_rebuild_post_hook(rules=[], upstream=[], log_own_for=[], settings=none) -%}
     {%- set hooks = [] -%}
     {%- if log_own_for -%}
         {#- 1. contacts rebuilt for a reason of this model's own (a seed changed, a change in a
@@ -147,13 +144,7 @@
     {#- 2. the rows of redone contacts that have none now (merged into another, no longer a
            contact, nothing left to count); delete+insert replaced the others (every previous
            row when everything was rebuilt) -#}
-    {%- if from_rebuild_set -%}
-        {%- if execute and config.get("incremental_strategy") != "rebuild_set" -%}
-            {%- do exceptions.raise_compiler_error(
-                this.name ~ ": from_rebuild_set needs incremental_strategy=\"rebuild_set\""
-            ) -%}
-        {%- endif -%}
-    {%- else -%}
+    {%- if config.get("incremental_strategy") != "rebuild_set" -%}
         {%- set redone = everything_changed(rules, settings)
             ~ " or contact_id in (" ~ contacts_to_rebuild(upstream) ~ ")" -%}
         {%- do hooks.append(

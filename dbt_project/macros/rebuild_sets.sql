@@ -271,7 +271,7 @@
 {#- the post-hook of a windowed model: its watermark holds the hash of the window's rules and settings -#}
 {% macro window_rebuild_post_hook(window) -%}
     {{ contact_rebuild_post_hook(
-        rules=window["rules"], upstream=['fct_interactions'], settings=window["settings"], from_rebuild_set=true
+        rules=window["rules"], upstream=['fct_interactions'], settings=window["settings"]
     ) }}
 {%- endmacro %}
 

@@ -14,7 +14,7 @@
         indexes=[{'columns': ['contact_id']}, {'columns': ['address']}],
         pre_hook="{{ rebuild_set_pre_hook(logged_contacts_rebuild(upstream=['int_contact_addresses'])) }}",
         post_hook=[
-            "{{ contact_rebuild_post_hook(upstream=['int_contact_addresses'], from_rebuild_set=true) }}",
+            "{{ contact_rebuild_post_hook(upstream=['int_contact_addresses']) }}",
             "{{ ensure_contract_checks() }}",
         ],
     )
