@@ -10,6 +10,10 @@ security. Applied by the pipeline after every dbt build (idempotent) and by ``le
   area — the golden contact's ``marketing_area``; a row about a contact (or an account) follows it
   through ``marts.dim_contacts``, itself filtered, so anonymous interactions stay hidden. A table with
   no area (``campaign_attribution``) is visible to all-area roles only.
+- Marts computed when read (views over intermediate tables, e.g. ``contact_interests``) cannot lean
+  on the policies, as BI roles read no intermediate table: they run as their owner and filter their
+  rows for the reader with the same rules (``dbt_project/macros/bi_access.sql``); they are security
+  barrier views, which is how they are told apart here. Every other marts view runs as its reader.
 - Fail-closed across dbt rebuilds: dbt replaces a table on every build, which drops its policy and
   grants. New marts tables are granted to ``bi_role`` by default (it sees everything anyway); area
   roles are granted a table only here, after its policy exists — in between they get "permission
@@ -36,6 +40,7 @@ POLICY = "leadflow_marketing_area"
 SETUP = """
 create schema if not exists marts;
 create schema if not exists ops;
+-- (dbt creates it too, the same, for the views that filter by it: dbt_project/macros/bi_access.sql)
 create table if not exists ops.bi_access (
     role_name text not null,
     marketing_area text not null,  -- '*': every area
@@ -56,6 +61,7 @@ class AccessReport:
     roles: list[str]
     tables: list[str]
     closed_to_areas: list[str]  # tables with no area: all-area roles only
+    self_filtering_views: list[str]  # views computed when read, which filter by area themselves
 
 
 def _roles(access: AccessConfig) -> list[str]:
@@ -152,17 +158,31 @@ def apply_access(conn: psycopg.Connection, access: AccessConfig) -> AccessReport
                 )
             )
             conn.execute(sql.SQL("grant select on {} to {}").format(target, role_list))
-        # views would run as their owner, past the policies: make them run as the reader
-        for (view,) in conn.execute(
-            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        # views would run as their owner, past the policies: make them run as the reader; but a
+        # security barrier view reads intermediate tables (a mart computed when read) and filters
+        # its rows for the reader itself (dbt_project/macros/bi_access.sql): it runs as its owner
+        self_filtering = []
+        for view, is_barrier in conn.execute(
+            "select c.relname, coalesce('security_barrier=true' = any(c.reloptions), false)"
+            " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
             " where n.nspname = 'marts' and c.relkind = 'v'"
         ).fetchall():
-            conn.execute(sql.SQL("alter view {} set (security_invoker = true)").format(sql.Identifier("marts", view)))
-    report = AccessReport(roles=roles, tables=sorted(tables), closed_to_areas=closed)
+            target = sql.Identifier("marts", view)
+            if is_barrier:
+                conn.execute(sql.SQL("alter view {} reset (security_invoker)").format(target))
+                conn.execute(sql.SQL("grant select on {} to {}").format(target, role_list))
+                self_filtering.append(view)
+            else:
+                conn.execute(sql.SQL("alter view {} set (security_invoker = true)").format(target))
+    report = AccessReport(
+        roles=roles, tables=sorted(tables), closed_to_areas=closed, self_filtering_views=sorted(self_filtering)
+    )
     log.info(
-        "access: %d roles, %d marts tables under row-level security (%d visible to all-area roles only)",
+        "access: %d roles, %d marts tables under row-level security (%d visible to all-area roles only),"
+        " %d views filtering by area themselves",
         len(roles),
         len(report.tables),
         len(closed),
+        len(report.self_filtering_views),
     )
     return report

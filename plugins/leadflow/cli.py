@@ -284,6 +284,8 @@ def cmd_access(args: argparse.Namespace) -> int:
         f"{len(report.tables)} marts tables under row-level security; all-area roles only: "
         f"{', '.join(report.closed_to_areas) or 'none'}"
     )
+    if report.self_filtering_views:
+        print(f"views filtering by area themselves: {', '.join(report.self_filtering_views)}")
     return 0
 
 

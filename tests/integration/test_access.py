@@ -53,7 +53,15 @@ def _count(database: DatabaseUrl, query: str) -> int:
 
 def test_the_bi_role_reads_every_mart_and_nothing_else(secured):
     database, access = secured
-    for table in ("marts.dim_contacts", "marts.fct_interactions", "marts.campaign_attribution", "marts.dim_accounts"):
+    for table in (
+        "marts.dim_contacts",
+        "marts.fct_interactions",
+        "marts.campaign_attribution",
+        "marts.dim_accounts",
+        # views computed when read, which filter their rows themselves
+        "marts.contact_interests",
+        "marts.contact_score_reasons",
+    ):
         assert _as(database, access.bi_role, f"select count(*) from {table}") == [
             (_count(database, f"select count(*) from {table}"),)
         ]
@@ -142,3 +150,29 @@ def test_applying_again_changes_nothing_and_a_rebuilt_mart_is_closed_until_appli
     with psycopg.connect(database.url()) as conn:
         apply_access(conn, access)
     assert _as(database, emea, "select distinct marketing_area from marts.contact_scores") == [("EMEA",)]
+
+
+def test_a_role_mapped_to_no_area_reads_no_row_even_when_granted_a_mart(secured):
+    database, access = secured
+    stranger = f"{access.bi_role}_stranger"
+    marts = ("dim_contacts", "contact_interests", "contact_score_reasons")
+    with psycopg.connect(database.url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(stranger)))
+    try:
+        with psycopg.connect(database.url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("grant usage on schema marts to {}").format(sql.Identifier(stranger)))
+            conn.execute(
+                sql.SQL("grant execute on function marts.bi_areas(name) to {}").format(sql.Identifier(stranger))
+            )
+            for mart in marts:
+                conn.execute(
+                    sql.SQL("grant select on {} to {}").format(sql.Identifier("marts", mart), sql.Identifier(stranger))
+                )
+        for mart in marts:
+            assert _count(database, f"select count(*) from marts.{mart}") > 0, mart
+            # the table by its policy, the views (running as their owner) by their own filter
+            assert _as(database, stranger, f"select count(*) from marts.{mart}") == [(0,)], mart
+    finally:
+        with psycopg.connect(database.url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(stranger)))
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(stranger)))

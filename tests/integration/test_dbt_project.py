@@ -47,10 +47,10 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
             "select conrelid::regclass::text, conname from pg_constraint"
             " where connamespace = 'marts'::regnamespace and contype = 'c' order by 1, 2"
         ).fetchall()
-        held = conn.execute(
-            "select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint"
-            " where conrelid in ('marts.contact_interests'::regclass, 'marts.contact_score_reasons'::regclass)"
-            " and contype in ('u', 'c') order by 1, 2"
+        # the marts computed when read: views that filter their rows for the reader (security barriers)
+        views = conn.execute(
+            "select oid::regclass::text, relkind, reloptions from pg_class"
+            " where oid in ('marts.contact_interests'::regclass, 'marts.contact_score_reasons'::regclass) order by 1"
         ).fetchall()
         not_null = conn.execute(
             "select attname from pg_attribute where attrelid = 'marts.fct_interactions'::regclass"
@@ -82,8 +82,6 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
     assert comment and "golden contact" in comment  # docs persisted for BI tools
     assert primary_keys == [
         ("marts.campaign_attribution", "PRIMARY KEY (source_system, opportunity_id, campaign_id, model)"),
-        ("marts.contact_interests", "PRIMARY KEY (contact_id, interest)"),
-        ("marts.contact_score_reasons", "PRIMARY KEY (contact_id, rule)"),
         ("marts.contact_scores", "PRIMARY KEY (contact_id)"),
         ("marts.dim_accounts", "PRIMARY KEY (account_id)"),
         ("marts.dim_contacts", "PRIMARY KEY (contact_id)"),
@@ -94,23 +92,14 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
         ("marts.campaign_attribution", "campaign_attribution_model_check"),
         ("marts.contact_addresses", "contact_addresses_permission_check"),
         ("marts.contact_id_history", "contact_id_history_event_check"),
-        ("marts.contact_score_reasons", "contact_score_reasons_component_check"),
-        ("marts.contact_score_reasons", "contact_score_reasons_rule_kind_check"),
         ("marts.contact_scores", "contact_scores_engagement_level_check"),
         ("marts.contact_scores", "contact_scores_profile_grade_check"),
         ("marts.fct_interactions", "fct_interactions_direction_check"),
         ("marts.fct_interactions", "fct_interactions_resolved_by_check"),
     ]
-    assert held == [
-        ("marts.contact_interests", "UNIQUE (contact_id, interest_rank)"),
-        (
-            "marts.contact_score_reasons",
-            "CHECK ((component = ANY (ARRAY['profile'::text, 'engagement'::text, 'lead'::text])))",
-        ),
-        (
-            "marts.contact_score_reasons",
-            "CHECK ((rule_kind = ANY (ARRAY['profile'::text, 'engagement'::text, 'negative'::text])))",
-        ),
+    assert views == [
+        ("marts.contact_interests", "v", ["security_barrier=true"]),
+        ("marts.contact_score_reasons", "v", ["security_barrier=true"]),
     ]
     assert not_null == [("interaction_key",)]
     assert score_type == ("numeric(6,2)",)
@@ -147,6 +136,11 @@ KEPT_UNIQUE = [
     ("marts.contact_origins", "source_system, source_record_id"),
     ("marts.dim_contacts", "contact_id"),
     ("marts.lead_stage_history", "contact_id, entered_at"),
+    # the keys of the views computed when read (contact_interests, contact_score_reasons)
+    ("intermediate.int_contact_interests_weighted", "contact_id, interest"),
+    ("intermediate.int_contact_engagement_points", "contact_id, rule"),
+    ("intermediate.int_contact_profile_points", "contact_id, rule"),
+    ("intermediate.int_contact_negative_points", "contact_id, rule"),
 ]
 
 
@@ -247,21 +241,21 @@ def test_a_row_breaking_a_marts_key_or_value_list_is_refused(fresh_database, tmp
         tmp_path / "target",
         "build",
         "--select",
-        "+contact_score_reasons",
+        "+contact_scores",
         "--exclude",
         "resource_type:test",
     )
     assert built.returncode == 0, built.stdout[-3000:]
 
-    reason = "insert into marts.contact_score_reasons (contact_id, component, rule_kind, rule) values (%s, %s, %s, %s)"
+    score = "insert into marts.contact_scores (contact_id, profile_grade, engagement_level) values (%s, %s, %s)"
     with psycopg.connect(fresh_database.url(), autocommit=True) as conn:
-        conn.execute(reason, ("ctc_x", "profile", "profile", "role"))
+        conn.execute(score, ("ctc_x", "A", 1))
         with pytest.raises(psycopg.errors.UniqueViolation):
-            conn.execute(reason, ("ctc_x", "profile", "profile", "role"))
+            conn.execute(score, ("ctc_x", "B", 2))
         with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute(reason, ("ctc_x", "bonus", "profile", "other"))
+            conn.execute(score, ("ctc_y", "E", 1))
         with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute(reason, ("ctc_x", "profile", "bonus", "other"))
+            conn.execute(score, ("ctc_z", "A", 5))
 
 
 def test_staging_tests_check_each_load_before_the_build_that_reads_it(fresh_database, tmp_path):

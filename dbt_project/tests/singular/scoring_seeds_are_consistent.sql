@@ -91,6 +91,18 @@ problems as (
         negative_rules.kind not in ('interaction', 'email_domain', 'inactivity')
         or negative_rules.applies_to not in ('profile', 'engagement', 'lead')
     union all
+    -- contact_score_reasons names each contact's points by rule alone
+    select 'scoring rules: ' || named.rule || ' names rules of more than one seed' as problem
+    from (
+        select profile_rules.rule from profile_rules
+        union all
+        select engagement_rules.interaction_type as rule from engagement_rules
+        union all
+        select negative_rules.rule from negative_rules
+    ) as named
+    group by named.rule
+    having count(*) > 1
+    union all
     select
         'score_engagement_rules: half_life_days and cap_period_days must be positive for '
         || engagement_rules.interaction_type as problem

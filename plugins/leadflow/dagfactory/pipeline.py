@@ -74,7 +74,12 @@ def transform_and_validate(conn_id: str) -> list[Any]:
 
         with psycopg.connect(airflow_database_url(conn_id).url()) as conn:
             report = apply_access(conn, load_config().access)
-        return {"roles": len(report.roles), "tables": len(report.tables), "all_areas_only": report.closed_to_areas}
+        return {
+            "roles": len(report.roles),
+            "tables": len(report.tables),
+            "all_areas_only": report.closed_to_areas,
+            "self_filtering_views": report.self_filtering_views,
+        }
 
     dbt = dbt_tasks("dbt")
     dbt >> [validate_marts(), bi_access()]

@@ -9,6 +9,8 @@
     contact_interests applies. A run rebuilds the contacts of window_rebuild(interests_window())
     (macros/rebuild_sets.sql); each row says which date it was computed as of (anchored_at). -#}
 {%- set settings = interests_window()["settings"] -%}
+{#- unique (contact_id, interest): the key of contact_interests, the view by which
+    readers look contacts up -#}
 {{
     config(
         materialized="incremental",
@@ -16,7 +18,7 @@
         incremental_strategy="rebuild_set",
         unique_key="contact_id",
         on_schema_change="fail",
-        indexes=[{"columns": ["contact_id"]}],
+        indexes=[{"columns": ["contact_id", "interest"], "unique": true}],
         pre_hook="{{ rebuild_set_pre_hook(window_rebuild(interests_window())) }}",
         post_hook="{{ window_rebuild_post_hook(interests_window()) }}",
     )

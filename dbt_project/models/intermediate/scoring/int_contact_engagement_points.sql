@@ -14,6 +14,8 @@
     window_rebuild(engagement_window()) (macros/rebuild_sets.sql); each row says which date it was
     computed as of (anchored_at). -#}
 {%- set settings = engagement_window()["settings"] -%}
+{#- unique (contact_id, rule): the key of contact_score_reasons' engagement rows, the view by which
+    readers look contacts up -#}
 {{
     config(
         materialized="incremental",
@@ -21,7 +23,7 @@
         incremental_strategy="rebuild_set",
         unique_key="contact_id",
         on_schema_change="fail",
-        indexes=[{"columns": ["contact_id"]}],
+        indexes=[{"columns": ["contact_id", "rule"], "unique": true}],
         pre_hook="{{ rebuild_set_pre_hook(window_rebuild(engagement_window())) }}",
         post_hook="{{ window_rebuild_post_hook(engagement_window()) }}",
     )

@@ -7,6 +7,8 @@
     record alone (no date, no interactions), so a run rebuilds the contacts logged in
     int_contact_changes since its last build, those survivorship rebuilt for a reason of its own,
     and every contact when score_profile_rules changed. -#}
+{#- unique (contact_id, rule): the key of contact_score_reasons' profile rows, the view by which
+    readers look contacts up -#}
 {{
     config(
         materialized="incremental",
@@ -14,7 +16,7 @@
         incremental_strategy="delete+insert",
         unique_key="contact_id",
         on_schema_change="fail",
-        indexes=[{"columns": ["contact_id"]}],
+        indexes=[{"columns": ["contact_id", "rule"], "unique": true}],
         post_hook="{{ contact_rebuild_post_hook(
             rules=[ref('score_profile_rules')], upstream=['int_contact_attributes_survived']
         ) }}",
