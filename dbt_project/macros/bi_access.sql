@@ -17,28 +17,39 @@
     )
 {%- endmacro %}
 
-{#- Whether the reader of the view may see the row of a contact (an expression over its contact_id),
-    as the marts' policies decide for a table:
+{#- The rows of a CTE (not materialized, with a contact_id column) that the reader of the view may
+    see, as the marts' policies decide for a table:
     - the owner of the marts (the pipeline; dbt's models read these views as it) and superusers: all
       rows, as a table's owner is not subject to its policies;
     - a role mapped to every area ('*'): all rows;
     - a role mapped to areas: the rows of golden contacts (dim_contacts) of those areas;
     - anyone else: none.
-    The first two are computed once per query (no reference to the row). -#}
-{% macro reader_sees_contact(contact_id, contacts) -%}
-    (
-        pg_has_role(
-            current_user, (select nspowner from pg_namespace where nspname = 'marts'), 'USAGE'
-        )
-        or exists (
-            select from ops.bi_access as access
-            where access.marketing_area = '*' and pg_has_role(current_user, access.role_name, 'MEMBER')
-        )
-        or exists (
-            select from {{ contacts }} as visible
+    Two branches, each behind a condition computed once per query, so only one of them runs: a
+    condition per row (a role check, a subquery per row) kept PostgreSQL from scanning in parallel
+    and cost 4.0 s instead of 1.1 s for the 2.6 M interests at L. -#}
+{% macro rows_the_reader_sees(rows, contacts) -%}
+    select {{ rows }}.* from {{ rows }}
+    where {{ reader_sees_every_row() }}
+    union all
+    select {{ rows }}.* from {{ rows }}
+    where
+        not {{ reader_sees_every_row() }}
+        and {{ rows }}.contact_id in (
+            select visible.contact_id
+            from {{ contacts }} as visible
             inner join ops.bi_access as access on visible.marketing_area = access.marketing_area
-            where visible.contact_id = {{ contact_id }} and pg_has_role(current_user, access.role_name, 'MEMBER')
+            where pg_has_role(current_user, access.role_name, 'MEMBER')
         )
+{%- endmacro %}
+
+{% macro reader_sees_every_row() -%}
+    (
+        select
+            pg_has_role(current_user, (select nspowner from pg_namespace where nspname = 'marts'), 'USAGE')
+            or exists (
+                select from ops.bi_access as access
+                where access.marketing_area = '*' and pg_has_role(current_user, access.role_name, 'MEMBER')
+            )
     )
 {%- endmacro %}
 

@@ -136,10 +136,8 @@ KEPT_UNIQUE = [
     ("marts.contact_origins", "source_system, source_record_id"),
     ("marts.dim_contacts", "contact_id"),
     ("marts.lead_stage_history", "contact_id, entered_at"),
-    # the keys of the views computed when read (contact_interests, contact_score_reasons)
-    ("intermediate.int_contact_interests_weighted", "contact_id, interest"),
-    ("intermediate.int_contact_engagement_points", "contact_id, rule"),
-    ("intermediate.int_contact_profile_points", "contact_id, rule"),
+    # a key of contact_score_reasons (a view computed when read) where it costs no upkeep: a table
+    # built whole (the incremental ones are unique by their group by)
     ("intermediate.int_contact_negative_points", "contact_id, rule"),
 ]
 

@@ -5,8 +5,8 @@
     - inactivity: no inbound interaction for match_value days (since the last one, or since the
       contact was first seen): points for every further per_days, down to cap_points.
     applies_to says which score takes the points: profile, engagement or lead (after combining). -#}
-{#- unique (contact_id, rule): the key of contact_score_reasons' negative rows, the view by which
-    readers look contacts up -#}
+{#- unique (contact_id, rule), the key of contact_score_reasons' negative rows (a view of it), and
+    its index for lookups by contact: built whole, the table pays nothing for it but the index -#}
 {{
     config(
         indexes=[{"columns": ["contact_id", "rule"], "unique": true}],

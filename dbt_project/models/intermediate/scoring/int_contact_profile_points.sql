@@ -7,8 +7,10 @@
     record alone (no date, no interactions), so a run rebuilds the contacts logged in
     int_contact_changes since its last build, those survivorship rebuilt for a reason of its own,
     and every contact when score_profile_rules changed. -#}
-{#- unique (contact_id, rule): the key of contact_score_reasons' profile rows, the view by which
-    readers look contacts up -#}
+{#- (contact_id, rule) is the key of contact_score_reasons' profile rows (a view of it): one row
+    per contact and criterion, whose rules are its tiers (and rule names unique in the seed). No
+    unique index for it: an incremental run deletes and inserts rows of the same keys in one
+    transaction, and a unique index then visits the deleted row of every key inserted again. -#}
 {{
     config(
         materialized="incremental",
@@ -16,7 +18,7 @@
         incremental_strategy="delete+insert",
         unique_key="contact_id",
         on_schema_change="fail",
-        indexes=[{"columns": ["contact_id", "rule"], "unique": true}],
+        indexes=[{"columns": ["contact_id"]}],
         post_hook="{{ contact_rebuild_post_hook(
             rules=[ref('score_profile_rules')], upstream=['int_contact_attributes_survived']
         ) }}",
