@@ -10,3 +10,14 @@
         as numeric(10, 2)
     )
 {%- endmacro %}
+
+{#- An interest's weight as of the run's logical date (double precision, unrounded):
+    int_contact_interests_weighted computes it as of anchored_at and it decays since by
+    0.5 ^ (days / vars.interests.half_life_days). contact_interests shows it (rounded to its
+    contract's four places); dim_accounts ranks accounts' interests by it. `row`: the rows' alias. -#}
+{% macro interest_weight_as_of(row) -%}
+    {{ row }}.weight * power(
+        0.5,
+        {{ days_between(row ~ ".anchored_at", as_of()) }} / {{ var("interests")["half_life_days"] }}
+    )
+{%- endmacro %}

@@ -36,12 +36,7 @@ decayed as not materialized (
         weighted.interest,
         taxonomy.name as interest_name,
         taxonomy.category,
-        cast(
-            weighted.weight * power(
-                0.5,
-                {{ days_between("weighted.anchored_at", as_of()) }} / {{ var("interests")["half_life_days"] }}
-            ) as numeric(10, 4)
-        ) as weight,
+        cast({{ interest_weight_as_of('weighted') }} as numeric(10, 4)) as weight,
         weighted.interactions,
         weighted.last_seen_at,
         weighted.interest_rank,
