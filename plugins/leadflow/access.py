@@ -69,18 +69,24 @@ def _roles(access: AccessConfig) -> list[str]:
 
 
 def _visible(areas: sql.Composable, table: str, columns: set[str]) -> tuple[sql.Composable, bool]:
-    """The policy's condition for a table, and whether rows can belong to an area at all."""
-    every = sql.SQL("{} = any({})").format(sql.Literal(ALL_AREAS), areas)
+    """The policy's condition for a table, and whether rows can belong to an area at all.
+
+    The reader's areas are scalar subqueries, computed once per query: called in the condition
+    itself, ``marts.bi_areas`` (a security definer function, never inlined) ran once or twice per
+    row, and a full read by a BI role took 10-30 times the owner's (at L, the area role counting
+    ``fct_interactions`` 52.8 s → 1.8 s, ``dim_contacts`` 7.2 s → 0.2 s)."""
+    every = sql.SQL("(select {} = any({}))").format(sql.Literal(ALL_AREAS), areas)
+    once = sql.SQL("(select {})::text[]").format(areas)
     # a row about a contact follows the contact's area (an interaction's own marketing_area is what
     # its source assigned, which may differ); the golden record itself carries the area
     if table == "dim_contacts":
-        own = sql.SQL("marketing_area = any({})").format(areas)
+        own = sql.SQL("marketing_area = any({})").format(once)
     elif "contact_id" in columns:
         own = sql.SQL(
             "exists (select from marts.dim_contacts as visible where visible.contact_id = {}.contact_id)"
         ).format(sql.Identifier(table))
     elif "marketing_area" in columns:
-        own = sql.SQL("marketing_area = any({})").format(areas)
+        own = sql.SQL("marketing_area = any({})").format(once)
     elif "account_id" in columns:
         own = sql.SQL(
             "exists (select from marts.dim_contacts as visible where visible.account_id = {}.account_id)"
