@@ -9,7 +9,7 @@ in the same run on the same data.
 Per size, a `leadflow generate` feed is written once (cached in benchmarks/data/). Each run uses a
 fresh database on the configured server and a fresh Airflow home, then:
   full   — `airflow dags test leadflow_pipeline` on the feed folder (what `leadflow run --feed` runs:
-           landing, raw checks, dbt by layer through cosmos, marts checks, BI access, freshness),
+           landing, raw checks, dbt's groups through cosmos, marts checks, BI access, freshness),
            then the active transfer's DAG to the sales sandbox (its own process, no faults);
   daily  — twice, a day later each time: 1 % new interactions and 0.5 % changed contact records land
            as new feed files and the same two DAGs run as of that day. The first day after a bulk
@@ -19,7 +19,9 @@ fresh database on the configured server and a fresh Airflow home, then:
            interactions (dbt and quality), bare HTTP round trips of the same number of leads to the
            sandbox (transfer).
 Stage times are the Airflow tasks' own (`[DAG TEST]` events); "orchestration" is the rest of the
-wall time (Airflow start-up, DAG parsing, task start). Peak RSS is the largest single process of
+wall time (Airflow start-up, DAG parsing, task start). Inside the dbt tasks, each layer's span
+(seeds, staging, each intermediate area, marts: first start to last end, from dbt's log) and its
+models' summed seconds are printed under the table; they overlap. Peak RSS is the largest single process of
 the run, sampled every 0.2 s and charged to the stage running at that moment. Prints a table and
 writes benchmarks/results/pipeline-<size>-<timestamp>.json with the machine's description.
 """
@@ -52,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     DATA,
     GENERATOR_AS_OF,
+    ROOT,
     drop_database,
     fresh_database,
     generated_feed,
@@ -79,7 +82,7 @@ STAGES = (
     ("validate_raw", "quality (raw)"),
     ("dbt.staging", "dbt staging"),
     ("dbt.identity", "dbt intermediate (identity)"),
-    ("dbt.marts", "dbt marts (+ scoring)"),
+    ("dbt.marts", "dbt intermediate + marts"),
     ("dbt.", "dbt (other)"),
     ("validate_marts", "quality (marts)"),
     ("bi_access", "BI access"),
@@ -92,6 +95,10 @@ STAGES = (
 )
 ORCHESTRATION = "orchestration"
 DBT_MODEL_LINE = re.compile(r"OK created sql (?:table|incremental|view) model (\S+) .*? in ([\d.]+)s\]")
+# a model or seed done, with dbt's clock time (HH:MM:SS) at its end
+DBT_NODE_DONE = re.compile(
+    r"(\d\d):(\d\d):(\d\d) +\d+ of \d+ OK (?:created sql \w+ model|loaded seed file) \w+\.(\w+) .*? in ([\d.]+)s\]"
+)
 
 
 def stage_of(task_id: str) -> str:
@@ -159,6 +166,7 @@ class Scenario:
     landed_rows: int
     leads_sent: int
     model_seconds: dict[str, float]
+    dbt_layers: dict[str, dict[str, float]]
 
 
 def copy_floor(server: DatabaseUrl, folder: Path) -> tuple[float, int]:
@@ -206,6 +214,46 @@ def dbt_model_seconds(log_path: Path) -> dict[str, float]:
     return seconds
 
 
+def dbt_layers() -> dict[str, str]:
+    """Each model's and seed's layer: seeds, staging, intermediate/<business area> or marts, from dbt's
+    manifest (`make install` writes it)."""
+    manifest = json.loads((ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    layers = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "seed"):
+            folders = Path(node["original_file_path"]).parts[:-1]
+            within = 3 if folders[:2] == ("models", "intermediate") else 2  # intermediate by area
+            layers[node["name"]] = "/".join(folders[1:within] if folders[0] == "models" else folders[:1])
+    return layers
+
+
+def dbt_layer_spans(log_path: Path) -> dict[str, dict[str, float]]:
+    """Per dbt layer (seeds, staging, each intermediate area, marts): the span from its first node's
+    start to its last node's end, and its nodes' summed build seconds (thread time). One `dbt build`
+    task runs the intermediate layer and the marts together, so spans overlap: they show where the
+    task's time went, and are not added to the stages."""
+    layer_of = dbt_layers()
+    spans: dict[str, list[float]] = {}
+    day_offset, previous = 0.0, -1.0
+    for line in log_path.read_text(errors="replace").splitlines():
+        if not (match := DBT_NODE_DONE.search(line)):
+            continue
+        hours, minutes, seconds, name, took = match.groups()
+        layer = layer_of.get(name, "other")
+        clock = int(hours) * 3600 + int(minutes) * 60 + int(seconds) + day_offset
+        if clock < previous - 12 * 3600:  # past midnight
+            day_offset += 86400
+            clock += 86400
+        previous = clock
+        ended, began = clock + 1.0, clock - float(took)  # dbt's clock has whole seconds
+        first, last, total = spans.get(layer, [began, ended, 0.0])
+        spans[layer] = [min(first, began), max(last, ended), total + float(took)]
+    return {
+        layer: {"span_seconds": round(last - first), "thread_seconds": round(total, 1)}
+        for layer, (first, last, total) in sorted(spans.items(), key=lambda kv: kv[1][0])
+    }
+
+
 def run_scenario(
     name: str, env: dict[str, str], database: DatabaseUrl, feed_dir: Path, day: Any, logs: Path
 ) -> Scenario:
@@ -236,7 +284,7 @@ def run_scenario(
         sent = conn.execute(
             "select coalesce(sum(sent), 0) from ops.transfer_runs where airflow_run_id = %s", (transfer_run,)
         ).fetchone()[0]
-    return Scenario(name, wall, clock, run_id, landed_rows, int(sent), dbt_model_seconds(log))
+    return Scenario(name, wall, clock, run_id, landed_rows, int(sent), dbt_model_seconds(log), dbt_layer_spans(log))
 
 
 def table(scenario: Scenario, floors: dict[str, tuple[float, int]], interactions: int) -> list[dict[str, Any]]:
@@ -276,6 +324,14 @@ def print_table(title: str, rows: list[dict[str, Any]], wall: float) -> None:
         print(
             f"  {row['stage']:<28} {row['seconds']:>8.1f} {rate:>10} {floor_s:>8} {ratio:>6} {row['peak_rss_mb']:>6} MB"
         )
+
+
+def print_layers(layers: dict[str, dict[str, float]]) -> None:
+    spans = ", ".join(
+        f"{layer} {span['span_seconds']:.0f} s ({span['thread_seconds']:.0f} s of builds)"
+        for layer, span in layers.items()
+    )
+    print(f"  dbt layers, first start to last end (they overlap inside a task): {spans}")
 
 
 def markdown_report(paths: list[Path]) -> str:
@@ -406,12 +462,14 @@ def main() -> int:
         "full": {
             "seconds": round(full.wall_s, 1),
             "stages": table(full, floors, interactions),
+            "dbt_layers": full.dbt_layers,
             "model_seconds": by_duration(full.model_seconds),
         },
     }
     print_table(
         f"full run ({interactions:,} interactions, {contacts:,} contacts)", result["full"]["stages"], full.wall_s
     )
+    print_layers(full.dbt_layers)
     for scenario, written in days:
         rows = table(scenario, floors, interactions)
         result[scenario.name] = {
@@ -419,9 +477,11 @@ def main() -> int:
             "share_of_full": round(scenario.wall_s / full.wall_s, 3),
             "new_rows": written,
             "stages": rows,
+            "dbt_layers": scenario.dbt_layers,
             "model_seconds": by_duration(scenario.model_seconds),
         }
         print_table(f"{scenario.name} ({sum(written.values()):,} new or changed records)", rows, scenario.wall_s)
+        print_layers(scenario.dbt_layers)
     if days:
         print(f"\ndaily run (day 2): {result['day-2']['share_of_full']:.1%} of the full run")
     peak = max(rss for scenario in (full, *(s for s, _ in days)) for rss in scenario.clock.peak_rss.values())
