@@ -94,10 +94,11 @@ STAGES = (
     ("finish", "transfer"),
 )
 ORCHESTRATION = "orchestration"
-DBT_MODEL_LINE = re.compile(r"OK created sql (?:table|incremental|view) model (\S+) .*? in ([\d.]+)s\]")
-# a model or seed done, with dbt's clock time (HH:MM:SS) at its end
+# a model or seed done in dbt's log: dbt's clock time (HH:MM:SS) at its end, what it was, its name
+# (without the schema) and its build seconds
 DBT_NODE_DONE = re.compile(
-    r"(\d\d):(\d\d):(\d\d) +\d+ of \d+ OK (?:created sql \w+ model|loaded seed file) \w+\.(\w+) .*? in ([\d.]+)s\]"
+    r"(\d\d):(\d\d):(\d\d) +\d+ of \d+ OK (created sql (?:table|incremental|view) model|loaded seed file)"
+    r" \w+\.(\w+) .*? in ([\d.]+)s\]"
 )
 
 
@@ -209,8 +210,8 @@ def dbt_model_seconds(log_path: Path) -> dict[str, float]:
     """Per-model build times from dbt's own log lines in the task output."""
     seconds: dict[str, float] = {}
     for line in log_path.read_text(errors="replace").splitlines():
-        if match := DBT_MODEL_LINE.search(line):
-            seconds[match.group(1).split(".")[-1]] = float(match.group(2))
+        if (match := DBT_NODE_DONE.search(line)) and match.group(4) != "loaded seed file":
+            seconds[match.group(5)] = float(match.group(6))
     return seconds
 
 
@@ -238,7 +239,7 @@ def dbt_layer_spans(log_path: Path) -> dict[str, dict[str, float]]:
     for line in log_path.read_text(errors="replace").splitlines():
         if not (match := DBT_NODE_DONE.search(line)):
             continue
-        hours, minutes, seconds, name, took = match.groups()
+        hours, minutes, seconds, _, name, took = match.groups()
         layer = layer_of.get(name, "other")
         clock = int(hours) * 3600 + int(minutes) * 60 + int(seconds) + day_offset
         if clock < previous - 12 * 3600:  # past midnight
