@@ -80,6 +80,7 @@ STAGES = (
     ("land", "ingest"),
     ("ingest_", "ingest"),
     ("validate_raw", "quality (raw)"),
+    ("dbt.build", "dbt seeds to marts"),
     ("dbt.staging", "dbt staging"),
     ("dbt.identity", "dbt intermediate (identity)"),
     ("dbt.marts", "dbt intermediate + marts"),

@@ -93,3 +93,35 @@ def test_per_model_tasks_render_each_model_with_multi_parent_tests_detached(tmp_
     leaves = {t for t in dbt_tasks if not any(d.startswith("dbt.") for d in dag.get_task(t).downstream_task_ids)}
     assert dag.get_task("validate_marts").upstream_task_ids == leaves
     assert dag.get_task("bi_access").upstream_task_ids == leaves
+
+
+def test_configured_dbt_groups_run_in_their_order(tmp_path, monkeypatch):
+    import pendulum
+    import yaml
+    from airflow.sdk import DAG
+
+    from leadflow.transform.dbt_tasks import dbt_build_groups
+
+    config = yaml.safe_load((project_root() / "config" / "leadflow.yml").read_text())
+    config["transform"]["groups"] = [
+        {"name": "staging", "select": "path:seeds path:models/staging"},
+        {"name": "identity", "select": "path:models/intermediate/identity"},
+        {
+            "name": "rest",
+            "select": "path:models/intermediate/scoring path:models/intermediate/interests"
+            " path:models/intermediate/attribution path:models/marts",
+        },
+    ]
+    (tmp_path / "leadflow.yml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("LEADFLOW_CONFIG", str(tmp_path / "leadflow.yml"))
+    load_config.cache_clear()
+    try:
+        with DAG("groups", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+            dbt_build_groups("dbt")
+    finally:
+        load_config.cache_clear()
+
+    assert dag.task_ids == ["dbt.staging", "dbt.identity", "dbt.rest"]
+    assert dag.get_task("dbt.identity").upstream_task_ids == {"dbt.staging"}
+    assert dag.get_task("dbt.rest").upstream_task_ids == {"dbt.identity"}
+    assert "path:models/intermediate/identity" in dag.get_task("dbt.identity").select
