@@ -6,8 +6,11 @@ session — the least any client must do. The transfer is the real runner: selec
 ``marts.transfer_candidates`` (N synthetic sales-ready contacts), record them in the ledger, push them
 in batches of 200 recording every outcome, finish the run. Then the same with 5% faults (429 with
 Retry-After, 503, dropped answers, locked rows), where every lead must still arrive exactly once.
+Each runs once per ``--concurrent-requests`` value (requests in flight at once, the transfer
+setting); ``--latency-ms`` adds a sales system's answer time to every request, the floor's too
+(Salesforce takes about a second for 200 upserts; the sandbox on loopback answers in milliseconds).
 
-    .venv/bin/python benchmarks/transfer_sandbox.py --leads 100000
+    .venv/bin/python benchmarks/transfer_sandbox.py --leads 100000 --concurrent-requests 1 4 --latency-ms 0
 """
 
 from __future__ import annotations
@@ -130,17 +133,23 @@ def transfer(database: str, url: str, definition_path: Path, run: str) -> tuple[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--concurrent-requests", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--latency-ms", type=int, default=0, help="the sandbox's answer time for every request")
     args = parser.parse_args()
     n = args.leads
     server = database_url()
     report: dict = {
         "leads": n,
         "records_per_request": 200,
+        "latency_ms": args.latency_ms,
         "scenarios": {},
     }
-    for label, faults in (
-        ("no faults", {}),
-        ("5% faults", {"rate_429": 0.02, "rate_503": 0.01, "drop_rate": 0.01, "lock_rate": 0.01, "retry_after_s": 1}),
+    latency = {"slow_ms": args.latency_ms}
+    five_percent = {"rate_429": 0.02, "rate_503": 0.01, "drop_rate": 0.01, "lock_rate": 0.01, "retry_after_s": 1}
+    for label, faults, concurrent in (
+        (f"{name}, {c} at once", faults, c)
+        for c in args.concurrent_requests
+        for name, faults in (("no faults", {}), ("5% faults", five_percent))
     ):
         name = f"leadflow_bench_transfer_{int(time.time())}"
         with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
@@ -152,12 +161,12 @@ def main() -> None:
                 conn.commit()
             with tempfile.TemporaryDirectory() as folder:
                 definition_path = Path(folder) / "bench.yml"
-                definition_path.write_text(yaml.safe_dump(DEFINITION))
+                definition_path.write_text(yaml.safe_dump({**DEFINITION, "concurrent_requests": concurrent}))
                 process, url = start_sandbox(Path(folder))
                 try:
+                    requests.post(url + "/sandbox/faults", json=latency, timeout=5)
                     floor_s = floor(url, n)
-                    if faults:
-                        requests.post(url + "/sandbox/faults", json=faults, timeout=5)
+                    requests.post(url + "/sandbox/faults", json={**latency, **faults}, timeout=5)
                     with multiprocessing.get_context("spawn").Pool(1) as pool:
                         transfer_s, counts, transfer_rss = pool.apply(
                             transfer, (database, url, definition_path, "bench-1")
@@ -170,6 +179,7 @@ def main() -> None:
             # for the transfer's ids means each arrived, and none was created twice
             exactly_once = stats["leads_with_prefix"] == n and stats["created"] == 2 * n
             scenario = {
+                "concurrent_requests": concurrent,
                 "floor_s": round(floor_s, 2),
                 "floor_leads_per_s": round(n / floor_s),
                 "transfer_s": round(transfer_s, 2),
@@ -182,7 +192,7 @@ def main() -> None:
             }
             report["scenarios"][label] = scenario
             print(
-                f"{label:>10}: floor {n / floor_s:8.0f} leads/s ({floor_s:.1f} s)"
+                f"{label:>22}: floor {n / floor_s:8.0f} leads/s ({floor_s:.1f} s)"
                 f"   transfer {n / transfer_s:8.0f} leads/s"
                 f" ({transfer_s:.1f} s)   ratio {floor_s / transfer_s:.2f}   exactly once: {exactly_once}"
                 f"   faults served {stats['faults']}, dropped {stats['dropped']}   transfer peak RSS {transfer_rss} MB"

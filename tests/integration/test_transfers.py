@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import yaml
 
 from leadflow.demo.sales_sandbox import SalesSandbox, SandboxFaults
 from leadflow.settings import DatabaseUrl
+from leadflow.transfer.adapters.base import AdapterError
 from leadflow.transfer.definitions import TransferDefinition, load_transfer
 from leadflow.transfer.lifecycle import TransitionError, current_status, transition
 from leadflow.transfer.runner import finish_run, push, select_candidates, start_run
@@ -145,8 +147,9 @@ def test_a_changed_score_resends_only_that_lead_as_an_update(candidates, sandbox
     assert sandbox.stats["created"] == N and sandbox.stats["updated"] == 1
 
 
-def test_with_faults_every_lead_arrives_exactly_once(candidates, sandbox, tmp_path):
-    definition = _definition(tmp_path)
+@pytest.mark.parametrize("concurrent_requests", [1, 4])
+def test_with_faults_every_lead_arrives_exactly_once(candidates, sandbox, tmp_path, concurrent_requests):
+    definition = _definition(tmp_path, concurrent_requests=concurrent_requests)
     sandbox.faults = SandboxFaults(rate_429=0.1, rate_503=0.05, rate_500=0.05, drop_rate=0.1, lock_rate=0.1)
 
     status, counts = run_transfer(candidates, definition, sandbox, "run-1")
@@ -155,6 +158,67 @@ def test_with_faults_every_lead_arrives_exactly_once(candidates, sandbox, tmp_pa
     assert counts.succeeded == N and counts.dead_letter == 0
     _assert_each_lead_once(sandbox, N)
     assert sandbox.stats["faults"] > 0 and sandbox.stats["dropped"] > 0
+
+
+@pytest.mark.parametrize("concurrent_requests", [1, 3])
+def test_concurrent_requests_overlap_up_to_the_setting(candidates, sandbox, tmp_path, concurrent_requests):
+    definition = _definition(tmp_path, concurrent_requests=concurrent_requests)
+    sandbox.faults = SandboxFaults(slow_ms=100)  # a sales system's latency
+
+    status, counts = run_transfer(candidates, definition, sandbox, "run-1")
+
+    assert status == "succeeded" and counts.succeeded == N
+    _assert_each_lead_once(sandbox, N)
+    assert sandbox.stats["api_requests"] == N // 50 + 1  # batches of 50, each sent once
+    if concurrent_requests == 1:
+        assert sandbox.stats["most_upserts_at_once"] == 1
+    else:
+        assert 1 < sandbox.stats["most_upserts_at_once"] <= concurrent_requests
+
+
+class _FailingSecondRequest:
+    """The sandbox's adapter, except that its second request fails after the adapter's own retries."""
+
+    def __init__(self, adapter):
+        self.adapter, self.max_batch, self.name, self.calls = adapter, adapter.max_batch, adapter.name, 0
+        self.lock = threading.Lock()
+
+    def push(self, records):
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        if call == 2:
+            time.sleep(0.05)  # its siblings answer first
+            raise AdapterError("Salesforce upsert failed: HTTP 500 UNKNOWN_EXCEPTION")
+        return self.adapter.push(records)
+
+    def close(self):
+        self.adapter.close()
+
+
+def test_a_request_failing_in_a_round_keeps_its_siblings_outcomes_and_a_rerun_sends_the_rest(
+    candidates, sandbox, tmp_path
+):
+    definition = _definition(tmp_path, concurrent_requests=4)  # batches of 50: rounds of 200, then 40
+    with psycopg.connect(candidates.url()) as conn:
+        run_id, _ = start_run(conn, definition, "run-1")
+        select_candidates(conn, definition, run_id)
+        with pytest.raises(AdapterError):
+            push(conn, definition, run_id, _FailingSecondRequest(sandbox_adapter(sandbox, definition)))
+        statuses = dict(
+            conn.execute(
+                "select status, count(*) from ops.transfer_items where run_id = %s group by status", (run_id,)
+            ).fetchall()
+        )
+        assert statuses == {"succeeded": 150, "sent": 50, "pending": N - 200}
+        assert len(sandbox.leads()) == 150
+
+        counts = push(conn, definition, run_id, sandbox_adapter(sandbox, definition))  # the task's retry
+        status, counts = finish_run(conn, definition, run_id)
+
+    assert status == "succeeded" and counts.succeeded == N
+    _assert_each_lead_once(sandbox, N)
+    assert sandbox.stats["created"] == N and sandbox.stats["updated"] == 0
 
 
 def test_opted_out_and_unsubscribed_contacts_are_never_sent(candidates, sandbox, tmp_path):
@@ -253,8 +317,11 @@ with psycopg.connect(database) as conn:
 """
 
 
-def test_a_sigkill_mid_run_then_a_rerun_loses_and_duplicates_nothing(candidates, sandbox, tmp_path):
-    definition = _definition(tmp_path, batch_size=20)
+@pytest.mark.parametrize("concurrent_requests", [1, 4])
+def test_a_sigkill_mid_run_then_a_rerun_loses_and_duplicates_nothing(
+    candidates, sandbox, tmp_path, concurrent_requests
+):
+    definition = _definition(tmp_path, batch_size=20, concurrent_requests=concurrent_requests)
     sandbox.faults = SandboxFaults(slow_ms=150)
     process = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(CRASHING_RUN), candidates.url(), str(tmp_path / "transfer.yml"),

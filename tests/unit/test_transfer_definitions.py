@@ -56,6 +56,8 @@ def test_the_shipped_definitions_load():
         ({"field_mapping": {"LastName": "last_name", "Company": "company; --"}}, "is not a golden attribute"),
         ({"field_mapping": {"Last Name": "last_name", "Company": "company"}}, "is not an API name"),
         ({"batch_size": 500}, "salesforce takes at most 200 records a request"),
+        ({"concurrent_requests": 0}, "concurrent_requests: Input should be greater than or equal to 1"),
+        ({"concurrent_requests": 11}, "concurrent_requests: Input should be less than or equal to 10"),
         ({"adapter": "pigeon"}, r"adapter: Input should be 'salesforce', 'hubspot' or 'webhook'"),
         ({"name": "Bad Name"}, "name: String should match pattern"),
         ({"unknown_key": 1}, "unknown_key: Extra inputs are not permitted"),

@@ -31,6 +31,7 @@ patches simple-salesforce in-process, no HTTP), and the adapters must be tested 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import random
 import re
@@ -39,6 +40,7 @@ import sqlite3
 import string
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,8 +130,24 @@ class SalesSandbox(LoopbackServer):
         self.tokens: dict[str, float] = {}
         self.token_ttl_s = token_ttl_s
         self.daily_limit = daily_limit
-        self.stats = {"api_requests": 0, "created": 0, "updated": 0, "record_errors": 0, "faults": 0, "dropped": 0}
+        self.stats = {
+            "api_requests": 0, "created": 0, "updated": 0, "record_errors": 0, "faults": 0, "dropped": 0,
+            "most_upserts_at_once": 0,  # Salesforce upsert requests in progress at the same time, at most
+        }  # fmt: skip
+        self.upserts_in_progress = 0
         self._listen(_Handler, port)
+
+    @contextlib.contextmanager
+    def upsert_in_progress(self) -> Iterator[None]:
+        """Count a Salesforce upsert request while it is served (stats: most_upserts_at_once)."""
+        with self.lock:
+            self.upserts_in_progress += 1
+            self.stats["most_upserts_at_once"] = max(self.stats["most_upserts_at_once"], self.upserts_in_progress)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.upserts_in_progress -= 1
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -481,6 +499,10 @@ class _Handler(JsonHandler):
         return {"Sforce-Limit-Info": self._limit_header}
 
     def do_PATCH(self) -> None:  # noqa: N802
+        with self.app.upsert_in_progress():
+            self._patch()
+
+    def _patch(self) -> None:
         body = self._body()
         api = self._api()
         if api is None:

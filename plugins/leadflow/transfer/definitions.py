@@ -129,6 +129,10 @@ class TransferDefinition(_Strict):
     tags_field: str | None = None
     sync_mode: Literal["upsert", "create_only", "update_only"] = "upsert"
     batch_size: int = Field(default=200, ge=1)
+    # requests in flight at once: a sales system's latency (about 1 s for 200 Salesforce upserts)
+    # then overlaps. At most 10, the connections a requests session keeps per host; Salesforce
+    # allows 25 long-running requests at once per org, shared with every other integration
+    concurrent_requests: int = Field(default=1, ge=1, le=10)
     max_attempts: int = Field(default=5, ge=1, le=50)
     max_failed_share: float = Field(default=0.2, ge=0, le=1)
     max_api_share: float = Field(default=0.9, gt=0, le=1)

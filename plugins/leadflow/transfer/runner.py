@@ -4,7 +4,7 @@ Exactly once, whatever fails: every record is upserted by its external id (the g
 so re-sending is harmless; the ledger is written before and after each batch (``sent`` before the
 request, the outcome after), and every step picks up where an earlier attempt of the same Airflow
 run stopped — a task retry, a whole-run rerun or a crash between sending and recording re-sends at
-most one batch, which the sales system turns into updates.
+most one round of batches (``concurrent_requests`` of them), which the sales system turns into updates.
 
 Selection: the transfer's target group ∩ its marketing area over ``marts.transfer_candidates``
 (consent granted, not unsubscribed), minus contacts whose payload hash equals what was last
@@ -20,6 +20,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -333,11 +334,20 @@ def _record(
     conn.commit()
 
 
-def _push_batch(
-    conn: psycopg.Connection, definition: TransferDefinition, run_id: str, adapter: SalesAdapter, contact_ids: list[str]
-) -> bool:
-    """One batch: its candidates read again, the ledger before and after the request. False when
-    none of them is a candidate any more."""
+@dataclass
+class _Batch:
+    """One request's records, marked ``sent`` in the ledger, with what recording its outcomes needs."""
+
+    records: list[OutboundRecord]
+    hashes: dict[str, str]  # contact id → payload hash
+    contact_of: dict[str, str]  # external id → contact id
+
+
+def _prepare_batch(
+    conn: psycopg.Connection, definition: TransferDefinition, run_id: str, contact_ids: list[str]
+) -> _Batch | None:
+    """A batch's candidates read again and marked ``sent`` (committed by the caller, before the
+    request leaves). None when none of them is a candidate any more."""
     rows = {row["contact_id"]: row for row in _candidates(conn, definition, contact_ids)}
     conn.commit()  # close the named cursor's transaction
     gone = [c for c in contact_ids if c not in rows]
@@ -349,37 +359,72 @@ def _push_batch(
             " where run_id = %s and contact_id = any(%s)",
             (run_id, gone),
         )
-        conn.commit()
     payloads = {c: build_payload(definition, rows[c]) for c in contact_ids if c in rows}
     if not payloads:
-        return False
-    hashes = {c: payload_hash(fields) for c, fields in payloads.items()}
+        return None
     records = [OutboundRecord(rows[c]["contact_id"], fields) for c, fields in payloads.items()]
-    contact_of = {record.external_id: c for record, c in zip(records, payloads, strict=True)}
     conn.execute(
         "update ops.transfer_items set status = 'sent', attempts = attempts + 1, updated_at = clock_timestamp()"
         " where run_id = %s and contact_id = any(%s)",
         (run_id, list(payloads)),
     )
-    conn.commit()  # the ledger says "sent" before the request leaves
-    outcomes = adapter.push(records)
-    _record(conn, definition, run_id, outcomes, hashes, contact_of)
-    return True
+    return _Batch(
+        records=records,
+        hashes={c: payload_hash(fields) for c, fields in payloads.items()},
+        contact_of={record.external_id: c for record, c in zip(records, payloads, strict=True)},
+    )
+
+
+def _send(
+    adapter: SalesAdapter, batches: list[_Batch], pool: ThreadPoolExecutor | None
+) -> list[list[RecordOutcome] | AdapterError]:
+    """Each batch's outcomes, or the error its request ended with; the requests at once on the pool.
+    Every request is waited for, so what did arrive is recorded even when another one failed."""
+    if pool is None or len(batches) == 1:
+        return [adapter.push(batch.records) for batch in batches]
+    futures = [pool.submit(adapter.push, batch.records) for batch in batches]
+    answers: list[list[RecordOutcome] | AdapterError] = []
+    for future in futures:
+        error = future.exception()
+        if error is not None and not isinstance(error, AdapterError):
+            raise error
+        answers.append(error if error is not None else future.result())
+    return answers
 
 
 def push(conn: psycopg.Connection, definition: TransferDefinition, run_id: str, adapter: SalesAdapter) -> RunCounts:
-    """Send the run's items in batches, recording each batch before and after the request."""
+    """Send the run's items in batches, recording each batch before and after its request.
+
+    With ``concurrent_requests`` above 1, that many batches go out at once: all are marked ``sent``
+    (committed) before the first request leaves, and each one's outcomes are recorded when every
+    request of the round has answered. A sales system's latency then overlaps (Salesforce allows 25
+    long-running requests at once per org); a crash re-sends at most one round, as updates."""
     size = min(definition.batch_size, adapter.max_batch)
-    batches = 0
+    rounds = definition.concurrent_requests
+    sent = 0
+    pool = ThreadPoolExecutor(rounds, thread_name_prefix=f"transfer-{definition.name}") if rounds > 1 else None
     try:
-        while batch := _next_batch(conn, run_id, size, definition.max_attempts):
+        while items := _next_batch(conn, run_id, size * rounds, definition.max_attempts):
+            contact_ids = [contact_id for contact_id, _ in items]
             # no erasure between the re-read of the candidates and the outcomes written
             with block_erasures(conn):
-                if not _push_batch(conn, definition, run_id, adapter, [contact_id for contact_id, _ in batch]):
-                    continue
-            batches += 1
-            if batches % 10 == 0:
-                log.info("transfer %s: %d batches sent", definition.name, batches)
+                batches = [
+                    batch
+                    for start in range(0, len(contact_ids), size)
+                    if (batch := _prepare_batch(conn, definition, run_id, contact_ids[start : start + size]))
+                ]
+                conn.commit()  # the ledger says "sent" before the requests leave
+                failure: AdapterError | None = None
+                for batch, answer in zip(batches, _send(adapter, batches, pool), strict=True):
+                    if isinstance(answer, AdapterError):
+                        failure = failure or answer
+                    else:
+                        _record(conn, definition, run_id, answer, batch.hashes, batch.contact_of)
+                if failure is not None:
+                    raise failure
+            if sent // 10 != (sent + len(batches)) // 10:
+                log.info("transfer %s: %d batches sent", definition.name, sent + len(batches))
+            sent += len(batches)
     except ApiLimitReached as exc:
         conn.rollback()
         log.warning("transfer %s: %s — stopping; the rest goes in the next run", definition.name, exc)
@@ -390,6 +435,9 @@ def push(conn: psycopg.Connection, definition: TransferDefinition, run_id: str, 
     except AdapterError:
         conn.rollback()
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return run_counts(conn, run_id)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,6 +75,7 @@ class SalesforceAdapter:
         self.api_usage: tuple[int, int] | None = None
         self.requests = 0
         self.token: str | None = None
+        self._token_lock = threading.Lock()
         self.session = adapter_session(attempts, backoff_s)
 
     @classmethod
@@ -84,7 +86,7 @@ class SalesforceAdapter:
         settings = {key: extra[key] for key in ("api_version", "token_path") if key in extra}
         return cls(host, conn.login or "", conn.password or "", **settings, **options)
 
-    def _authenticate(self) -> None:
+    def _authenticate(self) -> str:
         response = self.session.post(
             self.base_url + self.token_path,
             data={"grant_type": "client_credentials", "client_id": self.client[0], "client_secret": self.client[1]},
@@ -96,25 +98,33 @@ class SalesforceAdapter:
         body = response.json()
         self.token = body["access_token"]
         self.instance_url = body.get("instance_url", self.base_url).rstrip("/")
+        return self.token
+
+    def _current_token(self) -> str:
+        # under the lock: requests of one transfer run on several threads (concurrent_requests)
+        # and one token serves them all
+        with self._token_lock:
+            return self.token if self.token is not None else self._authenticate()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """An API request with a token, refreshed once on 401; usage read from Sforce-Limit-Info."""
         for attempt in (1, 2):
-            if self.token is None:
-                self._authenticate()
+            token = self._current_token()
             response = self.session.request(
                 method,
                 f"{self.instance_url}/services/data/v{self.api_version}/{path}",
-                headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                 timeout=self.timeout_s,
                 **kwargs,
             )
-            self.requests += 1
-            self._read_usage(response)
-            if response.status_code == 401 and attempt == 1:
-                log.info("Salesforce session expired or invalid: fetching a new token")
-                self.token = None
-                continue
+            with self._token_lock:
+                self.requests += 1
+                self._read_usage(response)
+                if response.status_code == 401 and attempt == 1:
+                    log.info("Salesforce session expired or invalid: fetching a new token")
+                    if self.token == token:  # not renewed by another request meanwhile
+                        self.token = None
+                    continue
             return response
         return response
 
