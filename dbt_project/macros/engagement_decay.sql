@@ -1,8 +1,7 @@
 {#- An engagement row's points as of the run's logical date: int_contact_engagement_points computes
     them as of anchored_at (the day the contact's interactions last changed); they decay since by
-    0.5 ^ (days / half_life_days), rounded to the cent. contact_score_reasons shows them and
-    contact_scores adds them up, both with this expression, so the two agree to the cent
-    (tests/singular/scores_add_up_to_their_reasons.sql). `row`: the engagement rows' alias. -#}
+    0.5 ^ (days / half_life_days), rounded to the cent. contact_score_reasons shows them, and
+    contact_scores adds up what it shows. `row`: the engagement rows' alias. -#}
 {% macro engagement_points_as_of(row) -%}
     cast(
         {{ row }}.points_unrounded

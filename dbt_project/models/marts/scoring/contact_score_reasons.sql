@@ -1,7 +1,7 @@
 {#- Why each score is what it is: every rule's contribution to every golden contact, as of the
     run's logical date — profile tiers, engagement per interaction type (after caps and decay, to
     this date from the one its points were computed as of) and negative points. contact_scores
-    adds up exactly these rows (from the same intermediate rows, beside this model: see there). -#}
+    adds up exactly these rows (it reads this view). -#}
 {#- A view, computed when read: the engagement points' decay is all that changes for most contacts
     from one day to the next, and as a table it rewrote all 6.3 M rows at L every day (26 s, 1.2 GB
     written). The run's date is part of the view's text, rebuilt every run. It filters its rows for
