@@ -21,15 +21,8 @@ stages as (
     select * from {{ ref('lead_stages') }}
 ),
 
--- the ranks, which decay leaves as they are: from where they are kept, not through contact_interests'
--- decay of every weight (a view: 1.5 s more at L)
 interests as (
-    select
-        weighted.contact_id,
-        string_agg(weighted.interest, '|' order by weighted.interest_rank) as interests
-    from {{ ref('int_contact_interests_weighted') }} as weighted
-    inner join {{ ref('interest_taxonomy') }} as taxonomy on weighted.interest = taxonomy.interest
-    group by weighted.contact_id
+    select * from {{ ref('int_contact_interest_lists') }}
 ),
 
 accounts as (
