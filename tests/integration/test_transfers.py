@@ -150,14 +150,20 @@ def test_a_changed_score_resends_only_that_lead_as_an_update(candidates, sandbox
 @pytest.mark.parametrize("concurrent_requests", [1, 4])
 def test_with_faults_every_lead_arrives_exactly_once(candidates, sandbox, tmp_path, concurrent_requests):
     definition = _definition(tmp_path, concurrent_requests=concurrent_requests)
-    sandbox.faults = SandboxFaults(rate_429=0.1, rate_503=0.05, rate_500=0.05, drop_rate=0.1, lock_rate=0.1)
+    sandbox.faults = SandboxFaults(
+        rate_429=0.1, rate_503=0.05, rate_500=0.05, drop_rate=0.1, lock_rate=0.1, drop_next=2
+    )
 
     status, counts = run_transfer(candidates, definition, sandbox, "run-1")
 
     assert status == "succeeded", counts
     assert counts.succeeded == N and counts.dead_letter == 0
     _assert_each_lead_once(sandbox, N)
-    assert sandbox.stats["faults"] > 0 and sandbox.stats["dropped"] > 0
+    # two answers lost after the work was done, whatever the order concurrent requests arrive in;
+    # the seeded rates serve the same faults only when requests come one at a time
+    assert sandbox.stats["dropped"] >= 2
+    if concurrent_requests == 1:
+        assert sandbox.stats["faults"] > 0
 
 
 @pytest.mark.parametrize("concurrent_requests", [1, 3])

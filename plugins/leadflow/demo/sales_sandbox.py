@@ -102,6 +102,9 @@ class SandboxFaults:
     rate_503: float = 0.0
     slow_ms: int = 0
     drop_rate: float = 0.0
+    # the next N upserts do their work and lose their answer, whatever the order requests arrive in
+    # (the rates above draw from one seeded generator, in arrival order)
+    drop_next: int = 0
     record_error_rate: float = 0.0
     lock_rate: float = 0.0
 
@@ -136,6 +139,14 @@ class SalesSandbox(LoopbackServer):
         }  # fmt: skip
         self.upserts_in_progress = 0
         self._listen(_Handler, port)
+
+    def answer_lost(self) -> bool:
+        """Whether a served upsert's answer is dropped: one of the next ``drop_next``, else by chance."""
+        with self.lock:
+            if self.faults.drop_next > 0:
+                self.faults.drop_next -= 1
+                return True
+        return self.roll(self.faults.drop_rate)
 
     @contextlib.contextmanager
     def upsert_in_progress(self) -> Iterator[None]:
@@ -467,7 +478,7 @@ class _Handler(JsonHandler):
                     400, {"status": "error", "message": "Invalid input JSON", "category": "VALIDATION_ERROR"}
                 )
             status, answer = app.hubspot_upsert(inputs)
-            if status == 200 and app.roll(app.faults.drop_rate):
+            if status == 200 and app.answer_lost():
                 return self._drop()
             return self._send(status, answer)
         return self._send(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
@@ -539,7 +550,7 @@ class _Handler(JsonHandler):
                 ],
             )
         status, answer = self.app.upsert(match[2], records, bool(request.get("allOrNone", False)))
-        if status == 200 and self.app.roll(self.app.faults.drop_rate):
+        if status == 200 and self.app.answer_lost():
             return self._drop()
         return self._send(status, answer, self._limits())
 
