@@ -400,11 +400,11 @@ def push(conn: psycopg.Connection, definition: TransferDefinition, run_id: str, 
     request of the round has answered. A sales system's latency then overlaps (Salesforce allows 25
     long-running requests at once per org); a crash re-sends at most one round, as updates."""
     size = min(definition.batch_size, adapter.max_batch)
-    rounds = definition.concurrent_requests
+    at_once = definition.concurrent_requests
     sent = 0
-    pool = ThreadPoolExecutor(rounds, thread_name_prefix=f"transfer-{definition.name}") if rounds > 1 else None
+    pool = ThreadPoolExecutor(at_once, thread_name_prefix=f"transfer-{definition.name}") if at_once > 1 else None
     try:
-        while items := _next_batch(conn, run_id, size * rounds, definition.max_attempts):
+        while items := _next_batch(conn, run_id, size * at_once, definition.max_attempts):
             contact_ids = [contact_id for contact_id, _ in items]
             # no erasure between the re-read of the candidates and the outcomes written
             with block_erasures(conn):
