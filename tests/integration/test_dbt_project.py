@@ -265,7 +265,16 @@ def test_staging_tests_check_each_load_before_the_build_that_reads_it(fresh_data
     record = {"source_record_id": "X", "updated_at": "2026-01-01", "email": "a@example.com"}
     with psycopg.connect(fresh_database.url()) as conn:
         land_records(conn, "crm", "contacts", iter([(1, record)]))
-    first = run_dbt(fresh_database, target, "build", "--select", "+int_identity_origins", "--exclude", "test_type:unit")
+    first = run_dbt(
+        fresh_database,
+        target,
+        "build",
+        "--select",
+        "+int_identity_origins",
+        "interest_taxonomy",
+        "--exclude",
+        "test_type:unit",
+    )
     assert first.returncode == 0, first.stdout[-3000:]
 
     # a new load with a record that lost its id (as a broken loader might land): refused
@@ -279,9 +288,45 @@ def test_staging_tests_check_each_load_before_the_build_that_reads_it(fresh_data
     # once its load is read, a row is not scanned again
     with psycopg.connect(fresh_database.url()) as conn:
         conn.execute("delete from raw.crm__contacts where source_record_id is null")
-    read = run_dbt(fresh_database, target, "build", "--select", "+int_identity_origins", "--exclude", "test_type:unit")
+    read = run_dbt(
+        fresh_database,
+        target,
+        "build",
+        "--select",
+        "+int_identity_origins",
+        "interest_taxonomy",
+        "--exclude",
+        "test_type:unit",
+    )
     assert read.returncode == 0, read.stdout[-3000:]
     with psycopg.connect(fresh_database.url()) as conn:
         conn.execute("update raw.crm__contacts set source_record_id = null")
     again = run_dbt(fresh_database, target, "build", "--select", "+stg_feed__contacts", "--exclude", "test_type:unit")
     assert again.returncode == 0, again.stdout[-3000:]
+
+
+def test_unknown_interest_codes_warn_once_in_the_build_that_reads_their_load(fresh_database, tmp_path):
+    """Codes seed interest_taxonomy does not list count nowhere: the build reading their load warns
+    and names them; later builds check only the loads they read (the history is not rescanned)."""
+    target = tmp_path / "target"
+    build = ("build", "--select", "+int_identity_origins", "interest_taxonomy", "--exclude", "test_type:unit")
+    interaction = {"source_interaction_id": "I-1", "occurred_at": "2026-01-01", "interaction_type": "web_visit"}
+    with psycopg.connect(fresh_database.url()) as conn:
+        land_records(conn, "web", "interactions", iter([(1, {**interaction, "interests": "crm|quantum-knitting"})]))
+    first = run_dbt(fresh_database, target, *build)
+    assert first.returncode == 0, first.stdout[-3000:]
+    warning = next(
+        line for line in first.stdout.splitlines() if "interest_codes_are_in_the_taxonomy" in line and "WARN" in line
+    )
+    assert "WARN 1" in warning  # one unknown code
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        land_records(
+            conn,
+            "web",
+            "interactions",
+            iter([(1, {**interaction, "source_interaction_id": "I-2", "interests": "crm"})]),
+        )
+    second = run_dbt(fresh_database, target, *build)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert any("PASS" in line and "interest_codes_are_in_the_taxonomy" in line for line in second.stdout.splitlines())
