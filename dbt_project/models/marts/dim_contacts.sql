@@ -12,7 +12,7 @@
     config(
         materialized="incremental",
         tags=["per_contact"],
-        incremental_strategy="delete+insert",
+        incremental_strategy="rebuild_set",
         unique_key="contact_id",
         on_schema_change="fail",
         indexes=[{'columns': ['email']}],

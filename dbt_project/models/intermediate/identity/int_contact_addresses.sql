@@ -20,7 +20,7 @@
     config(
         materialized="incremental",
         tags=["per_contact"],
-        incremental_strategy="delete+insert",
+        incremental_strategy="rebuild_set",
         unique_key="contact_id",
         indexes=[{"columns": ["contact_id"]}],
         pre_hook="{{ rebuild_set_pre_hook(contact_addresses_rebuild()) }}",
