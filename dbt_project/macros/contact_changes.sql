@@ -70,14 +70,19 @@
     xmin = pg_current_xact_id()::xid
 {%- endmacro %}
 
-{#- The same rows as a relation to read: on an incremental build by delete+insert or rebuild_set,
-    the rows the strategy inserted (the view its SQL leaves: written_rows_view()); otherwise
-    (a first or full build, other strategies) this model's rows filtered by written_here(), which
-    reads the whole table (fct_interactions: 11 M rows, 2-4 s a day at L, to find 110 k). Rendered
-    in post-hooks, which dbt renders when they run, after the strategy's SQL. -#}
+{#- The same rows as a relation to read: on an incremental build by append, delete+insert or
+    rebuild_set, the rows the strategy inserted (the view its SQL leaves in this transaction:
+    written_rows_view()); otherwise (a first or full build, other strategies) this model's rows
+    filtered by written_here(), which reads the whole table (fct_interactions: 11 M rows, 2-4 s a
+    day at L, to find 110 k). Rendered in post-hooks, which dbt renders when they run, after the
+    strategy's SQL. -#}
 {% macro rows_written_here() -%}
     {%- set view = "pg_temp." ~ adapter.quote(this.name ~ "__written") -%}
-    {%- set found = run_query("select to_regclass('" ~ view ~ "') is not null") if execute else none -%}
+    {#- (created by this transaction: not a view an earlier build left in the same session) -#}
+    {%- set found = run_query(
+        "select exists (select from pg_class where oid = to_regclass('" ~ view ~ "')"
+        ~ " and xmin = pg_current_xact_id()::xid)"
+    ) if execute else none -%}
     {%- if found and found.columns[0].values()[0] -%}
         {{ view }}
     {%- else -%}
@@ -90,6 +95,13 @@
 {% macro written_rows_view(temp_relation) -%}
     drop view if exists pg_temp.{{ adapter.quote(this.name ~ "__written") }};
     create temporary view {{ adapter.quote(this.name ~ "__written") }} as select * from {{ temp_relation }}
+{%- endmacro %}
+
+{#- dbt's append, leaving the view of the rows it inserted (rows_written_here()) -#}
+{% macro get_incremental_append_sql(arg_dict) -%}
+    {#- (the view first: dbt reports the last statement's rows, the insert's) #}
+    {{ written_rows_view(arg_dict["temp_relation"]) }};
+    {{ default__get_incremental_append_sql(arg_dict) }}
 {%- endmacro %}
 
 {#- dbt's delete+insert, leaving the view of the rows it inserted (rows_written_here()) -#}

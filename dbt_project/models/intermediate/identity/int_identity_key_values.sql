@@ -8,6 +8,8 @@
     build that deleted every row of its newest build cannot read an origin twice. The post-hook
     logs the keys written (macros/identity_changes.sql: the models downstream redo what the
     logged values reach). -#}
+{#- the index of identity_build: every incremental build starts from the newest (a scan of 3.8 M
+    keys at L without it); created by a post-hook, so tables built before it get it too -#}
 {{
     config(
         materialized="incremental",
@@ -18,6 +20,7 @@
         ],
         post_hook=[
             "{{ identity_key_values_post_hook() }}",
+            "create index if not exists {{ this.name }}__build on {{ this }} (identity_build)",
         ],
         indexes=[{"columns": ["origin_key"]}, {"columns": ["key_type", "key_value"]}, {"columns": ["node_id"]}],
     )
