@@ -24,12 +24,6 @@
     )
 }}
 
-{#- Scheduling only (nothing of dim_contacts is read): dbt starts the models that are ready by their
-    depth in the graph, not by the longest path, and this one, ready first, took the thread that
-    dim_contacts then waited for, on the scores' path (dim_contacts, negative points, scores,
-    stages, transfer candidates). This ref makes it deeper than dim_contacts (L, a day: see the
-    README's "Fixed"). -#}
--- depends_on: {{ ref('dim_contacts') }}
 with
 
 -- (named more than once on an incremental build: materialised once)
