@@ -262,19 +262,12 @@ def test_staging_tests_check_each_load_before_the_build_that_reads_it(fresh_data
     """Raw is append-only: the staging tests check the rows of the loads int_identity_origins has
     not read yet (every load on a first build), not the whole history in every run."""
     target = tmp_path / "target"
+    # (the seed the interest codes' test on staging reads)
+    build = ("build", "--select", "+int_identity_origins", "interest_taxonomy", "--exclude", "test_type:unit")
     record = {"source_record_id": "X", "updated_at": "2026-01-01", "email": "a@example.com"}
     with psycopg.connect(fresh_database.url()) as conn:
         land_records(conn, "crm", "contacts", iter([(1, record)]))
-    first = run_dbt(
-        fresh_database,
-        target,
-        "build",
-        "--select",
-        "+int_identity_origins",
-        "interest_taxonomy",
-        "--exclude",
-        "test_type:unit",
-    )
+    first = run_dbt(fresh_database, target, *build)
     assert first.returncode == 0, first.stdout[-3000:]
 
     # a new load with a record that lost its id (as a broken loader might land): refused
@@ -288,16 +281,7 @@ def test_staging_tests_check_each_load_before_the_build_that_reads_it(fresh_data
     # once its load is read, a row is not scanned again
     with psycopg.connect(fresh_database.url()) as conn:
         conn.execute("delete from raw.crm__contacts where source_record_id is null")
-    read = run_dbt(
-        fresh_database,
-        target,
-        "build",
-        "--select",
-        "+int_identity_origins",
-        "interest_taxonomy",
-        "--exclude",
-        "test_type:unit",
-    )
+    read = run_dbt(fresh_database, target, *build)
     assert read.returncode == 0, read.stdout[-3000:]
     with psycopg.connect(fresh_database.url()) as conn:
         conn.execute("update raw.crm__contacts set source_record_id = null")
