@@ -77,7 +77,7 @@
     day at L, to find 110 k). Rendered in post-hooks, which dbt renders when they run, after the
     strategy's SQL. -#}
 {% macro rows_written_here() -%}
-    {%- set view = "pg_temp." ~ adapter.quote(this.name ~ "__written") -%}
+    {%- set view = written_rows_view_name() -%}
     {#- (created by this transaction: not a view an earlier build left in the same session) -#}
     {%- set found = run_query(
         "select exists (select from pg_class where oid = to_regclass('" ~ view ~ "')"
@@ -93,8 +93,12 @@
 {#- a temporary view of the rows an incremental strategy inserts (its temporary relation, which
     lives until the session ends or dbt drops it, the view with it) -#}
 {% macro written_rows_view(temp_relation) -%}
-    drop view if exists pg_temp.{{ adapter.quote(this.name ~ "__written") }};
-    create temporary view {{ adapter.quote(this.name ~ "__written") }} as select * from {{ temp_relation }}
+    drop view if exists {{ written_rows_view_name() }};
+    create temporary view {{ written_rows_view_name() }} as select * from {{ temp_relation }}
+{%- endmacro %}
+
+{% macro written_rows_view_name() -%}
+    pg_temp.{{ adapter.quote(this.name ~ "__written") }}
 {%- endmacro %}
 
 {#- dbt's append, leaving the view of the rows it inserted (rows_written_here()) -#}

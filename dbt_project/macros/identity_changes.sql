@@ -175,8 +175,8 @@
 {#- (the keys written: those the strategy inserted, not a scan of every key, macros/contact_changes.sql) -#}
 {% macro identity_key_values_post_hook() -%}
     insert into {{ identity_key_changes() }} (identity_build, key_type, key_value)
-    select this.identity_build, this.key_type, this.key_value
-    from {{ rows_written_here() }} as this
+    select written.identity_build, written.key_type, written.key_value
+    from {{ rows_written_here() }} as written
     where not (select b.full_build from pg_temp.{{ this.name }}__build as b)
 {%- endmacro %}
 
