@@ -184,7 +184,12 @@
     {%- if log_own_for -%}
         {#- 1. contacts rebuilt for a reason of this model's own (a seed changed, a change in a
                table that is not per contact): under a new sequence, after every watermark -#}
-        {%- do hooks.append(log_contacts_written_here(log_own_for, contacts_to_rebuild(upstream))) -%}
+        {#- (a rebuild set's contacts too: one redone and left with no rows wrote none) -#}
+        {%- set redone = "select rebuilt.contact_id from " ~ rebuild_set() ~ " as rebuilt"
+            if config.get("incremental_strategy") == "rebuild_set" else none -%}
+        {%- do hooks.append(
+            log_contacts_written_here(log_own_for, contacts_to_rebuild(upstream), also=redone)
+        ) -%}
     {%- endif -%}
     {#- 2. the rows of redone contacts that have none now (merged into another, no longer a
            contact, nothing left to count); delete+insert replaced the others (every previous
@@ -213,9 +218,14 @@
     rows' columns, the earliest time a row changed something at (its contacts' changed_from is the
     earliest of their rows'; null, the default: any time). Only once one of `readers` (the models
     that read these rows) has a watermark: before, their first build takes every contact anyway
-    (and a first build here would log every contact for nothing). -#}
+    (and a first build here would log every contact for nothing). `also`: a query of more contacts
+    to log (contact_id, any time), e.g. a rebuild set, whose contacts left with no rows wrote none. -#}
 {% macro log_contacts_written_here(
-    readers, already="select null::text as contact_id where false", columns=['contact_id'], changed_from=none
+    readers,
+    already="select null::text as contact_id where false",
+    columns=['contact_id'],
+    changed_from=none,
+    also=none
 ) -%}
     {%- set changes = ref('int_contact_changes') -%}
     insert into {{ changes }} (change_sequence, contact_id, reason, logged_by, changed_from)
@@ -229,15 +239,27 @@
         select
             named.contact_id,
             -- a row without a time: any time
-            case when not bool_or(rows_written.changed_from is null) then min(rows_written.changed_from) end
-                as changed_from
+            case when not bool_or(named.changed_from is null) then min(named.changed_from) end as changed_from
         from (
             select
-                {{ columns | join(', ') }},
-                {{ changed_from or 'null' }}::timestamptz as changed_from
-            from {{ rows_written_here() }} as written_rows
-        ) as rows_written
-        cross join lateral (values (rows_written.{{ columns | join('), (rows_written.') }})) as named (contact_id)
+                named_by_row.contact_id,
+                rows_written.changed_from
+            from (
+                select
+                    {{ columns | join(', ') }},
+                    {{ changed_from or 'null' }}::timestamptz as changed_from
+                from {{ rows_written_here() }} as written_rows
+            ) as rows_written
+            cross join
+                lateral (values (rows_written.{{ columns | join('), (rows_written.') }})) as named_by_row (contact_id)
+            {%- if also %}
+            union all
+            select
+                more.contact_id,
+                null::timestamptz as changed_from
+            from ({{ also }}) as more
+            {%- endif %}
+        ) as named
         where named.contact_id is not null
         group by named.contact_id
     ) as written

@@ -268,11 +268,26 @@
     }) }}
 {%- endmacro %}
 
-{#- the post-hook of a windowed model: its watermark holds the hash of the window's rules and settings -#}
-{% macro window_rebuild_post_hook(window) -%}
+{#- the post-hook of a windowed model: its watermark holds the hash of the window's rules and
+    settings; `log_own_for`: the per-contact models downstream that need the contacts it redid for
+    reasons of its own (interactions that came into or left the window, a changed rule) -#}
+{% macro window_rebuild_post_hook(window, log_own_for=[]) -%}
     {{ contact_rebuild_post_hook(
-        rules=window["rules"], upstream=['fct_interactions'], settings=window["settings"]
+        rules=window["rules"], upstream=['fct_interactions'], log_own_for=log_own_for, settings=window["settings"]
     ) }}
+{%- endmacro %}
+
+{#- int_contact_interest_lists: the contacts whose weights int_contact_interests_weighted redid
+    (those logged by the log and fct_interactions, and those it logged for reasons of its own), or
+    every contact when the taxonomy changed or the model has no watermark -#}
+{% macro interest_lists_rebuild() -%}
+    {{ contacts_to_rebuild(upstream=['fct_interactions', 'int_contact_interests_weighted']) }}
+
+    union all
+
+    select current_contacts.contact_id
+    from {{ ref('int_contact_origins_current') }} as current_contacts
+    where {{ everything_changed(rules=[ref('interest_taxonomy')]) }}
 {%- endmacro %}
 
 {#- A per-contact model over a lookback window of interactions (those of the window's

@@ -27,6 +27,7 @@ PER_CONTACT = {
     "marts.contact_addresses": "contact_id, channel, address",
     "intermediate.int_contact_engagement_points": "contact_id, rule",
     "intermediate.int_contact_interests_weighted": "contact_id, interest",
+    "intermediate.int_contact_interest_lists": "contact_id",
 }
 # built whole from them: they must not notice the difference either (the key owners: incremental
 # by the keys whose holders changed; compared with their own full refresh)

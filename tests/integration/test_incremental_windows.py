@@ -25,6 +25,7 @@ COMPARED = {
     "marts.contact_score_reasons": "contact_id, rule",
     "marts.contact_scores": "contact_id",
     "marts.contact_interests": "contact_id, interest",
+    "intermediate.int_contact_interest_lists": "contact_id",
 }
 ENGAGEMENT = "intermediate.int_contact_engagement_points"
 INTERESTS = "intermediate.int_contact_interests_weighted"
@@ -34,6 +35,7 @@ WINDOWED = [
     "contact_scores",
     "int_contact_interests_weighted",
     "contact_interests",
+    "int_contact_interest_lists",
 ]
 
 
@@ -50,14 +52,27 @@ def _interests(database: DatabaseUrl, contact_id: str) -> dict[str, int]:
         return dict(conn.execute(query, (contact_id,)))
 
 
+def _interest_list(database: DatabaseUrl, contact_id: str) -> list[str]:
+    """A contact's interest codes as a transfer sends them, strongest first."""
+    with psycopg.connect(database.url()) as conn:
+        query = "select interests from intermediate.int_contact_interest_lists where contact_id = %s"
+        row = conn.execute(query, (contact_id,)).fetchone()
+    return row[0].split("|") if row else []
+
+
 def _anchors(database: DatabaseUrl, table: str) -> int:
     with psycopg.connect(database.url()) as conn:
         return conn.execute(f"select count(distinct anchored_at) from {table}").fetchone()[0]
 
 
-def _land_visits(database: DatabaseUrl, folder: Path, *rows: tuple[str, str, str, str, str]) -> None:
-    """Web interactions (key, occurred_at, type, email, interests), landed as a file drop."""
+def _land_visits(
+    database: DatabaseUrl, folder: Path, *rows: tuple[str, str, str, str, str], contacts: tuple[dict, ...] = ()
+) -> None:
+    """Web interactions (key, occurred_at, type, email, interests), and partner `contacts`,
+    landed as a file drop."""
     folder.mkdir()
+    if contacts:
+        write_feed_file(folder / "partner__contacts.csv", "contacts", list(contacts))
     write_feed_file(folder / "web__interactions.csv", "interactions", [
         {"source_system": "web", "source_interaction_id": key, "occurred_at": occurred_at,
          "interaction_type": kind, "email": email, "interests": interests}
@@ -80,7 +95,10 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     dbt_rows_written(fresh_database, target, "build", as_of=DAY_1)
     with psycopg.connect(fresh_database.url()) as conn:
         (ahead, ahead_email), (late, late_email), (leaving, leaving_email) = conn.execute(
-            "select contact_id, email from marts.dim_contacts where email is not null order by contact_id limit 3"
+            # (each with a code of the taxonomy it has no interest in yet)
+            f"select contact_id, email from marts.dim_contacts as c where email is not null"
+            f" and (select count(*) from {INTERESTS} as w where w.contact_id = c.contact_id)"
+            f" < (select count(*) from staging.interest_taxonomy) order by contact_id limit 3"
         ).fetchall()
 
     # the same day again, with a visit dated two days ahead (counted from its day on), one that is
@@ -89,19 +107,39 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     contacts = (ahead, late, leaving)
     before = {c: _engagement(fresh_database, c) for c in contacts}
     interests_before = {c: _interests(fresh_database, c) for c in contacts}
+    with psycopg.connect(fresh_database.url()) as conn:
+        codes = [row[0] for row in conn.execute("select interest from staging.interest_taxonomy order by interest")]
+    fading = next(code for code in codes if code not in interests_before[leaving])  # new to it
     _land_visits(
         fresh_database,
         tmp_path / "drop-1",
         ("AHEAD", "2026-11-03T09:00:00Z", "web_visit", ahead_email, "security"),
         ("LEAVING", "2025-11-03T12:00:00Z", "web_visit", leaving_email, ""),
-        ("FADING", "2026-05-04T12:00:00Z", "web_visit", leaving_email, "security"),
+        ("FADING", "2026-05-04T12:00:00Z", "web_visit", leaving_email, fading),
+        # a new contact whose only interest leaves the six months: its list goes with it
+        ("LONE", "2026-05-04T12:00:00Z", "web_visit", "lone.reader@example.org", fading),
+        contacts=(
+            {
+                "source_system": "partner",
+                "source_record_id": "P-LONE",
+                "updated_at": "2026-05-01T09:00:00Z",
+                "email": "lone.reader@example.org",
+                "first_name": "Lone",
+                "last_name": "Reader",
+            },
+        ),
     )
     dbt_rows_written(fresh_database, target, "build", as_of=DAY_1)
     day_1 = {c: _engagement(fresh_database, c) for c in contacts}
     interests_1 = {c: _interests(fresh_database, c) for c in contacts}
     assert day_1[ahead] == before[ahead] and interests_1[ahead] == interests_before[ahead]  # not yet
     assert day_1[leaving].get("web_visit", 0) == before[leaving].get("web_visit", 0) + 2
-    assert interests_1[leaving].get("security", 0) == interests_before[leaving].get("security", 0) + 1
+    assert interests_1[leaving].get(fading) == 1 and fading in _interest_list(fresh_database, leaving)
+    with psycopg.connect(fresh_database.url()) as conn:
+        lone = conn.execute(
+            "select contact_id from marts.dim_contacts where email = 'lone.reader@example.org'"
+        ).fetchone()[0]
+    assert _interest_list(fresh_database, lone) == [fading]
 
     # three days later: a late click of June and a new one
     _land_visits(
@@ -115,12 +153,15 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     # a few contacts, not all
     assert 0 < written["int_contact_engagement_points"] < rows[ENGAGEMENT] / 5, written
     assert 0 < written["int_contact_interests_weighted"] < rows[INTERESTS] / 5, written
+    assert 0 < written["int_contact_interest_lists"] <= written["int_contact_interests_weighted"], written
     day_2 = {c: _engagement(fresh_database, c) for c in contacts}
     interests_2 = {c: _interests(fresh_database, c) for c in contacts}
     assert day_2[ahead].get("web_visit", 0) == day_1[ahead].get("web_visit", 0) + 1  # its day came
     assert interests_2[ahead].get("security", 0) == interests_1[ahead].get("security", 0) + 1
     assert day_2[leaving].get("web_visit", 0) == day_1[leaving].get("web_visit", 0) - 1  # a year old
-    assert interests_2[leaving].get("security", 0) == interests_1[leaving].get("security", 0) - 1  # six months
+    assert fading not in interests_2[leaving]  # six months old: out of the weights and of the list
+    assert fading not in _interest_list(fresh_database, leaving)
+    assert _interests(fresh_database, lone) == {} and _interest_list(fresh_database, lone) == []
     assert day_2[late].get("email_click", 0) == day_1[late].get("email_click", 0) + 2
     assert interests_2[late].get("security", 0) == interests_1[late].get("security", 0) + 2
     # the others kept their day-1 rows, decayed by contact_score_reasons and contact_interests

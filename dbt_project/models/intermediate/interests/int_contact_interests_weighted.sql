@@ -22,7 +22,7 @@
         on_schema_change="fail",
         indexes=[{"columns": ["contact_id"]}],
         pre_hook="{{ rebuild_set_pre_hook(window_rebuild(interests_window())) }}",
-        post_hook="{{ window_rebuild_post_hook(interests_window()) }}",
+        post_hook="{{ window_rebuild_post_hook(interests_window(), log_own_for=['int_contact_interest_lists']) }}",
     )
 }}
 
