@@ -138,12 +138,13 @@
     where {{ everything_changed() }}
 {%- endmacro %}
 
-{#- dim_contacts: the logged contacts (by the log, fct_interactions, addresses and survivorship),
-    every contact when it has no watermark, and those whose account changed (int_contact_accounts
-    is rebuilt whole: an account depends on the other contacts of the email domain) -#}
+{#- dim_contacts: the logged contacts (by the log, addresses and survivorship), every contact when
+    it has no watermark, and those whose account changed (int_contact_accounts is rebuilt whole: an
+    account depends on the other contacts of the email domain). The contacts fct_interactions
+    alone logged are not rebuilt but updated (dim_contacts_interactions_update()). -#}
 {% macro dim_contacts_rebuild() -%}
     {{ logged_contacts_rebuild(
-        upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
+        upstream=['int_contact_addresses', 'int_contact_attributes_survived']
     ) }}
 
     union all
@@ -152,6 +153,79 @@
     from {{ this }} as previous
     left join {{ ref('int_contact_accounts') }} as accounts on previous.contact_id = accounts.contact_id
     where previous.account_id is distinct from accounts.account_id
+{%- endmacro %}
+
+{#- dim_contacts' post-hook, before its watermark moves: the contacts whose only news is
+    interactions (logged by fct_interactions alone, not in the rebuild set) get their
+    last_interaction_at again (their last inbound interaction: an index lookup) and, where it may
+    have moved, their first_seen_at (their first origin and first interaction, as the model
+    computes it) — nothing else of theirs changed. first_seen_at cannot move when every interaction
+    that came, changed or left is dated after it: the log's changed_from, the earliest time among
+    them, is later. Rebuilding their whole rows, 99 k of the 127 k contacts a day at L redid their
+    best values, addresses and account for nothing. Rows whose values stand are not written. -#}
+{% macro dim_contacts_interactions_update() -%}
+    update {{ this }} as contacts
+    set
+        first_seen_at = coalesce(recomputed.first_seen_at, touched.first_seen_at),
+        last_interaction_at = interactions_last.last_interaction_at
+    from (
+        select
+            logged.contact_id,
+            stored.first_seen_at,
+            logged.changed_from is null or logged.changed_from <= stored.first_seen_at as may_move_first
+        from (
+            select
+                changes.contact_id,
+                -- any time, unless every change names one
+                case when not bool_or(changes.changed_from is null) then min(changes.changed_from) end
+                    as changed_from
+            from {{ ref('int_contact_changes') }} as changes
+            where
+                changes.change_sequence > {{ consumed_sequence() }}
+                and changes.contact_id is not null
+                and changes.logged_by = 'fct_interactions'
+                and not exists (
+                    select from {{ rebuild_set() }} as rebuilt
+                    where rebuilt.contact_id = changes.contact_id
+                )
+            group by changes.contact_id
+        ) as logged
+        inner join {{ this }} as stored on logged.contact_id = stored.contact_id
+    ) as touched
+    left join
+        lateral (
+            select
+                least(
+                    (
+                        select min(origins.first_seen_at)
+                        from {{ ref('int_contact_origins_current') }} as current_contacts
+                        inner join {{ ref('int_identity_origins') }} as origins
+                            on current_contacts.origin_key = origins.origin_key
+                        where current_contacts.contact_id = touched.contact_id
+                    ),
+                    (
+                        select min(interactions.occurred_at)
+                        from {{ ref('fct_interactions') }} as interactions
+                        where interactions.contact_id = touched.contact_id
+                    )
+                ) as first_seen_at
+            where touched.may_move_first
+            -- (kept a subquery: pulled up, its lookups ran for every contact, 3.1 s → 1.4 s at L)
+            offset 0  -- noqa: AM09
+        ) as recomputed
+        on true
+    cross join
+        lateral (
+            select max(interactions.occurred_at) as last_interaction_at
+            from {{ ref('fct_interactions') }} as interactions
+            where interactions.contact_id = touched.contact_id and interactions.direction = 'inbound'
+        ) as interactions_last
+    where
+        contacts.contact_id = touched.contact_id
+        and (
+            contacts.first_seen_at is distinct from coalesce(recomputed.first_seen_at, touched.first_seen_at)
+            or contacts.last_interaction_at is distinct from interactions_last.last_interaction_at
+        )
 {%- endmacro %}
 
 {#- int_contact_addresses: the logged contacts, every holder of an address that one of them holds

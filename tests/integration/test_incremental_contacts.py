@@ -163,6 +163,9 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
             # the known contact's cookie without an email visits again: only its timestamps move
             {"source_system": "web", "source_interaction_id": "DAY-5", "occurred_at": "2026-11-01T11:30:00Z",
              "interaction_type": "web_visit", "cookie_id": named_cookie, "content_url": "/pricing"},
+            # and a visit of long ago comes in late: the contact was first seen then
+            {"source_system": "web", "source_interaction_id": "DAY-6", "occurred_at": "2019-03-01T10:00:00Z",
+             "interaction_type": "web_visit", "cookie_id": named_cookie, "content_url": "/"},
         ],
     )  # fmt: skip
     return {
@@ -235,11 +238,12 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
             " and logged_by = 'int_contact_changes' and change_sequence > 1",
             (owner,),
         ).fetchall()
-        last_interaction = conn.execute(
-            "select last_interaction_at from marts.dim_contacts where contact_id = %s", (owner,)
-        ).fetchone()[0]
+        first_seen, last_interaction = conn.execute(
+            "select first_seen_at, last_interaction_at from marts.dim_contacts where contact_id = %s", (owner,)
+        ).fetchone()
     assert reasons == [("visited",)], reasons
     assert updated_at == last_interaction == datetime(2026, 11, 1, 11, 30, tzinfo=UTC)
+    assert first_seen == datetime(2019, 3, 1, 10, 0, tzinfo=UTC)
     moved = table_rows(fresh_database, "marts.fct_interactions", "interaction_key")
     assert [row[3] for row in moved if row[0] == concerned["moved"]] == [concerned["joined"]]  # re-resolved
 

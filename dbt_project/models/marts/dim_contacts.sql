@@ -2,11 +2,13 @@
     source record or email (a cookie that never filled a form is an anonymous visitor, not a
     contact). Attributes by survivorship, best address and consent from int_contact_addresses. -#}
 {#- Per contact incremental (macros/contact_changes.sql): a run rebuilds the contacts logged in
-    int_contact_changes since its last build (by fct_interactions too: first and last
-    interaction; by int_contact_addresses: best address and consent), and those whose account
-    changed (int_contact_accounts is rebuilt whole: an account depends on the other contacts of
-    the email domain): the rebuild set of dim_contacts_rebuild() (macros/rebuild_sets.sql). A new
-    column needs --full-refresh (on_schema_change: fail), not nulls in the rows kept. -#}
+    int_contact_changes since its last build (by int_contact_addresses too: best address and
+    consent), and those whose account changed (int_contact_accounts is rebuilt whole: an account
+    depends on the other contacts of the email domain): the rebuild set of dim_contacts_rebuild()
+    (macros/rebuild_sets.sql). The contacts whose only news is interactions (logged by
+    fct_interactions) get their first and last interaction by an update instead
+    (dim_contacts_interactions_update()). A new column needs --full-refresh (on_schema_change:
+    fail), not nulls in the rows kept. -#}
 {#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
 {{
     config(
@@ -18,6 +20,7 @@
         indexes=[{'columns': ['email']}],
         pre_hook="{{ rebuild_set_pre_hook(dim_contacts_rebuild()) }}",
         post_hook=[
+            "{{ dim_contacts_interactions_update() }}",
             "{{ contact_rebuild_post_hook(
                 upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
             ) }}",
