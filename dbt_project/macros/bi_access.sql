@@ -70,31 +70,7 @@
     alter view {{ this }} set (security_barrier = true)
 {%- endmacro %}
 
-{#- The layers' post-hook: statistics for the next model's plans, for tables (a view has none).
-    An incremental build that wrote a tenth of the table or less (the rows its strategy inserted:
-    written_rows_view(), macros/contact_changes.sql) keeps the statistics it has: they still
-    describe the table, and autovacuum analyzes it once a tenth changed. Analyze took 7.2 s of a
-    day's dbt thread time at L, 1.4 s of it for fct_interactions' 110 k new rows of 11 M. A first
-    or full build, and a strategy that leaves no such view, always analyze. -#}
+{#- The layers' post-hook: statistics for the next model's plans, for tables (a view has none) -#}
 {% macro analyze_table() -%}
-    {%- if config.get("materialized") == "incremental" -%}
-        do $analyze$
-        declare
-            written bigint;
-        begin
-            if exists (
-                select from pg_class
-                where oid = to_regclass('{{ written_rows_view_name() }}') and xmin = pg_current_xact_id()::xid
-            ) then
-                execute 'select count(*) from {{ written_rows_view_name() }}' into written;
-                if written * 10 <= (select reltuples from pg_class where oid = '{{ this }}'::regclass) then
-                    return;
-                end if;
-            end if;
-            analyze {{ this }};
-        end
-        $analyze$
-    {%- elif config.get("materialized") != "view" -%}
-        analyze {{ this }}
-    {%- endif -%}
+    {%- if config.get("materialized") != "view" %}analyze {{ this }}{% endif -%}
 {%- endmacro %}

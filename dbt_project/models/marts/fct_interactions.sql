@@ -44,7 +44,7 @@
             "drop index if exists {{ this.schema }}.{{ this.name }}__record",
             "drop index if exists {{ this.schema }}.{{ this.name }}__cookie",
             "drop index if exists {{ this.schema }}.{{ this.name }}__occurred_at",
-            "{{ analyze_table() }}",
+            "analyze {{ this }}",
         ],
     )
 }}
