@@ -17,3 +17,20 @@
         )
     end
 {%- endmacro %}
+
+{#- A contact's first interaction and its last inbound one, of all (`contact_id`: an SQL
+    expression): a lookup each by fct_interactions' (contact_id, occurred_at) index, as scalar
+    subqueries (dim_contacts and its update of the contacts whose only news is interactions) -#}
+{% macro first_interaction_at(contact_id) -%}
+    (
+        select min(interactions.occurred_at) from {{ ref('fct_interactions') }} as interactions
+        where interactions.contact_id = {{ contact_id }}
+    )
+{%- endmacro %}
+
+{% macro last_inbound_interaction_at(contact_id) -%}
+    (
+        select max(interactions.occurred_at) from {{ ref('fct_interactions') }} as interactions
+        where interactions.contact_id = {{ contact_id }} and interactions.direction = 'inbound'
+    )
+{%- endmacro %}

@@ -203,11 +203,7 @@
                             on current_contacts.origin_key = origins.origin_key
                         where current_contacts.contact_id = touched.contact_id
                     ),
-                    (
-                        select min(interactions.occurred_at)
-                        from {{ ref('fct_interactions') }} as interactions
-                        where interactions.contact_id = touched.contact_id
-                    )
+                    {{ first_interaction_at('touched.contact_id') }}
                 ) as first_seen_at
             where touched.may_move_first
             -- (kept a subquery: pulled up, its lookups ran for every contact, 3.1 s → 1.4 s at L)
@@ -216,9 +212,9 @@
         on true
     cross join
         lateral (
-            select max(interactions.occurred_at) as last_interaction_at
-            from {{ ref('fct_interactions') }} as interactions
-            where interactions.contact_id = touched.contact_id and interactions.direction = 'inbound'
+            select {{ last_inbound_interaction_at('touched.contact_id') }} as last_interaction_at
+            -- (kept a subquery: pulled up, the lookup ran twice, for the set and for the filter)
+            offset 0  -- noqa: AM09
         ) as interactions_last
     where
         contacts.contact_id = touched.contact_id
