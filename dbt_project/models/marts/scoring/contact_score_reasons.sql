@@ -46,10 +46,11 @@ reasons as not materialized (
         cast(null as integer) as interactions,
         description
     from profile
+    where points <> 0
     union all
-    -- (the filter on points below is pushed into this branch, which then computes the decay twice
-    -- per row; a subquery kept apart by "offset 0" computed it once but ran in one process: 4.0 s
-    -- instead of 2.7 s for a full read of the 6.3 M rows at L)
+    -- (each branch filters its own rows: a filter on the union's points was pushed into this
+    -- branch as a second rounding of the decayed points per row; a subquery kept apart by
+    -- "offset 0" rounded once but ran in one process)
     select
         engagement.contact_id,
         'engagement' as component,
@@ -60,6 +61,7 @@ reasons as not materialized (
         engagement.interactions,
         engagement.description
     from engagement
+    where {{ engagement_points_shown('engagement') }}
     union all
     select
         contact_id,
@@ -70,6 +72,7 @@ reasons as not materialized (
         interactions,
         description
     from negative
+    where points <> 0
 ),
 
 scored as not materialized (
@@ -84,7 +87,6 @@ scored as not materialized (
         {{ as_of() }} as scored_at
     from reasons
     inner join contacts on reasons.contact_id = contacts.contact_id
-    where reasons.points <> 0
 )
 
 {{ rows_the_reader_sees('scored', ref('dim_contacts')) }}
