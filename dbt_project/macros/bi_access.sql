@@ -70,7 +70,13 @@
     alter view {{ this }} set (security_barrier = true)
 {%- endmacro %}
 
-{#- The layers' post-hook: statistics for the next model's plans, for tables (a view has none) -#}
+{#- The layers' post-hook: statistics for the next model's plans, for tables (a view has none).
+    It runs before the model's own post-hooks; a model whose own hooks end with an analyze (after
+    building an expression index, or pruning rows) says so in its meta (analyzes_itself) and is
+    analyzed once, not twice (fct_interactions: 0.8-0.9 s a day at L). -#}
 {% macro analyze_table() -%}
-    {%- if config.get("materialized") != "view" %}analyze {{ this }}{% endif -%}
+    {%- set meta = config.get("meta") or {} -%}  {#- (while parsing, config.get gives "") -#}
+    {%- if config.get("materialized") != "view" and not meta.get("analyzes_itself") -%}
+        analyze {{ this }}
+    {%- endif -%}
 {%- endmacro %}

@@ -30,6 +30,7 @@
         unique_key="interaction_key",
         incremental_strategy="delete+insert",
         on_schema_change="append_new_columns",
+        meta={"analyzes_itself": true},
         pre_hook="set local enable_mergejoin = off",
         post_hook=[
             "create unique index if not exists {{ this.name }}__key on {{ this }} (interaction_key)",

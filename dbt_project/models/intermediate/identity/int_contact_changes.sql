@@ -28,6 +28,7 @@
         incremental_strategy="append",
         full_refresh=false,
         on_schema_change="append_new_columns",
+        meta={"analyzes_itself": true},
         post_hook=[
             "create index if not exists {{ this.name }}__sequence on {{ this }} (change_sequence, contact_id)",
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",

@@ -8,6 +8,7 @@
         incremental_strategy="append",
         full_refresh=false,
         on_schema_change="append_new_columns",
+        meta={"analyzes_itself": true},
         pre_hook="{% if is_incremental() %}delete from {{ this }} where entered_at = {{ as_of() }}{% endif %}",
         post_hook=[
             "{{ ensure_unique_index(['contact_id', 'entered_at']) }}",
