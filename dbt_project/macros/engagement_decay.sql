@@ -34,3 +34,10 @@
         {{ days_between(row ~ ".anchored_at", as_of()) }} / {{ var("interests")["half_life_days"] }}
     )
 {%- endmacro %}
+
+{#- The sum of `value` (double precision, at most about 1e3 in magnitude) over a group, the same
+    whatever order the rows come in: each value rounded to 15 decimals and added as an integer
+    (sum over bigint accumulates exactly, in 128 bits), back to double precision. -#}
+{% macro exact_sum(value) -%}
+    cast(sum(cast(round({{ value }} * 1e15) as bigint)) / 1e15 as double precision)
+{%- endmacro %}

@@ -55,9 +55,12 @@ weighted as (
     select
         shown.contact_id,
         shown.interest,
-        -- summed as numeric: exact, so the same whatever order a plan adds them in (a float
-        -- sum's last digits follow the order, and an incremental build then differs from a full one)
-        cast(sum(cast(shown.weight as numeric)) as double precision) as weight,
+        -- summed exactly, so the same whatever order a plan adds them in (a float sum's last
+        -- digits follow the order, and an incremental build then differs from a full one): as
+        -- whole units of 1e-15 (a weight is at most 1), which PostgreSQL adds up without
+        -- overflow; a cast of each weight to numeric did the same at twice the cost (it goes
+        -- through text)
+        {{ exact_sum('shown.weight') }} as weight,
         count(*) as interactions,
         max(shown.occurred_at) as last_seen_at
     from shown
