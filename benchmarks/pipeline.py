@@ -447,8 +447,8 @@ def main() -> int:
                 with psycopg.connect(database.url()) as conn:
                     written = write_increment(conn, increment, day)
                     conn.commit()
-                # the floor again just before the day: a day on a slower hour of a shared machine
-                # shows as one (L's day runs took 20-50 % longer an hour later, same code)
+                # the floor again just before the day, as the speed of a shared machine moves
+                # from hour to hour (a scan tracks the day's index lookups only loosely)
                 day_floor = min(group_by_floor(database) for _ in range(3))
                 days.append((run_scenario(f"day-{n}", env, database, increment, day, logs), written, day_floor))
     finally:

@@ -8,19 +8,14 @@
     case
         when {{ last_interaction_at }} is null or {{ last_interaction_at }} <= {{ as_of() }}
             then {{ last_interaction_at }}
-        else (
-            select max(ahead.occurred_at) from {{ ref('fct_interactions') }} as ahead
-            where
-                ahead.contact_id = {{ contact_id }}
-                and ahead.direction = 'inbound'
-                and ahead.occurred_at <= {{ as_of() }}
-        )
+        else {{ last_inbound_interaction_at(contact_id, until=as_of()) }}
     end
 {%- endmacro %}
 
-{#- A contact's first interaction and its last inbound one, of all (`contact_id`: an SQL
-    expression): a lookup each by fct_interactions' (contact_id, occurred_at) index, as scalar
-    subqueries (dim_contacts and its update of the contacts whose only news is interactions) -#}
+{#- A contact's first interaction and its last inbound one, of all or up to `until` (`contact_id`:
+    an SQL expression): a lookup each by fct_interactions' (contact_id, occurred_at) index, as
+    scalar subqueries (dim_contacts and its update of the contacts whose only news is
+    interactions; last_inbound_at() above) -#}
 {% macro first_interaction_at(contact_id) -%}
     (
         select min(interactions.occurred_at) from {{ ref('fct_interactions') }} as interactions
@@ -28,9 +23,14 @@
     )
 {%- endmacro %}
 
-{% macro last_inbound_interaction_at(contact_id) -%}
+{% macro last_inbound_interaction_at(contact_id, until=none) -%}
     (
         select max(interactions.occurred_at) from {{ ref('fct_interactions') }} as interactions
-        where interactions.contact_id = {{ contact_id }} and interactions.direction = 'inbound'
+        where
+            interactions.contact_id = {{ contact_id }}
+            and interactions.direction = 'inbound'
+            {%- if until is not none %}
+            and interactions.occurred_at <= {{ until }}
+            {%- endif %}
     )
 {%- endmacro %}
