@@ -29,8 +29,6 @@
         where
             interactions.contact_id = {{ contact_id }}
             and interactions.direction = 'inbound'
-            {%- if until is not none %}
-            and interactions.occurred_at <= {{ until }}
-            {%- endif %}
+            and {% if until is not none %}interactions.occurred_at <= {{ until }}{% else %}true{% endif %}
     )
 {%- endmacro %}
