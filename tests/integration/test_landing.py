@@ -186,6 +186,42 @@ def test_an_oversized_field_in_a_file_streamed_without_length_checks_is_still_qu
     assert leftovers == 0
 
 
+def test_the_fast_path_applies_every_rule_and_two_passes_count_the_same_rows(fresh_database, tmp_path):
+    # only feed columns and dates PostgreSQL reads: the two parallel COPYs. The first lands what
+    # the shape rules pass; rows held back for a timestamp in the future are taken out again.
+    fast = [(r, reason) for r, reason in CASES if r["updated_at"] != "2026-02-30"]
+    fast.append(
+        ({"source_record_id": "b-8", "updated_at": FUTURE, "email": "c@example.com"}, "updated_at in the future")
+    )
+    path = tmp_path / "crm__contacts.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["source_system", "source_record_id", "updated_at", "email", "company"])
+        writer.writeheader()
+        writer.writerows({"source_system": "crm", **record} for record, _ in fast)
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        result = land_feed_file(conn, FeedFile.from_path(path))
+        landed, quarantined = _outcome(conn, result.load_id)
+        leftovers = conn.execute("select count(*) from pg_tables where tablename like 'held_back_%'").fetchone()[0]
+
+    assert [row[0] for row in landed] == ["ok-1", "ok-2"]
+    assert quarantined == [(i, reason) for i, (_, reason) in enumerate(fast, start=1) if reason]
+    assert (result.fetched, result.landed, result.quarantined) == (len(fast), 2, len(fast) - 2)
+    assert leftovers == 0
+
+
+def test_a_file_with_a_header_only_lands_nothing(fresh_database, tmp_path):
+    path = tmp_path / "crm__contacts.csv"
+    path.write_text("source_system,source_record_id,updated_at\n")
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        result = land_feed_file(conn, FeedFile.from_path(path))
+        load = conn.execute("select status, fetched, landed, quarantined from ops.loads").fetchone()
+
+    assert load == ("succeeded", 0, 0, 0)
+    assert (result.fetched, result.landed, result.quarantined) == (0, 0, 0)
+
+
 def test_records_seen_before_are_counted_as_duplicates(fresh_database):
     records = [(1, {"source_record_id": "A", "updated_at": "2026-01-01"})]
 
