@@ -379,7 +379,7 @@ def _land_csv(conn: psycopg.Connection, feed: FeedFile, result: LoadResult, scan
                 feed,
                 held,
                 # the identity caches its values: a sequence call per row for the line numbers cost
-                # 0.5–0.7 s of 6.7 s for 5.1 M rows (one session draws them in order all the same).
+                # 0.3–0.6 s of 6.7 s for 5.1 M rows (one session draws them in order all the same).
                 # No autovacuum: its analyze of the new table made the load's DROP wait for the
                 # deadlock timeout (1 s) before cancelling it.
                 sql.SQL(

@@ -15,17 +15,13 @@ contacts as (
     where first_seen_at <= {{ as_of() }}
 ),
 
--- the scores add up exactly the rows contact_score_reasons shows ("why is this lead hot" explains
--- the whole score, by construction). That mart is a view: read here, it is computed from the same
--- intermediate rows in this query, so nothing waits for it; summing the intermediate rows here
--- instead took a singular test adding the view up again to hold the two equal (16 s of a day's
--- dbt thread time at L, 7 s alone)
+-- the rows contact_score_reasons shows, from the same macro, so a score adds up its reasons by
+-- construction ("why is this lead hot" explains the whole score); the left join of the contacts
+-- below keeps the contacts the view shows. (A copy of the rows here needed a singular test adding
+-- the view up again: 16 s of a day's dbt thread time at L; reading the view joined its contacts
+-- once more, for each of 6.3 M rows.)
 reasons as (
-    select
-        contact_id,
-        component,
-        points
-    from {{ ref('contact_score_reasons') }}
+    {{ score_reason_rows() }}
 ),
 
 weights as (
