@@ -38,6 +38,9 @@ CASES = [
         {"source_record_id": "b-7", "updated_at": "2026-01-01", "source_system": "events"},
         "source_system does not match the source",
     ),
+    # blank: spaces, tabs and line ends, on every path
+    ({"source_record_id": " \t", "updated_at": "2026-01-01"}, "missing source_record_id"),
+    ({"source_record_id": "ok-3", "updated_at": "2026-01-01", "source_system": "crm\t"}, None),
 ]
 COLUMNS = ["source_system", "source_record_id", "updated_at", "email", "company", "loyalty_tier"]
 
@@ -186,27 +189,37 @@ def test_an_oversized_field_in_a_file_streamed_without_length_checks_is_still_qu
     assert leftovers == 0
 
 
-def test_the_fast_path_applies_every_rule_and_two_passes_count_the_same_rows(fresh_database, tmp_path):
-    # only feed columns and dates PostgreSQL reads: the two parallel COPYs. The first lands what
-    # the shape rules pass; rows held back for a timestamp in the future are taken out again.
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_the_rules_in_sql_quarantine_what_the_python_rules_do(fresh_database, tmp_path, fmt):
+    # dates PostgreSQL reads (2026-02-30 sends a whole file to the Python rules, as in the test
+    # above) and, for CSV, only feed columns: the two parallel COPYs. The first lands what the
+    # shape rules pass; rows held back for a timestamp in the future are taken out again.
     fast = [(r, reason) for r, reason in CASES if r["updated_at"] != "2026-02-30"]
     fast.append(
         ({"source_record_id": "b-8", "updated_at": FUTURE, "email": "c@example.com"}, "updated_at in the future")
     )
-    path = tmp_path / "crm__contacts.csv"
+    path = tmp_path / f"crm__contacts.{fmt}"
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["source_system", "source_record_id", "updated_at", "email", "company"])
-        writer.writeheader()
-        writer.writerows({"source_system": "crm", **record} for record, _ in fast)
+        if fmt == "csv":
+            writer = csv.DictWriter(handle, ["source_system", "source_record_id", "updated_at", "email", "company"])
+            writer.writeheader()
+            writer.writerows({"source_system": "crm", **record} for record, _ in fast)
+        else:
+            handle.writelines(json.dumps({"source_system": "crm", **record}) + "\n" for record, _ in fast)
 
     with psycopg.connect(fresh_database.url()) as conn:
         result = land_feed_file(conn, FeedFile.from_path(path))
         landed, quarantined = _outcome(conn, result.load_id)
         leftovers = conn.execute("select count(*) from pg_tables where tablename like 'held_back_%'").fetchone()[0]
 
-    assert [row[0] for row in landed] == ["ok-1", "ok-2"]
+    expected_landed = sorted(r["source_record_id"] for r, reason in fast if reason is None)
+    assert [row[0] for row in landed] == expected_landed
     assert quarantined == [(i, reason) for i, (_, reason) in enumerate(fast, start=1) if reason]
-    assert (result.fetched, result.landed, result.quarantined) == (len(fast), 2, len(fast) - 2)
+    assert (result.fetched, result.landed, result.quarantined) == (
+        len(fast),
+        len(expected_landed),
+        len(fast) - len(expected_landed),
+    )
     assert leftovers == 0
 
 
