@@ -121,3 +121,36 @@ def test_a_load_far_smaller_than_the_recent_ones_warns_and_an_empty_incremental_
     assert [f["expectation"] for f in small.failed] == ["expect_table_row_count_to_be_between"]
     assert small.failed[0]["observed"]["observed_value"] == 5  # the median of 100, 120, 110 is 110: at least 11
     assert empty.success and empty.evaluated_expectations == 2  # shape and size only
+
+
+def _make_scores(conn: psycopg.Connection, contacts: list[tuple[str, str]], scored: list[str]) -> None:
+    conn.execute("create schema marts")
+    conn.execute("create table marts.dim_contacts (contact_id text, first_seen_at timestamptz)")
+    conn.execute(
+        "create table marts.contact_scores (contact_id text, profile_score numeric, profile_grade text,"
+        " engagement_score numeric, engagement_level integer, rating text, lead_score numeric,"
+        " engagement_percentile numeric, scored_at timestamptz)"
+    )
+    with conn.cursor() as cur:
+        cur.executemany("insert into marts.dim_contacts values (%s, %s)", contacts)
+        cur.executemany(
+            "insert into marts.contact_scores values (%s, 50, 'B', 40, 2, 'B2', 45, 50, '2026-03-01')",
+            [(contact_id,) for contact_id in scored],
+        )
+    conn.commit()
+
+
+@pytest.mark.parametrize(
+    ("c2_first_seen", "scored", "warns"),
+    [("2026-02-01", ["c1"], True), ("2026-04-01", ["c1"], False), ("2026-04-01", [], True)],
+    ids=["first seen before the scoring date", "first seen after it", "nothing scored"],
+)
+def test_a_golden_contact_without_a_score_warns_unless_first_seen_after_the_scoring_date(
+    fresh_database, c2_first_seen, scored, warns
+):
+    with psycopg.connect(fresh_database.url()) as conn:
+        _make_scores(conn, [("c1", "2026-01-01"), ("c2", c2_first_seen)], scored=scored)
+        result = run_suite(fresh_database, expectations_dir() / "marts" / "contact_scores.json")
+
+    assert [f["expectation"] for f in result.failed] == (["unexpected_rows_expectation"] if warns else [])
+    assert not result.blocks_transfers
