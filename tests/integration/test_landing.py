@@ -42,15 +42,20 @@ CASES = [
     ({"source_record_id": " \t", "updated_at": "2026-01-01"}, "missing source_record_id"),
     ({"source_record_id": "ok-3", "updated_at": "2026-01-01", "source_system": "crm\t"}, None),
 ]
-COLUMNS = ["source_system", "source_record_id", "updated_at", "email", "company", "loyalty_tier"]
+COLUMNS = ["source_system", "source_record_id", "updated_at", "email", "company"]
+EXTRA = {"loyalty_tier": "gold"}  # a field beyond the feed's columns: it travels in payload
 
 
-def _write_csv(path: Path) -> Path:
+def _write_feed(path: Path, cases: list = CASES, extra: dict[str, str] = EXTRA) -> Path:
+    """The cases' records from source crm, with the extra fields, as CSV or JSON lines (by the suffix)."""
+    records = [{"source_system": "crm", **extra, **record} for record, _ in cases]
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, COLUMNS)
-        writer.writeheader()
-        for record, _ in CASES:
-            writer.writerow({"source_system": "crm", "loyalty_tier": "gold", **record})
+        if path.suffix == ".jsonl":
+            handle.writelines(json.dumps(record) + "\n" for record in records)
+        else:
+            writer = csv.DictWriter(handle, [*COLUMNS, *extra])
+            writer.writeheader()
+            writer.writerows(records)
     return path
 
 
@@ -84,17 +89,11 @@ def test_every_path_applies_the_same_rules(fresh_database, tmp_path, fmt):
 
     with psycopg.connect(fresh_database.url()) as conn:
         if fmt == "python":
-            records = [(i, {"source_system": "crm", "loyalty_tier": "gold", **r}) for i, (r, _) in enumerate(CASES, 1)]
+            records = [(i, {"source_system": "crm", **EXTRA, **r}) for i, (r, _) in enumerate(CASES, 1)]
             result = land_records(conn, "crm", "contacts", records)
         else:
             path = tmp_path / f"crm__contacts.{fmt}"
-            if fmt.startswith("csv"):
-                _write_csv(tmp_path / "plain.csv")
-                data = (tmp_path / "plain.csv").read_bytes()
-            else:
-                data = "".join(
-                    json.dumps({"source_system": "crm", "loyalty_tier": "gold", **r}) + "\n" for r, _ in CASES
-                ).encode()
+            data = _write_feed(tmp_path / f"plain.{fmt.removesuffix('.gz')}").read_bytes()
             path.write_bytes(gzip.compress(data) if fmt.endswith(".gz") else data)
             result = land_feed_file(conn, FeedFile.from_path(path))
         landed, quarantined = _outcome(conn, result.load_id)
@@ -198,14 +197,7 @@ def test_the_rules_in_sql_quarantine_what_the_python_rules_do(fresh_database, tm
     fast.append(
         ({"source_record_id": "b-8", "updated_at": FUTURE, "email": "c@example.com"}, "updated_at in the future")
     )
-    path = tmp_path / f"crm__contacts.{fmt}"
-    with open(path, "w", newline="") as handle:
-        if fmt == "csv":
-            writer = csv.DictWriter(handle, ["source_system", "source_record_id", "updated_at", "email", "company"])
-            writer.writeheader()
-            writer.writerows({"source_system": "crm", **record} for record, _ in fast)
-        else:
-            handle.writelines(json.dumps({"source_system": "crm", **record}) + "\n" for record, _ in fast)
+    path = _write_feed(tmp_path / f"crm__contacts.{fmt}", fast, extra={})
 
     with psycopg.connect(fresh_database.url()) as conn:
         result = land_feed_file(conn, FeedFile.from_path(path))
@@ -288,7 +280,7 @@ def test_a_load_left_running_by_a_crash_is_marked_abandoned_by_the_next(fresh_da
 
 
 def test_the_second_pass_leaves_no_table_behind_whether_the_load_succeeds_or_falls_back(fresh_database, tmp_path):
-    good = _write_csv(tmp_path / "crm__contacts.csv")
+    good = _write_feed(tmp_path / "crm__contacts.csv")
     odd = tmp_path / "odd" / "crm__contacts.csv"
     odd.parent.mkdir()
     odd.write_text("source_system,source_record_id,updated_at\ncrm,A,2026-02-30\n")  # PostgreSQL cannot read it
@@ -306,7 +298,7 @@ def test_the_load_id_literal_never_outlives_its_load(fresh_database, tmp_path):
     """The fast path makes the load's id the raw table's default while its COPY runs; afterwards,
     whether the load succeeded or fell back to reading line by line, the default is the setting again
     (a literal left behind would stamp later rows with an old load's id)."""
-    good = _write_csv(tmp_path / "crm__contacts.csv")
+    good = _write_feed(tmp_path / "crm__contacts.csv")
     odd = tmp_path / "odd" / "crm__contacts.csv"
     odd.parent.mkdir()
     odd.write_text("source_system,source_record_id,updated_at\ncrm,A,2026-02-30\n")  # falls back
