@@ -150,8 +150,10 @@
 {#- the contacts logged since this model's last build: by the log's build, and by the models
     named in `upstream` (for their own reasons). `visits`: with the contacts whose only change is a
     cookie's visit ('visited': its timestamps moved, nothing it supplies), for a model that shows
-    the origins' timestamps; fct_interactions logs the contacts of new interactions apart. -#}
-{% macro contacts_to_rebuild(upstream=[], visits=false) -%}
+    the origins' timestamps; fct_interactions logs the contacts of new interactions apart.
+    `restated`: with the contacts a model logged as 'restated' (rows written again that changed
+    only in what the model's own mart shows; int_contact_addresses_restated()), for that mart. -#}
+{% macro contacts_to_rebuild(upstream=[], visits=false, restated=true) -%}
     select changes.contact_id
     from {{ ref('int_contact_changes') }} as changes
     where
@@ -160,6 +162,9 @@
         and changes.logged_by in ('int_contact_changes'{% for model in upstream %}, '{{ model }}'{% endfor %})
         {%- if not visits %}
         and changes.reason <> 'visited'
+        {%- endif %}
+        {%- if not restated %}
+        and changes.reason <> 'restated'
         {%- endif %}
 {%- endmacro %}
 
@@ -179,7 +184,7 @@
     rebuilt for reasons of its own (each names this one in its `upstream`, and depends on it, so
     their transactions do not overlap). A model whose incremental strategy is rebuild_set (below)
     deleted the rows of every contact it redoes already: no step 2. -#}
-{% macro contact_rebuild_post_hook(rules=[], upstream=[], log_own_for=[], settings=none) -%}
+{% macro contact_rebuild_post_hook(rules=[], upstream=[], log_own_for=[], settings=none, restated=none) -%}
     {%- set hooks = [] -%}
     {%- if log_own_for -%}
         {#- 1. contacts rebuilt for a reason of this model's own (a seed changed, a change in a
@@ -188,7 +193,7 @@
         {%- set redone = "select rebuilt.contact_id from " ~ rebuild_set() ~ " as rebuilt"
             if config.get("incremental_strategy") == "rebuild_set" else none -%}
         {%- do hooks.append(
-            log_contacts_written_here(log_own_for, contacts_to_rebuild(upstream), also=redone)
+            log_contacts_written_here(log_own_for, contacts_to_rebuild(upstream), also=redone, restated=restated)
         ) -%}
     {%- endif -%}
     {#- 2. the rows of redone contacts that have none now (merged into another, no longer a
@@ -219,20 +224,28 @@
     earliest of their rows'; null, the default: any time). Only once one of `readers` (the models
     that read these rows) has a watermark: before, their first build takes every contact anyway
     (and a first build here would log every contact for nothing). `also`: a query of more contacts
-    to log (contact_id, any time), e.g. a rebuild set, whose contacts left with no rows wrote none. -#}
+    to log (contact_id, any time), e.g. a rebuild set, whose contacts left with no rows wrote none.
+    `restated`: a query of the contacts among them to log as 'restated' rather than 'rebuilt' (their
+    rows changed only in what some readers do not read; those pass restated=false to
+    contacts_to_rebuild()). -#}
 {% macro log_contacts_written_here(
     readers,
     already="select null::text as contact_id where false",
     columns=['contact_id'],
     changed_from=none,
-    also=none
+    also=none,
+    restated=none
 ) -%}
     {%- set changes = ref('int_contact_changes') -%}
     insert into {{ changes }} (change_sequence, contact_id, reason, logged_by, changed_from)
     select
         (select max(change_sequence) + 1 from {{ changes }}),
         written.contact_id,
+        {%- if restated %}
+        case when restated.contact_id is null then 'rebuilt' else 'restated' end,
+        {%- else %}
         'rebuilt',
+        {%- endif %}
         '{{ this.name }}',
         written.changed_from
     from (
@@ -264,6 +277,9 @@
         group by named.contact_id
     ) as written
     left join ({{ already }}) as already on written.contact_id = already.contact_id
+    {%- if restated %}
+    left join ({{ restated }}) as restated on written.contact_id = restated.contact_id
+    {%- endif %}
     where
         already.contact_id is null
         and exists (

@@ -101,8 +101,9 @@
             on key_values.origin_key = holders.origin_key
     )
 
-    {#- (with the visits: it shows the origins' first_seen_at and updated_at) #}
-    {{ contacts_to_rebuild(upstream=upstream, visits=true) }}
+    {#- (with the visits: it shows the origins' first_seen_at and updated_at; without the
+        contacts whose addresses were only restated: it shows none of what moved) #}
+    {{ contacts_to_rebuild(upstream=upstream, visits=true, restated=false) }}
 
     union all
 
@@ -122,14 +123,14 @@
             logged_holders.key_type,
             logged_holders.key_value
         from blocked_holders as logged_holders
-        where logged_holders.contact_id in ({{ contacts_to_rebuild(upstream=upstream) }})
+        where logged_holders.contact_id in ({{ contacts_to_rebuild(upstream=upstream, restated=false) }})
     )
 {%- endmacro %}
 
 {#- the contacts logged since this model's last build (by the log and by the models named in
     `upstream`), or every contact when it has no watermark -#}
-{% macro logged_contacts_rebuild(upstream) -%}
-    {{ contacts_to_rebuild(upstream=upstream) }}
+{% macro logged_contacts_rebuild(upstream, restated=true) -%}
+    {{ contacts_to_rebuild(upstream=upstream, restated=restated) }}
 
     union all
 
@@ -144,7 +145,7 @@
     alone logged are not rebuilt but updated (dim_contacts_interactions_update()). -#}
 {% macro dim_contacts_rebuild() -%}
     {{ logged_contacts_rebuild(
-        upstream=['int_contact_addresses', 'int_contact_attributes_survived']
+        upstream=['int_contact_addresses', 'int_contact_attributes_survived'], restated=false
     ) }}
 
     union all

@@ -116,6 +116,16 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
     resent = {
         c: v for c, v in zip(interaction_columns, resent, strict=True) if c in ENTITIES["interactions"].columns
     } | {"email": joined[1]}
+    # a shared address (info@…) whose consent a new record states again, as it stands: its other
+    # holders' addresses change in the consent's date only ('restated')
+    concerned_so_far = (merged, merged_other, crm[0], unsubscribed[0], bounced[0], cookie[0], left, joined[0])
+    shared_address, shared_permission, restated = conn.execute(
+        "select a.address, a.permission, min(a.contact_id) from intermediate.int_contact_addresses a"
+        " where a.channel = 'email' and a.is_shared and a.permission <> 'unknown' and a.last_bounced_at is null"
+        " and a.permission_stated_at < '2026-11-01' and a.contact_id <> all(%s)"
+        " group by a.address_key, a.address, a.permission order by count(*) desc, a.address_key limit 1",
+        (list(concerned_so_far),),
+    ).fetchone()
     record = conn.execute(
         "select * from raw.crm__contacts where source_record_id = %s order by updated_at desc limit 1", (crm[1],)
     ).fetchone()
@@ -139,6 +149,9 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
             {"source_system": "fair", "source_record_id": "F-3", "updated_at": "2026-11-01T10:30:00Z",
              "email": "anna.nym@visitor.example", "cookie_id": anonymous[1], "first_name": "Anna",
              "last_name": "Nym", "email_opt_in": "true"},
+            # the shared address's consent, stated again unchanged
+            {"source_system": "fair", "source_record_id": "F-4", "updated_at": "2026-11-01T13:00:00Z",
+             "email": shared_address, "email_opt_in": str(shared_permission == "granted").lower()},
         ],
     )  # fmt: skip
     write_feed_file(
@@ -180,6 +193,8 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
         "moved": f"email:{left_interaction}",
         "anonymous": anonymous[0],
         "named_cookie": f"cookie:{named_cookie}",
+        "restated": restated,
+        "shared_address": shared_address,
     }
 
 
@@ -244,6 +259,20 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     assert reasons == [("visited",)], reasons
     assert updated_at == last_interaction == datetime(2026, 11, 1, 11, 30, tzinfo=UTC)
     assert first_seen == datetime(2019, 3, 1, 10, 0, tzinfo=UTC)
+    with psycopg.connect(fresh_database.url()) as conn:
+        # the shared address's other holder: its consent's date moved, nothing the best record shows,
+        # so contact_addresses rebuilds it and dim_contacts and contact_origins do not
+        restated = conn.execute(
+            "select logged_by, reason from intermediate.int_contact_changes"
+            " where contact_id = %s and change_sequence > 1",
+            (concerned["restated"],),
+        ).fetchall()
+        stated_at = conn.execute(
+            "select permission_stated_at from marts.contact_addresses where contact_id = %s and address = %s",
+            (concerned["restated"], concerned["shared_address"]),
+        ).fetchone()
+    assert ("int_contact_addresses", "restated") in restated and ("int_contact_changes", "landed") not in restated
+    assert stated_at == (datetime(2026, 11, 1, 13, 0, tzinfo=UTC),)
     moved = table_rows(fresh_database, "marts.fct_interactions", "interaction_key")
     assert [row[3] for row in moved if row[0] == concerned["moved"]] == [concerned["joined"]]  # re-resolved
 

@@ -15,7 +15,9 @@
     - was blocked or unblocked as a shared key;
     every contact when source_priorities changed: the rebuild set of contact_addresses_rebuild()
     (macros/rebuild_sets.sql). It logs the contacts it rebuilt beyond the logged ones, for
-    dim_contacts and contact_origins. -#}
+    dim_contacts, contact_origins and contact_addresses: as 'restated' those whose addresses
+    changed only in dates and counts (addresses_read_by_best_record()), which only
+    contact_addresses rebuilds. -#}
 {{
     config(
         materialized="incremental",
@@ -23,9 +25,14 @@
         incremental_strategy="rebuild_set",
         unique_key="contact_id",
         indexes=[{"columns": ["contact_id"]}],
-        pre_hook="{{ rebuild_set_pre_hook(contact_addresses_rebuild()) }}",
+        pre_hook=[
+            "{{ rebuild_set_pre_hook(contact_addresses_rebuild()) }}",
+            "{{ addresses_before_pre_hook() }}",
+        ],
         post_hook="{{ contact_rebuild_post_hook(
-            rules=[ref('source_priorities')], log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses']
+            rules=[ref('source_priorities')],
+            log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses'],
+            restated=addresses_restated()
         ) }}",
     )
 }}
