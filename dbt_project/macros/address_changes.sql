@@ -31,12 +31,22 @@
     analyze pg_temp.{{ this.name }}__before
 {%- endmacro %}
 
-{#- int_contact_addresses' post-hook: the rebuilt contacts whose digest is as before, which it logs
-    as 'restated' for the readers that show more (contact_addresses) and dim_contacts and
-    contact_origins skip (contacts_to_rebuild(restated=false)) -#}
-{% macro addresses_restated() -%}
+{#- int_contact_addresses' post-hook, before the one that logs: the rebuilt contacts whose digest
+    is as before, as a temporary table it analyzes (addresses_restated() reads it). Joined to the
+    log's query directly, the digest of the written rows (dbt's temporary table, never analyzed)
+    was recomputed for every contact logged: 30 s a day at L instead of 0.2 s. -#}
+{% macro addresses_restated_post_hook() -%}
+    create temporary table pg_temp.{{ this.name }}__restated on commit drop as
     select before.contact_id
     from pg_temp.{{ this.name }}__before as before
     inner join ({{ addresses_read_by_best_record(rows_written_here()) }}) as after
-        on before.contact_id = after.contact_id and before.digest = after.digest
+        on before.contact_id = after.contact_id and before.digest = after.digest;
+    analyze pg_temp.{{ this.name }}__restated
+{%- endmacro %}
+
+{#- the contacts addresses_restated_post_hook() found: logged as 'restated' for the readers that
+    show more (contact_addresses), which dim_contacts and contact_origins skip
+    (contacts_to_rebuild(restated=false)) -#}
+{% macro addresses_restated() -%}
+    select restated.contact_id from pg_temp.{{ this.name }}__restated as restated
 {%- endmacro %}

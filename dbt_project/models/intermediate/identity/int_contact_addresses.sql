@@ -29,11 +29,14 @@
             "{{ rebuild_set_pre_hook(contact_addresses_rebuild()) }}",
             "{{ addresses_before_pre_hook() }}",
         ],
-        post_hook="{{ contact_rebuild_post_hook(
-            rules=[ref('source_priorities')],
-            log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses'],
-            restated=addresses_restated()
-        ) }}",
+        post_hook=[
+            "{{ addresses_restated_post_hook() }}",
+            "{{ contact_rebuild_post_hook(
+                rules=[ref('source_priorities')],
+                log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses'],
+                restated=addresses_restated()
+            ) }}",
+        ],
     )
 }}
 
