@@ -148,21 +148,20 @@
 {%- endmacro %}
 
 {#- the contacts logged since this model's last build: by the log's build, and by the models
-    named in `upstream` (for their own reasons). `visits`: with the contacts whose only change is a
-    cookie's visit ('visited': its timestamps moved, nothing it supplies), for a model that shows
-    the origins' timestamps; fct_interactions logs the contacts of new interactions apart.
-    `restated`: with the contacts a model logged as 'restated' (rows written again that changed
-    only in what the model's own mart shows; int_contact_addresses_restated()), for that mart. -#}
-{% macro contacts_to_rebuild(upstream=[], visits=false, restated=true) -%}
+    named in `upstream` (for their own reasons). Never those whose only change is a cookie's visit
+    ('visited': its timestamps moved, nothing it supplies; contact_origins, which shows them, sets
+    them by an update: macros/origin_visits.sql); fct_interactions logs the contacts of new
+    interactions apart. `restated`: with the contacts a model logged as 'restated' (rows written
+    again that changed only in what one reader shows; macros/address_changes.sql), for that
+    reader. -#}
+{% macro contacts_to_rebuild(upstream=[], restated=true) -%}
     select changes.contact_id
     from {{ ref('int_contact_changes') }} as changes
     where
         changes.change_sequence > {{ consumed_sequence() }}
         and changes.contact_id is not null
         and changes.logged_by in ('int_contact_changes'{% for model in upstream %}, '{{ model }}'{% endfor %})
-        {%- if not visits %}
         and changes.reason <> 'visited'
-        {%- endif %}
         {%- if not restated %}
         and changes.reason <> 'restated'
         {%- endif %}

@@ -101,9 +101,9 @@
             on key_values.origin_key = holders.origin_key
     )
 
-    {#- (with the visits: it shows the origins' first_seen_at and updated_at; without the
+    {#- (without the visits, whose two times contact_origins_visits_update() sets, and the
         contacts whose addresses were only restated: it shows none of what moved) #}
-    {{ contacts_to_rebuild(upstream=upstream, visits=true, restated=false) }}
+    {{ contacts_to_rebuild(upstream=upstream, restated=false) }}
 
     union all
 

@@ -5,7 +5,9 @@
     have changed; the best record's attributes change only with the contact's origins), those
     holding a blocked key a logged contact holds, every contact when identity_key_rules or
     identity_blocked_keys changed: the rebuild set of contact_origins_rebuild()
-    (macros/rebuild_sets.sql). A new column needs --full-refresh (on_schema_change: fail). -#}
+    (macros/rebuild_sets.sql). The contacts logged only for a cookie's visit get its two times by
+    an update instead (contact_origins_visits_update(), macros/origin_visits.sql). A new column
+    needs --full-refresh (on_schema_change: fail). -#}
 {#- looked up per contact: leadflow explain, the transfer monitor, BI drill-downs -#}
 {{
     config(
@@ -17,6 +19,7 @@
         indexes=[{'columns': ['contact_id']}],
         pre_hook="{{ rebuild_set_pre_hook(contact_origins_rebuild()) }}",
         post_hook=[
+            "{{ contact_origins_visits_update() }}",
             "{{ contact_rebuild_post_hook(
                 rules=[ref('identity_key_rules'), ref('identity_blocked_keys')],
                 upstream=['int_contact_addresses', 'int_contact_attributes_survived']

@@ -5,8 +5,8 @@
       version, or the same one re-sent), a cookie with new interactions ('landed'); but 'visited'
       where the only such origins are cookies that hold no email and whose new interactions name
       none: those moved only the cookie's first_seen_at and updated_at, which contact_origins
-      shows, while it supplies no attribute, key or address (macros/contact_changes.sql:
-      contacts_to_rebuild(visits=true)). The loads are those not
+      shows, while it supplies no attribute, key or address (contact_origins updates them:
+      macros/origin_visits.sql). The loads are those not
       seen yet that finished since the newest one seen (less vars.fct_interactions_margin_minutes,
       for loads that were committing meanwhile), as fct_interactions takes them; each load read
       gets a row of its own (contact_id null, load_id);
