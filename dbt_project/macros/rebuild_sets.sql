@@ -20,6 +20,10 @@
         create temporary table {{ rebuild_set() }} on commit drop as
         select distinct q.{{ key | join(', q.') }} from ({{ query }}) as q
         where q.{{ key | join(' is not null and q.') }} is not null;
+        {#- (indexed: a plan that expects one row of a table whose statistics are stale, e.g. the
+            log right after a full build, probes the set once per row; a scan of 21.7 k contacts
+            for each of 98 k logged rows took 86 s of dim_contacts' update at L) #}
+        create index on {{ rebuild_set() }} ({{ key | join(', ') }});
         analyze {{ rebuild_set() }};
     {%- else %}
         create temporary table {{ rebuild_set() }} ({{ key | join(' text, ') }} text) on commit drop;
