@@ -167,6 +167,23 @@
         {%- endif %}
 {%- endmacro %}
 
+{#- the filter of the log's rows (as `changes`) that a post-hook updates in place rather than
+    rebuilds: logged since this model's last build by `logged_by` (with `reason`, when given), for
+    contacts outside its rebuild set (dim_contacts_interactions_update(),
+    contact_origins_visits_update()) -#}
+{% macro logged_outside_rebuild_set(logged_by, reason=none) -%}
+    changes.change_sequence > {{ consumed_sequence() }}
+    and changes.contact_id is not null
+    and changes.logged_by = '{{ logged_by }}'
+    {%- if reason %}
+    and changes.reason = '{{ reason }}'
+    {%- endif %}
+    and not exists (
+        select from {{ rebuild_set() }} as rebuilt
+        where rebuilt.contact_id = changes.contact_id
+    )
+{%- endmacro %}
+
 {#- the filter of a build's rows: every contact (a full build, no watermark, a changed seed), or
     the logged ones -#}
 {% macro rebuild_filter(column, rules=[], upstream=[]) -%}

@@ -15,15 +15,7 @@
     from (
         select distinct changes.contact_id
         from {{ ref('int_contact_changes') }} as changes
-        where
-            changes.change_sequence > {{ consumed_sequence() }}
-            and changes.contact_id is not null
-            and changes.logged_by = 'int_contact_changes'
-            and changes.reason = 'visited'
-            and not exists (
-                select from {{ rebuild_set() }} as rebuilt
-                where rebuilt.contact_id = changes.contact_id
-            )
+        where {{ logged_outside_rebuild_set('int_contact_changes', reason='visited') }}
     ) as visited
     cross join
         lateral (

@@ -185,14 +185,7 @@
                 case when not bool_or(changes.changed_from is null) then min(changes.changed_from) end
                     as changed_from
             from {{ ref('int_contact_changes') }} as changes
-            where
-                changes.change_sequence > {{ consumed_sequence() }}
-                and changes.contact_id is not null
-                and changes.logged_by = 'fct_interactions'
-                and not exists (
-                    select from {{ rebuild_set() }} as rebuilt
-                    where rebuilt.contact_id = changes.contact_id
-                )
+            where {{ logged_outside_rebuild_set('fct_interactions') }}
             group by changes.contact_id
         ) as logged
         inner join {{ this }} as stored on logged.contact_id = stored.contact_id
