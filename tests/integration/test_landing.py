@@ -7,6 +7,8 @@ import csv
 import gzip
 import json
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -319,3 +321,48 @@ def test_the_load_id_literal_never_outlives_its_load(fresh_database, tmp_path):
     assert "current_setting('leadflow.load_id'" in after_success
     assert after_fallback == after_success
     assert stamped == (first.landed,)
+
+
+def test_a_load_starts_while_another_source_is_landing(fresh_database, tmp_path):
+    """A load holds row locks on ops.loads, raw.quarantine and ops.files until it commits; another
+    source's load starting meanwhile must not wait for it (its DDL takes no table lock when the
+    objects exist: CREATE INDEX IF NOT EXISTS would, and could deadlock with the open load)."""
+    first = _write_feed(tmp_path / "crm__contacts.csv")
+    other = tmp_path / "web__interactions.csv"
+    other.write_text(
+        "source_system,source_interaction_id,occurred_at,interaction_type,cookie_id\n"
+        "web,W1,2026-01-01T10:00:00Z,web_visit,c-1\n"
+    )
+    with psycopg.connect(fresh_database.url()) as landing, psycopg.connect(fresh_database.url()) as starting:
+        land_feed_file(landing, FeedFile.from_path(first))
+        landing.execute("lock table ops.loads, ops.files, raw.quarantine in row exclusive mode")  # a load's locks
+        starting.execute("set lock_timeout = '2s'")
+        result = land_feed_file(starting, FeedFile.from_path(other))
+        landing.rollback()
+
+    assert (result.fetched, result.landed) == (1, 1)
+
+
+def test_first_loads_started_side_by_side_create_the_schemas_once(fresh_database, tmp_path):
+    """Two sources landing at once into an empty database both create the landing's schemas,
+    tables and helper function; neither fails on the other's catalog rows."""
+    crm = _write_feed(tmp_path / "crm__contacts.csv")
+    web = tmp_path / "web__interactions.csv"
+    web.write_text(
+        "source_system,source_interaction_id,occurred_at,interaction_type,cookie_id\n"
+        "web,W1,2026-01-01T10:00:00Z,web_visit,c-1\n"
+    )
+    for _ in range(3):
+        with psycopg.connect(fresh_database.url(), autocommit=True) as conn:
+            conn.execute("drop schema if exists raw, ops cascade")
+        ready = threading.Barrier(2)
+
+        def land(path: Path, ready: threading.Barrier = ready) -> int:
+            with psycopg.connect(fresh_database.url()) as conn:
+                ready.wait()
+                return land_feed_file(conn, FeedFile.from_path(path)).fetched
+
+        with ThreadPoolExecutor(2) as pool:
+            fetched = list(pool.map(land, [crm, web]))
+
+        assert fetched == [len(CASES), 1]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from leadflow.ddl import index_if_missing
+
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_FIELD_CHARS = 10_000
 
@@ -120,7 +122,12 @@ create table if not exists raw.{table} (
     {feed_columns},
     payload jsonb
 );
-create index if not exists {table}__loaded_at on raw.{table} using brin (loaded_at) with (autosummarize = on);
+{
+        index_if_missing(
+            f"raw.{table}__loaded_at",
+            f"create index {table}__loaded_at on raw.{table} using brin (loaded_at) with (autosummarize = on)",
+        )
+    }
 do $$ begin
     -- (indexes made before autosummarize was set; altered once, not on every load)
     if not exists (

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from leadflow.ddl import index_if_missing
 from leadflow.sources.feed import ENTITIES, MAX_FIELD_CHARS, Entity, raw_table, raw_table_ddl
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ BLANK = " \t\r\n"
 # ISO 8601 date or date-time (the feed's timestamp format); PostgreSQL alone would also take 'yesterday'
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 
-OPS_DDL = """
+OPS_DDL = "".join(
+    (
+        """
 create schema if not exists raw;
 create schema if not exists ops;
 create table if not exists ops.loads (
@@ -74,7 +77,12 @@ begin
     end if;
 end
 $$;
-create index if not exists loads_source_entity on ops.loads (source_system, entity, started_at desc);
+""",
+        index_if_missing(
+            "ops.loads_source_entity",
+            "create index loads_source_entity on ops.loads (source_system, entity, started_at desc)",
+        ),
+        """
 create table if not exists raw.quarantine (
     load_id uuid not null,
     quarantined_at timestamptz not null default now(),
@@ -84,7 +92,9 @@ create table if not exists raw.quarantine (
     reason text not null,
     original text
 );
-create index if not exists quarantine_load on raw.quarantine (load_id);
+""",
+        index_if_missing("raw.quarantine_load", "create index quarantine_load on raw.quarantine (load_id)"),
+        """
 -- feed files landed, by checksum: a re-dropped file is skipped
 create table if not exists ops.files (
     source_system text not null,
@@ -96,13 +106,19 @@ create table if not exists ops.files (
     loaded_at timestamptz not null default now(),
     primary key (source_system, entity, sha256)
 );
-"""
+""",
+    )
+)
 
 # pg_input_is_valid exists from PostgreSQL 16; on 15 a PL/pgSQL fallback gives the same answer.
+# Created once: CREATE OR REPLACE rewrites the catalog row every time, and two loads starting at once
+# then fail ("tuple concurrently updated").
 HELPERS_DDL = """
 do $$
 begin
-    if current_setting('server_version_num')::int >= 160000 then
+    if to_regprocedure('ops.is_jsonb(text)') is not null then
+        return;
+    elsif current_setting('server_version_num')::int >= 160000 then
         create or replace function ops.is_jsonb(value text) returns boolean
             language sql immutable parallel safe
             as 'select pg_input_is_valid(value, ''jsonb'')';
@@ -318,15 +334,23 @@ def window_start(
 # --- loads -------------------------------------------------------------------------------------
 
 
+# taken first by the landing's DDL, held to the end of its transaction: the first loads of a
+# database, started side by side (several files or sources at once), would otherwise both create
+# the same table and one of them fail on the catalog's unique index
+DDL_LOCK = "select pg_advisory_xact_lock(hashtext('leadflow.landing_ddl'))"
+
+
 def ensure_schemas(conn: psycopg.Connection) -> None:
     from leadflow.erasure import ensure_suppression
 
+    conn.execute(DDL_LOCK)
     conn.execute(OPS_DDL)
     conn.execute(HELPERS_DDL)
     ensure_suppression(conn)
 
 
 def ensure_raw_table(conn: psycopg.Connection, source_system: str, entity: str) -> str:
+    conn.execute(DDL_LOCK)
     conn.execute(raw_table_ddl(source_system, entity))
     return raw_table(source_system, entity)
 

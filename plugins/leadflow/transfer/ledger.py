@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import psycopg
 
+from leadflow.ddl import index_if_missing
+
 # an item's outcome as a sort key, dead letters first: what an operator has to act on comes first
 # in the monitor's list of a run's contacts (leadflow.ui.queries), read through the index below
 OUTCOME_RANK = "array_position(array['dead_letter', 'failed', 'invalid', 'pending', 'sent', 'succeeded'], {status})"
 
-LEDGER_DDL = """
+LEDGER_DDL = (
+    """
 -- concurrent first runs of several transfers must not race on the catalog
 select pg_advisory_xact_lock(hashtext('leadflow.transfer_ledger_ddl'));
 create schema if not exists ops;
@@ -41,7 +44,12 @@ create table if not exists ops.transfer_runs (
     detail text,
     unique (transfer_name, airflow_run_id)
 );
-create index if not exists transfer_runs_name_started on ops.transfer_runs (transfer_name, started_at desc);
+"""
+    + index_if_missing(
+        "ops.transfer_runs_name_started",
+        "create index transfer_runs_name_started on ops.transfer_runs (transfer_name, started_at desc)",
+    )
+    + """
 create table if not exists ops.transfer_items (
     run_id uuid not null references ops.transfer_runs (run_id),
     contact_id text not null,
@@ -55,14 +63,29 @@ create table if not exists ops.transfer_items (
     updated_at timestamptz not null default clock_timestamp(),
     primary key (run_id, contact_id)
 );
-create index if not exists transfer_items_contact on ops.transfer_items (contact_id);
+"""
+    + index_if_missing(
+        "ops.transfer_items_contact",
+        "create index transfer_items_contact on ops.transfer_items (contact_id)",
+    )
+    + """
 -- what is still to send in a run: finished items leave this index, so finding the next batch
 -- does not walk past everything already delivered
-create index if not exists transfer_items_unfinished on ops.transfer_items (run_id, attempts, contact_id)
-    where status in ('pending', 'sent', 'failed');
+"""
+    + index_if_missing(
+        "ops.transfer_items_unfinished",
+        """create index transfer_items_unfinished on ops.transfer_items (run_id, attempts, contact_id)
+    where status in ('pending', 'sent', 'failed')""",
+    )
+    + """
 -- (status included: PostgreSQL reads an expression index alone only when it holds the column too)
-create index if not exists transfer_items_run_outcome on ops.transfer_items
-    (run_id, ({rank}), contact_id) include (status);
+"""
+    + index_if_missing(
+        "ops.transfer_items_run_outcome",
+        """create index transfer_items_run_outcome on ops.transfer_items
+    (run_id, ({rank}), contact_id) include (status)""",
+    )
+    + """
 create table if not exists ops.transfer_contacts (
     transfer_name text not null,
     contact_id text not null,
@@ -75,8 +98,13 @@ create table if not exists ops.transfer_contacts (
     primary key (transfer_name, contact_id)
 );
 -- contacts the sales system holds, per transfer (the monitor's totals): counted from the index alone
-create index if not exists transfer_contacts_delivered on ops.transfer_contacts (transfer_name)
-    where delivered_at is not null;
+"""
+    + index_if_missing(
+        "ops.transfer_contacts_delivered",
+        """create index transfer_contacts_delivered on ops.transfer_contacts (transfer_name)
+    where delivered_at is not null""",
+    )
+    + """
 create table if not exists ops.transfer_status (
     transfer_name text primary key,
     status text not null check (status in ('draft', 'active', 'paused', 'stopped')),
@@ -91,6 +119,7 @@ create table if not exists ops.transfer_status_history (
     changed_by text
 );
 """
+)
 
 
 def ensure_ledger(conn: psycopg.Connection) -> None:

@@ -1,0 +1,15 @@
+"""DDL that takes no lock when there is nothing to do, for the ``ops`` and ``raw`` tables every
+load and transfer run makes sure of before it starts.
+
+``CREATE INDEX IF NOT EXISTS`` locks its table (SHARE) before it looks for the index. Run at the
+start of every load or transfer run, it waits behind any other session's open transaction that
+writes the table (a load of another source, another transfer's batch) and can deadlock with it.
+"""
+
+from __future__ import annotations
+
+
+def index_if_missing(index: str, ddl: str) -> str:
+    """A statement of a DDL script: ``ddl`` (the CREATE INDEX of ``index``, schema-qualified) run
+    only when the catalog has no such index, so that nothing is locked when it has."""
+    return f"do $$ begin if to_regclass('{index}') is null then {ddl}; end if; end $$;"
