@@ -8,12 +8,20 @@ and the in-process execution API the first task waits for (about 6 s a process o
 A gate that does not succeed stops the runs after it (a day's transfers must not follow a failed
 pipeline); a run that is no gate does not (one transfer failing leaves the others to run). The
 exit code is 1 when any run did not succeed.
+
+The process then ends without Python's teardown (``exit_without_teardown``): freeing the half a
+gigabyte of objects Airflow, dbt and GX leave behind took 3 s at every size, a third of a small
+day's orchestration.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import sys
+import threading
+from typing import NoReturn
 
 # a line per run before it starts, this and the DAG id, for whoever reads the output
 # (leadflow.demo.run.run_dags)
@@ -46,5 +54,19 @@ def main(argv: list[str]) -> int:
     return code
 
 
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process as ``sys.exit`` would, less the interpreter's teardown: what that teardown
+    does for anyone else happens first (threads that are not daemons finish, the exit handlers run:
+    logging's flush and close, Airflow's ORM dispose), then the standard streams are flushed and the
+    process exits without freeing its objects one by one (3 s of a day's run on 2 cores)."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_without_teardown(main(sys.argv[1:]))
