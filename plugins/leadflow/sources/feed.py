@@ -115,6 +115,10 @@ def raw_table_ddl(source_system: str, entity: str) -> str:
     spec = ENTITIES[entity]
     table = raw_table(source_system, entity)
     feed_columns = ",\n    ".join(f"{name} text" for name in spec.columns)
+    brin_index = index_if_missing(
+        f"raw.{table}__loaded_at",
+        f"create index {table}__loaded_at on raw.{table} using brin (loaded_at) with (autosummarize = on)",
+    )
     return f"""
 create table if not exists raw.{table} (
     load_id uuid not null default {LOAD_ID_DEFAULT},
@@ -122,12 +126,7 @@ create table if not exists raw.{table} (
     {feed_columns},
     payload jsonb
 );
-{
-        index_if_missing(
-            f"raw.{table}__loaded_at",
-            f"create index {table}__loaded_at on raw.{table} using brin (loaded_at) with (autosummarize = on)",
-        )
-    }
+{brin_index}
 do $$ begin
     -- (indexes made before autosummarize was set; altered once, not on every load)
     if not exists (
