@@ -22,16 +22,12 @@ def _landing(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def _ledger(conn: psycopg.Connection) -> None:
-    ensure_ledger(conn)
-
-
 def _quality(conn: psycopg.Connection) -> None:
     ensure_table(conn)
     conn.commit()
 
 
-@pytest.mark.parametrize("ensure", [_landing, _ledger, _quality], ids=["landing", "ledger", "quality results"])
+@pytest.mark.parametrize("ensure", [_landing, ensure_ledger, _quality], ids=["landing", "ledger", "quality results"])
 def test_ensuring_existing_tables_waits_for_no_open_transaction(
     fresh_database, ensure: Callable[[psycopg.Connection], None]
 ):
