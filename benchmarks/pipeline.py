@@ -78,6 +78,7 @@ DATABASE = "leadflow_bench_pipeline"
 TRANSFER = "emea_sales_ready"
 # Airflow task → stage; the first matching prefix wins
 STAGES = (
+    ("choose_ingest", "ingest"),
     ("land", "ingest"),
     ("ingest_", "ingest"),
     ("validate_raw", "quality (raw)"),

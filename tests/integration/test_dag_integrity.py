@@ -40,7 +40,10 @@ def test_the_pipeline_runs_landing_then_raw_checks_then_dbt_groups_then_quality(
     groups = [f"dbt.{group.name}" for group in load_config().transform.groups]
 
     assert [t for t in dag.task_ids if t.startswith("dbt.")] == groups
+    for ingest in _ingest_task_ids():
+        assert dag.get_task(ingest).upstream_task_ids == {"choose_ingest"}
     assert dag.get_task("validate_raw").upstream_task_ids == _ingest_task_ids()
+    assert dag.get_task("validate_raw").trigger_rule == "none_failed"  # after the skipped ones too
     assert dag.get_task(groups[0]).upstream_task_ids == {"validate_raw"}
     assert dag.get_task("source_freshness").upstream_task_ids == {"validate_raw"}
     for before, after in zip(groups, groups[1:], strict=False):
@@ -48,6 +51,25 @@ def test_the_pipeline_runs_landing_then_raw_checks_then_dbt_groups_then_quality(
     assert dag.get_task("validate_marts").upstream_task_ids == {groups[-1]}
     assert dag.get_task("bi_access").upstream_task_ids == {groups[-1]}
     assert "path:models/staging" in dag.get_task(groups[0]).select
+
+
+@pytest.mark.parametrize(
+    ("feed_dir", "include_sources", "chosen"),
+    [
+        ("feed", False, {"land"}),
+        ("", True, {"sources"}),
+        ("feed", True, {"land", "sources"}),
+        ("", False, set()),
+    ],
+)
+def test_the_pipeline_runs_only_the_ingest_tasks_its_params_ask_for(dagbag, feed_dir, include_sources, chosen):
+    choose = dagbag.dags["leadflow_pipeline"].get_task("choose_ingest").python_callable
+    sources = _ingest_task_ids() - {"land"}
+
+    picked = set(choose(params={"feed_dir": feed_dir, "include_sources": include_sources}))
+
+    expected = ({"land"} if "land" in chosen else set()) | (sources if "sources" in chosen else set())
+    assert picked == expected
 
 
 def test_the_dbt_groups_cover_every_model_and_seed_once(tmp_path):

@@ -50,6 +50,10 @@ def test_pipeline_lands_builds_validates_and_a_rerun_skips_the_landed_file(pipel
         scored_as_of = conn.execute("select distinct scored_at from marts.contact_scores").fetchall()
 
     assert loads == [("succeeded", 16, 14, 2)]
+    # a run without params.include_sources skips the sources' tasks instead of running them for nothing
+    states = {ti.task_id: ti.state for ti in first.get_task_instances()}
+    assert states["choose_ingest"] == states["land"] == states["validate_raw"] == "success"
+    assert {state for task_id, state in states.items() if task_id.startswith("ingest_")} == {"skipped"}
     # dbt ran as of the run's data interval end (passed to its tasks as LEADFLOW_AS_OF), not now
     assert scored_as_of == [(datetime(2026, 3, 1, tzinfo=UTC),)]
     # every layer checked right after what it checks: the landed load, the marts, the candidates;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import task
+from airflow.sdk import TriggerRule, task
 
 
 def validate(layers: list[str], conn_id: str, airflow_run_id: str | None) -> list[dict[str, Any]]:
@@ -22,11 +22,13 @@ def validate(layers: list[str], conn_id: str, airflow_run_id: str | None) -> lis
     return [r.summary() for r in results]
 
 
-def validate_raw_task(conn_id: str, outlets: list[Any] | None = None) -> Any:
+def validate_raw_task(
+    conn_id: str, outlets: list[Any] | None = None, trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+) -> Any:
     """The raw layer's checks on the loads this run landed, as a task (the Assets are published
     here, after the check, so a bad load does not trigger the transform)."""
 
-    @task(task_id="validate_raw", outlets=outlets or [])
+    @task(task_id="validate_raw", outlets=outlets or [], trigger_rule=trigger_rule)
     def validate_raw(run_id: str) -> list[dict[str, Any]]:
         return validate(["raw"], conn_id, run_id)
 
