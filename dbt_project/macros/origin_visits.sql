@@ -6,8 +6,11 @@
     those two times of their origins again, from int_identity_origins as the model shows them.
     Rebuilding them redid every origin's keys, match and supplied attributes for two timestamps:
     about 20 k of the 42 k contacts a day at L. Rows whose times stand are not written. Lookups by
-    index (laterals kept apart by "offset 0"), as in the model's rebuild. -#}
+    index (laterals kept apart by "offset 0"), as in the model's rebuild. Incremental builds only:
+    a first or full build computed every row from the current data (as dim_contacts' update of
+    interactions, macros/rebuild_sets.sql). -#}
 {% macro contact_origins_visits_update() -%}
+    {%- if is_incremental() %}
     update {{ this }} as shown
     set
         first_seen_at = origins.first_seen_at,
@@ -42,4 +45,5 @@
             shown.first_seen_at is distinct from origins.first_seen_at
             or shown.updated_at is distinct from origins.updated_at
         )
+    {%- endif %}
 {%- endmacro %}
