@@ -20,6 +20,11 @@ from leadflow.settings import load_config, project_root
 # (read by the as_of() macro), not a --vars value: dbt re-parses the whole project whenever its
 # --vars differ from the last parse's, which a new date each day would cause in every task
 DBT_ENV = {"LEADFLOW_AS_OF": "{{ data_interval_end.isoformat() }}"}
+# dbt writes its file log (debug level: every statement) into cosmos' temporary copy of the project,
+# deleted with it after the task; the task log keeps dbt's info lines. Not writing it saves about
+# 0.4 s of a day's build at 10 k contacts (8.6-8.9 s → 8.1-8.4 s, four builds each), where dbt's
+# threads waited on the file handler's lock.
+DBT_GLOBAL_FLAGS = ["--log-level-file", "none"]
 
 
 def dbt_project_dir() -> Path:
@@ -91,6 +96,7 @@ def dbt_build_groups(group_id: str = "dbt") -> Any:
                 # mart runs with the marts, not with the seeds, when the mart does not exist yet)
                 indirect_selection="buildable",
                 env=DBT_ENV,
+                dbt_cmd_global_flags=DBT_GLOBAL_FLAGS,
                 install_deps=False,
                 invocation_mode=InvocationMode.DBT_RUNNER,
                 emit_datasets=False,
@@ -127,6 +133,6 @@ def dbt_task_group(group_id: str = "dbt", select: list[str] | None = None, **kwa
             emit_datasets=False,
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        operator_args={"env": DBT_ENV, "install_deps": False},
+        operator_args={"env": DBT_ENV, "dbt_cmd_global_flags": DBT_GLOBAL_FLAGS, "install_deps": False},
         **kwargs,
     )
