@@ -171,7 +171,8 @@
     Incremental builds only: a first or full build computed every row from the current data. There
     the update also redid every contact the log names since the last watermark, in a new table
     without its index on contact_id (ensure_unique_index comes after): 180 s of every other
-    --full-refresh at 10 k contacts, as the new table's statistics led the plan. -#}
+    --full-refresh at 10 k contacts, as the new table's statistics led the plan. (is_incremental()
+    is false in a first build's post-hooks since dbt caches the relations at start-up, its default.) -#}
 {% macro dim_contacts_interactions_update() -%}
     {%- if is_incremental() %}
     update {{ this }} as contacts

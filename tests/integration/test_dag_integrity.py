@@ -51,6 +51,8 @@ def test_the_pipeline_runs_landing_then_raw_checks_then_dbt_groups_then_quality(
     assert dag.get_task("validate_marts").upstream_task_ids == {groups[-1]}
     assert dag.get_task("bi_access").upstream_task_ids == {groups[-1]}
     assert "path:models/staging" in dag.get_task(groups[0]).select
+    # dbt's file log would go to cosmos' temporary copy of the project, deleted after the task
+    assert dag.get_task(groups[0]).dbt_cmd_global_flags == ["--log-level-file", "none"]
 
 
 @pytest.mark.parametrize(
@@ -63,13 +65,14 @@ def test_the_pipeline_runs_landing_then_raw_checks_then_dbt_groups_then_quality(
     ],
 )
 def test_the_pipeline_runs_only_the_ingest_tasks_its_params_ask_for(dagbag, feed_dir, include_sources, chosen):
-    choose = dagbag.dags["leadflow_pipeline"].get_task("choose_ingest").python_callable
+    branch = dagbag.dags["leadflow_pipeline"].get_task("choose_ingest")
     sources = _ingest_task_ids() - {"land"}
 
-    picked = set(choose(params={"feed_dir": feed_dir, "include_sources": include_sources}))
+    picked = set(branch.python_callable(params={"feed_dir": feed_dir, "include_sources": include_sources}))
 
     expected = ({"land"} if "land" in chosen else set()) | (sources if "sources" in chosen else set())
     assert picked == expected
+    assert picked <= branch.downstream_task_ids  # names of tasks it can follow, nothing else
 
 
 def test_the_dbt_groups_cover_every_model_and_seed_once(tmp_path):

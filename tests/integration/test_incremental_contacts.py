@@ -294,8 +294,8 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
 def test_the_interaction_and_visit_updates_run_on_incremental_builds_only(fresh_database, tmp_path):
     """dim_contacts' update of first and last interaction and contact_origins' update of visits
     (post-hooks) redo the contacts the log names outside the rebuild set. A first or full build
-    computed every row already, and has no index on contact_id yet: there the updates looked up
-    every logged contact by scans (a --full-refresh at 10 k contacts took 180 s)."""
+    computed every row already; there the updates redid every logged contact, dim_contacts' in a
+    table without its contact_id index yet (a --full-refresh at 10 k contacts took 180 s)."""
     Generator(100, seed=7).write(tmp_path / "feed", progress=False)
     land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"

@@ -155,3 +155,27 @@ def test_a_dropped_record_bridging_two_contacts_merges_them_and_no_other_id_chan
     assert after["fair:F-1"] == survivor
     assert (retired, "merged_into", survivor) in history
     assert {o: after[o] for o in before} == {o: survivor if c == retired else c for o, c in before.items()}
+
+
+def test_a_run_that_lands_nothing_still_checks_and_builds(feed_runs, pipeline_dag, warehouse):
+    """No feed folder, no sources: every ingest task is skipped, and the raw checks (nothing to
+    check) and dbt run all the same — a rebuild after a rule change, say."""
+    with psycopg.connect(warehouse.url()) as conn:
+        contacts = _snapshot(conn)
+
+    run = pipeline_dag.test(
+        logical_date=datetime(2026, 3, 7, tzinfo=UTC), run_conf={"feed_dir": "", "include_sources": False}
+    )
+
+    assert run.state == "success"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert {state for task_id, state in states.items() if task_id == "land" or task_id.startswith("ingest_")} == {
+        "skipped"
+    }
+    assert states["validate_raw"] == states["validate_marts"] == "success"
+    with psycopg.connect(warehouse.url()) as conn:
+        loads = conn.execute("select count(*) from ops.loads where airflow_run_id = %s", (run.run_id,)).fetchone()
+        scored_as_of = conn.execute("select distinct scored_at from marts.contact_scores").fetchall()
+        assert _snapshot(conn) == contacts
+    assert loads == (0,)
+    assert scored_as_of == [(datetime(2026, 3, 7, tzinfo=UTC),)]  # dbt built as of this run

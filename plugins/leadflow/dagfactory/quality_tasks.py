@@ -22,13 +22,13 @@ def validate(layers: list[str], conn_id: str, airflow_run_id: str | None) -> lis
     return [r.summary() for r in results]
 
 
-def validate_raw_task(
-    conn_id: str, outlets: list[Any] | None = None, trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
-) -> Any:
+def validate_raw_task(conn_id: str, outlets: list[Any] | None = None, trigger_rule: TriggerRule | None = None) -> Any:
     """The raw layer's checks on the loads this run landed, as a task (the Assets are published
-    here, after the check, so a bad load does not trigger the transform)."""
+    here, after the check, so a bad load does not trigger the transform). `trigger_rule`: after
+    tasks that may be skipped (the pipeline's ingest branch); otherwise Airflow's default."""
+    rule = {"trigger_rule": trigger_rule} if trigger_rule else {}
 
-    @task(task_id="validate_raw", outlets=outlets or [], trigger_rule=trigger_rule)
+    @task(task_id="validate_raw", outlets=outlets or [], **rule)
     def validate_raw(run_id: str) -> list[dict[str, Any]]:
         return validate(["raw"], conn_id, run_id)
 

@@ -132,8 +132,9 @@ def check_freshness(database: DatabaseUrl, run_id: str | None) -> list[SuiteResu
         args = ["source", "freshness", "--select", f"source:{SOURCE_NAME}", "--project-dir", str(project)]
         args += ["--profiles-dir", str(project), "--target-path", scratch, "--log-path", scratch, "--quiet"]
         # the results are read from the invocation, not from files: writing manifest.json,
-        # sources.json and run_results.json into the scratch folder was a fifth of each check
-        args.append("--no-write-json")
+        # semantic_manifest.json and sources.json into the scratch folder was a fifth of each
+        # check; nor is its debug log kept (the scratch folder goes, the task log has the results)
+        args += ["--no-write-json", "--log-level-file", "none"]
         with _environment(database.dbt_env()), _partial_parse_state(Path(scratch)):
             outcome = dbtRunner().invoke(args)
     if outcome.exception is not None:
