@@ -9,7 +9,12 @@ writes the table (a load of another source, another transfer's batch) and can de
 from __future__ import annotations
 
 
-def index_if_missing(index: str, ddl: str) -> str:
-    """A statement of a DDL script: ``ddl`` (the CREATE INDEX of ``index``, schema-qualified) run
-    only when the catalog has no such index, so that nothing is locked when it has."""
-    return f"do $$ begin if to_regclass('{index}') is null then {ddl}; end if; end $$;"
+def index_if_missing(table: str, index: str, definition: str) -> str:
+    """A statement of a DDL script: ``create index <index> on <table> <definition>`` (``table``
+    schema-qualified; the index lives in its schema), run only when the catalog has no such index,
+    so that nothing is locked when it has."""
+    schema = table.split(".")[0]
+    return (
+        f"do $$ begin if to_regclass('{schema}.{index}') is null then"
+        f" create index {index} on {table} {definition}; end if; end $$;"
+    )

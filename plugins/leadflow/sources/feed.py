@@ -116,8 +116,7 @@ def raw_table_ddl(source_system: str, entity: str) -> str:
     table = raw_table(source_system, entity)
     feed_columns = ",\n    ".join(f"{name} text" for name in spec.columns)
     brin_index = index_if_missing(
-        f"raw.{table}__loaded_at",
-        f"create index {table}__loaded_at on raw.{table} using brin (loaded_at) with (autosummarize = on)",
+        f"raw.{table}", f"{table}__loaded_at", "using brin (loaded_at) with (autosummarize = on)"
     )
     return f"""
 create table if not exists raw.{table} (

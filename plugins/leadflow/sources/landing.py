@@ -78,10 +78,7 @@ begin
 end
 $$;
 """,
-        index_if_missing(
-            "ops.loads_source_entity",
-            "create index loads_source_entity on ops.loads (source_system, entity, started_at desc)",
-        ),
+        index_if_missing("ops.loads", "loads_source_entity", "(source_system, entity, started_at desc)"),
         """
 create table if not exists raw.quarantine (
     load_id uuid not null,
@@ -93,7 +90,7 @@ create table if not exists raw.quarantine (
     original text
 );
 """,
-        index_if_missing("raw.quarantine_load", "create index quarantine_load on raw.quarantine (load_id)"),
+        index_if_missing("raw.quarantine", "quarantine_load", "(load_id)"),
         """
 -- feed files landed, by checksum: a re-dropped file is skipped
 create table if not exists ops.files (

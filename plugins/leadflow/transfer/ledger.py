@@ -45,10 +45,7 @@ create table if not exists ops.transfer_runs (
     unique (transfer_name, airflow_run_id)
 );
 """
-    + index_if_missing(
-        "ops.transfer_runs_name_started",
-        "create index transfer_runs_name_started on ops.transfer_runs (transfer_name, started_at desc)",
-    )
+    + index_if_missing("ops.transfer_runs", "transfer_runs_name_started", "(transfer_name, started_at desc)")
     + """
 create table if not exists ops.transfer_items (
     run_id uuid not null references ops.transfer_runs (run_id),
@@ -64,26 +61,21 @@ create table if not exists ops.transfer_items (
     primary key (run_id, contact_id)
 );
 """
-    + index_if_missing(
-        "ops.transfer_items_contact",
-        "create index transfer_items_contact on ops.transfer_items (contact_id)",
-    )
+    + index_if_missing("ops.transfer_items", "transfer_items_contact", "(contact_id)")
     + """
 -- what is still to send in a run: finished items leave this index, so finding the next batch
 -- does not walk past everything already delivered
 """
     + index_if_missing(
-        "ops.transfer_items_unfinished",
-        """create index transfer_items_unfinished on ops.transfer_items (run_id, attempts, contact_id)
-    where status in ('pending', 'sent', 'failed')""",
+        "ops.transfer_items",
+        "transfer_items_unfinished",
+        "(run_id, attempts, contact_id) where status in ('pending', 'sent', 'failed')",
     )
     + """
 -- (status included: PostgreSQL reads an expression index alone only when it holds the column too)
 """
     + index_if_missing(
-        "ops.transfer_items_run_outcome",
-        """create index transfer_items_run_outcome on ops.transfer_items
-    (run_id, ({rank}), contact_id) include (status)""",
+        "ops.transfer_items", "transfer_items_run_outcome", "(run_id, ({rank}), contact_id) include (status)"
     )
     + """
 create table if not exists ops.transfer_contacts (
@@ -100,9 +92,7 @@ create table if not exists ops.transfer_contacts (
 -- contacts the sales system holds, per transfer (the monitor's totals): counted from the index alone
 """
     + index_if_missing(
-        "ops.transfer_contacts_delivered",
-        """create index transfer_contacts_delivered on ops.transfer_contacts (transfer_name)
-    where delivered_at is not null""",
+        "ops.transfer_contacts", "transfer_contacts_delivered", "(transfer_name) where delivered_at is not null"
     )
     + """
 create table if not exists ops.transfer_status (
