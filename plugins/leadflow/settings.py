@@ -54,15 +54,14 @@ class WarehouseConfig(_Strict):
 
 
 # PostgreSQL's defaults suit a server that shares a small machine with many other programs: 4 MB per
-# sort or hash (a GROUP BY over millions of interactions spills to disk), a checkpoint every 1 GB of
-# WAL (several per bulk load), WAL for every row of a table dbt creates and renames in one
-# transaction. The embedded warehouse does ETL: these are its defaults, config/leadflow.yml can
-# change any of them (embedded.server_settings; applied at `leadflow db start`).
+# sort or hash (a GROUP BY over millions of interactions spills to disk), 128 MB of buffers, a
+# checkpoint every 1 GB of WAL (several per bulk load), WAL for every row of a table dbt creates and
+# renames in one transaction. The embedded warehouse does ETL: these are its defaults (the buffers
+# sized to the machine, memory_sized_settings()), config/leadflow.yml can change any of them
+# (embedded.server_settings; applied at `leadflow db start`).
 DEFAULT_SERVER_SETTINGS: dict[str, str] = {
-    "shared_buffers": "1GB",
     "work_mem": "128MB",  # per sort/hash node and connection; hashes get hash_mem_multiplier (2) ×
     "maintenance_work_mem": "512MB",  # index builds after a load
-    "effective_cache_size": "4GB",
     "random_page_cost": "1.1",  # SSD
     "max_wal_size": "8GB",
     "checkpoint_timeout": "30min",
@@ -71,6 +70,41 @@ DEFAULT_SERVER_SETTINGS: dict[str, str] = {
     "wal_level": "minimal",
     "max_wal_senders": "0",
 }
+MIB = 2**20
+CGROUP_MEMORY_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # v2, v1
+
+
+def memory_limit_bytes(limit_files: tuple[str, ...] = CGROUP_MEMORY_LIMITS) -> int | None:
+    """The memory this machine has for us: its RAM, or its container's limit where that is lower
+    (cgroup `limit_files`); None where the RAM cannot be read."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+        return None
+    for limit in limit_files:
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # ("max": no limit)
+            memory = min(memory, int(text))
+    return memory
+
+
+def memory_sized_settings(memory: int | None) -> dict[str, str]:
+    """The buffers, after PostgreSQL's own guidance for a database server ("Resource Consumption"):
+    shared_buffers a quarter of memory (at least 128 MB, at most 8 GB, past which the OS cache does
+    the job as well), effective_cache_size three quarters (what the planner may expect cached).
+    Why not a fixed 1 GB: a day's build at 1 M contacts looks up 125 k contacts' rows by index all
+    over a 14 GB database, and with 1 GB of buffers a sixth of the pages came from the OS cache;
+    with 6 GB (a 24 GB machine), replayed alone, the per-contact models took a fifth to a quarter
+    less time (benchmarks/HISTORY.md). Unknown memory: 1 GB and 4 GB."""
+    if memory is None:
+        return {"shared_buffers": "1GB", "effective_cache_size": "4GB"}
+    shared = min(max(memory // 4 // MIB, 128), 8192)
+    return {"shared_buffers": f"{shared}MB", "effective_cache_size": f"{max(memory * 3 // 4 // MIB, shared)}MB"}
+
+
 SERVER_SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]*$")
 SERVER_SETTING_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")  # passed on pg_ctl's command line: no quoting
 
@@ -98,8 +132,11 @@ class EmbeddedConfig(_Strict):
                 raise ValueError(f"{name}: {setting!r} — use letters, digits and . _ : - only (e.g. 256MB, 0.9)")
         return value
 
-    def effective_server_settings(self) -> dict[str, str]:
-        return {**DEFAULT_SERVER_SETTINGS, **self.server_settings}
+    def effective_server_settings(self, memory: int | None = None) -> dict[str, str]:
+        """leadflow's defaults, the buffers sized to `memory` (bytes; default: this machine's), then
+        the file's settings."""
+        sized = memory_sized_settings(memory if memory is not None else memory_limit_bytes())
+        return {**DEFAULT_SERVER_SETTINGS, **sized, **self.server_settings}
 
 
 class PipelineConfig(_Strict):

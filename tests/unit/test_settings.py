@@ -1,9 +1,17 @@
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
-from leadflow.settings import ConfigError, DatabaseUrl, airflow_env, load_config
+from leadflow.settings import (
+    ConfigError,
+    DatabaseUrl,
+    airflow_env,
+    load_config,
+    memory_limit_bytes,
+    memory_sized_settings,
+)
 
 
 def test_database_url_round_trips_special_characters_in_the_password():
@@ -117,7 +125,50 @@ def test_embedded_server_settings_override_the_etl_defaults(tmp_path: Path):
 
     assert settings["work_mem"] == "64MB"
     assert settings["jit"] == "False"  # YAML's off is a boolean; PostgreSQL reads False as off
-    assert settings["shared_buffers"] == "1GB"  # a default left alone
+    assert settings["max_wal_size"] == "8GB"  # a default left alone
+    assert settings["shared_buffers"].endswith("MB")  # sized to this machine
+
+
+@pytest.mark.parametrize(
+    ("memory_gib", "shared_buffers", "effective_cache_size"),
+    [
+        (24, "6144MB", "18432MB"),  # a quarter and three quarters
+        (4, "1024MB", "3072MB"),
+        (0.25, "128MB", "192MB"),  # at least PostgreSQL's own default
+        (64, "8192MB", "49152MB"),  # at most 8 GB of buffers
+    ],
+)
+def test_embedded_buffers_are_sized_to_the_memory(tmp_path: Path, memory_gib, shared_buffers, effective_cache_size):
+    path = tmp_path / "leadflow.yml"
+    path.write_text("embedded:\n  server_settings:\n    work_mem: 64MB\n")
+
+    settings = load_config.__wrapped__(path).embedded.effective_server_settings(int(memory_gib * 2**30))
+
+    assert (settings["shared_buffers"], settings["effective_cache_size"]) == (shared_buffers, effective_cache_size)
+
+
+def test_embedded_buffers_default_to_1gb_where_the_memory_is_unknown():
+    assert memory_sized_settings(None) == {"shared_buffers": "1GB", "effective_cache_size": "4GB"}
+
+
+def test_embedded_buffers_set_in_the_file_win_over_the_sized_ones(tmp_path: Path):
+    path = tmp_path / "leadflow.yml"
+    path.write_text("embedded:\n  server_settings:\n    shared_buffers: 256MB\n")
+
+    settings = load_config.__wrapped__(path).embedded.effective_server_settings(24 * 2**30)
+
+    assert settings["shared_buffers"] == "256MB"
+    assert settings["effective_cache_size"] == "18432MB"
+
+
+def test_memory_limit_is_the_container_limit_when_lower(tmp_path: Path):
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limit = tmp_path / "memory.max"
+
+    limit.write_text(f"{2**30}\n")
+    assert memory_limit_bytes((str(limit), str(tmp_path / "absent"))) == min(2**30, ram)
+    limit.write_text("max\n")  # cgroup v2: no limit
+    assert memory_limit_bytes((str(limit),)) == ram
 
 
 @pytest.mark.parametrize(
