@@ -287,19 +287,18 @@
 
     union all
 
-    -- every holder of a changed address
+    -- every holder of a changed address, looked up by the key values' index (an origin's email key
+    -- and phone are its 'email' and 'phone' keys). (A join scanned the 2.4 M origins for their
+    -- unindexed emails and phones, or hashed the 3.8 M key values: 1.1-1.4 s a day at L.)
     select current_contacts.contact_id
-    from {{ origins }} as origins
-    inner join {{ current_contacts }} as current_contacts on origins.origin_key = current_contacts.origin_key
-    where
-        origins.email_key in (
-            select changed_addresses.address_key from changed_addresses
-            where changed_addresses.channel = 'email'
-        )
-        or origins.phone in (
-            select changed_addresses.address_key from changed_addresses
-            where changed_addresses.channel = 'phone'
-        )
+    from changed_addresses
+    cross join lateral (
+        select key_values.origin_key
+        from {{ ref('int_identity_key_values') }} as key_values
+        where key_values.key_type = changed_addresses.channel and key_values.key_value = changed_addresses.address_key
+        offset 0  -- noqa: AM09
+    ) as holders
+    inner join {{ current_contacts }} as current_contacts on holders.origin_key = current_contacts.origin_key
 
     union all
 

@@ -41,6 +41,7 @@
 }}
 
 -- depends_on: {{ ref('int_contact_changes') }}
+-- depends_on: {{ ref('int_identity_key_values') }}
 with
 
 -- not materialized: PostgreSQL materialises a CTE named more than once (to disk, at 1 M contacts),
