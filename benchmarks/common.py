@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -29,18 +30,20 @@ DBT = Path(sys.executable).parent / "dbt"
 
 def generated_feed(contacts: int, interactions_per_contact: int = 10) -> Path:
     """A `leadflow generate` feed of that many people (seed 7; ~11 interactions each by default),
-    written once and cached in benchmarks/data/."""
+    written once and cached in benchmarks/data/ (again when the generator's DATA_VERSION moved)."""
+    from leadflow.demo.generator import DATA_VERSION, Generator
+
     suffix = "" if interactions_per_contact == 10 else f"-{interactions_per_contact}"
     folder = DATA / f"contacts-{contacts}{suffix}"
-    if not (folder / ".complete").exists():
-        from leadflow.demo.generator import Generator
-
+    complete = folder / ".complete"
+    if not complete.exists() or complete.read_text().strip() != str(DATA_VERSION):
+        shutil.rmtree(folder, ignore_errors=True)
         print(f"generating {contacts:,} people into {folder} (once) …", flush=True)
         generator = Generator(
             contacts=contacts, seed=7, as_of=GENERATOR_AS_OF, interactions_per_contact=interactions_per_contact
         )
         generator.write(folder)
-        (folder / ".complete").write_text("")
+        complete.write_text(f"{DATA_VERSION}\n")
     return folder
 
 

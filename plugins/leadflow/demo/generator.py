@@ -11,7 +11,9 @@ Everything streams to disk row by row: memory does not grow with the size asked 
 
 from __future__ import annotations
 
+import bisect
 import csv
+import itertools
 import random
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -109,6 +111,132 @@ COMPANIES = [
     ("Vistula Bank SA", "vistula.example", "Banking", "1000+", "PL", "EMEA"),
     ("Fjord Energy AS", "fjord-energy.example", "Energy", "250-999", "NO", "EMEA"),
 ]
+# What the same seed and size give changes with this (cached data, e.g. the benchmarks', is stale)
+DATA_VERSION = 2
+
+# Beyond the named companies (a few hundred people and fewer: the demo and the tests), generated
+# ones: one company per PEOPLE_PER_COMPANY people, the i-th most popular drawn with a weight of
+# 1 / i ** COMPANY_SKEW, so a B2B database of 1 M people has 25 k accounts, the largest ones a few
+# thousand people each and most a few dozen (with the named 15 alone, 61 k people each: every
+# account-wide step, such as crediting an opportunity to all of an account's contacts, worked on
+# a sixteenth of the database at once).
+PEOPLE_PER_COMPANY = 40
+COMPANY_SKEW = 0.6
+COMPANY_WORDS = (
+    [
+        "Nord",
+        "Sud",
+        "Ost",
+        "West",
+        "Blue",
+        "Red",
+        "Green",
+        "Silver",
+        "Golden",
+        "Bright",
+        "Clear",
+        "Swift",
+        "Stone",
+        "River",
+        "Lake",
+        "Hill",
+        "Oak",
+        "Pine",
+        "Cedar",
+        "Iron",
+        "Star",
+        "Sun",
+        "Moon",
+        "Cloud",
+        "North",
+        "Alpha",
+        "Delta",
+        "Nova",
+        "Terra",
+        "Vista",
+    ],
+    [
+        "bridge",
+        "field",
+        "gate",
+        "haven",
+        "light",
+        "line",
+        "mark",
+        "point",
+        "port",
+        "ridge",
+        "side",
+        "stone",
+        "view",
+        "way",
+        "wood",
+        "works",
+        "dale",
+        "ford",
+        "crest",
+        "spring",
+        "wave",
+        "peak",
+        "path",
+        "core",
+        "tech",
+        "soft",
+        "net",
+        "logic",
+        "data",
+        "grid",
+    ],
+    [
+        "Systems",
+        "Logistics",
+        "Foods",
+        "Energy",
+        "Analytics",
+        "Retail",
+        "Media",
+        "Insurance",
+        "Mining",
+        "Bank",
+        "Trading",
+        "Health",
+        "Software",
+        "Engineering",
+        "Consulting",
+        "Motors",
+        "Chemicals",
+        "Textiles",
+        "Pharma",
+        "Telecom",
+        "Capital",
+        "Labs",
+        "Robotics",
+        "Solutions",
+        "Holdings",
+        "Partners",
+        "Industries",
+        "Materials",
+        "Networks",
+        "Services",
+    ],
+)
+LEGAL_FORM = {
+    "DE": "GmbH",
+    "IT": "S.p.A.",
+    "US": "Inc",
+    "CH": "AG",
+    "JP": "KK",
+    "BR": "Ltda",
+    "ES": "SL",
+    "IE": "Ltd",
+    "CN": "Co",
+    "GB": "plc",
+    "FR": "SARL",
+    "CA": "Inc",
+    "AU": "Pty Ltd",
+    "PL": "SA",
+    "NO": "AS",
+}
 PHONE_PREFIX = {
     "DE": "+49",
     "IT": "+39",
@@ -166,6 +294,26 @@ HOT_TYPES = (
 )
 
 
+def generated_company(index: int, companies: int) -> tuple[str, str, str, str, str, str]:
+    """The index-th company (after the named ones) of `companies`, by its popularity rank: name and
+    domain unique per index, country and marketing area of a named company, size by rank."""
+    first, second, third = (len(words) for words in COMPANY_WORDS)
+    stem = (
+        COMPANY_WORDS[0][index % first]
+        + COMPANY_WORDS[1][index // first % second]
+        + " "
+        + COMPANY_WORDS[2][index // (first * second) % third]
+    )
+    lap = index // (first * second * third)  # 27 k names, then again with a number
+    name = stem + (f" {lap + 1}" if lap else "")
+    template = COMPANIES[(index * 7) % len(COMPANIES)]
+    share = index / companies
+    size = "1000+" if share < 0.02 else "250-999" if share < 0.1 else "50-249" if share < 0.4 else "10-49"
+    domain = name.lower().replace(" ", "-") + ".example"
+    industry = COMPANIES[(index * 11) % len(COMPANIES)][2]
+    return (f"{name} {LEGAL_FORM[template[4]]}", domain, industry, size, template[4], template[5])
+
+
 @dataclass
 class Person:
     person_id: int
@@ -199,7 +347,23 @@ class Generator:
         self.interactions_per_contact = interactions_per_contact
         self.bad_share = bad_share
         self.campaigns = [f"K-{i:04d}" for i in range(max(10, contacts // 1000))]
+        self.companies = COMPANIES + [
+            generated_company(i, contacts // PEOPLE_PER_COMPANY)
+            for i in range(len(COMPANIES), contacts // PEOPLE_PER_COMPANY)
+        ]
+        # cumulative weights of the skewed draw (none: the named companies, drawn evenly as always)
+        self.company_weights = (
+            list(itertools.accumulate(1 / (i + 1) ** COMPANY_SKEW for i in range(len(self.companies))))
+            if len(self.companies) > len(COMPANIES)
+            else None
+        )
         self.counters: dict[str, int] = {}
+
+    def _company(self) -> tuple[str, str, str, str, str, str]:
+        if self.company_weights is None:
+            return self.rng.choice(COMPANIES)
+        drawn = self.rng.random() * self.company_weights[-1]
+        return self.companies[min(bisect.bisect(self.company_weights, drawn), len(self.companies) - 1)]
 
     # -- small helpers --
 
@@ -256,7 +420,7 @@ class Generator:
     def person(self, person_id: int) -> Person:
         rng = self.rng
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        company = rng.choice(COMPANIES)
+        company = self._company()
         local = f"{first}.{last}".lower().replace("'", "").replace("ü", "ue") + (
             str(person_id) if person_id > 30 else ""
         )
