@@ -98,8 +98,8 @@ def memory_sized_settings(memory: int | None) -> dict[str, str]:
     table scans the whole pool), effective_cache_size three quarters (what the planner may expect
     cached). Why not a fixed 1 GB: a day's build at 1 M contacts looks up 125 k contacts' rows by
     index all over a 14 GB database, and with 1 GB of buffers a sixth of the pages came from the OS
-    cache; with 6 GB (a 24 GB machine), replayed alone, the per-contact models took a fifth to
-    three tenths less time (benchmarks/HISTORY.md). Unknown memory: 1 GB and 4 GB."""
+    cache; with 6 GB (a 24 GB machine) engagement points, replayed alone, took a fifth less time
+    (benchmarks/HISTORY.md). Unknown memory: 1 GB and 4 GB."""
     if memory is None:
         return {"shared_buffers": "1GB", "effective_cache_size": "4GB"}
     shared = min(max(memory // 4 // MIB, 128), 8192)
