@@ -92,14 +92,15 @@ def memory_limit_bytes(limit_files: tuple[str, ...] = CGROUP_MEMORY_LIMITS) -> i
 
 
 def memory_sized_settings(memory: int | None) -> dict[str, str]:
-    """The buffers, after PostgreSQL's own guidance for a database server ("Resource Consumption"):
-    shared_buffers a quarter of memory (at least PostgreSQL's default 128 MB; at most 8 GB, a cap
-    of ours: the documentation finds more than 40 % of memory unlikely to help, and each dropped
-    table scans the whole pool), effective_cache_size three quarters (what the planner may expect
-    cached). Why not a fixed 1 GB: a day's build at 1 M contacts looks up 125 k contacts' rows by
-    index all over a 14 GB database, and with 1 GB of buffers a sixth of the pages came from the OS
-    cache; with 6 GB (a 24 GB machine) engagement points, replayed alone, took a fifth less time
-    (benchmarks/HISTORY.md). Unknown memory: 1 GB and 4 GB."""
+    """The buffers: shared_buffers a quarter of memory, the starting point PostgreSQL's documentation
+    gives for a database server ("Resource Consumption"; at least its default 128 MB; at most 8 GB,
+    a cap of ours: the documentation finds more than 40 % of memory unlikely to help, and each
+    dropped table scans the whole pool), effective_cache_size three quarters (the usual estimate of
+    what the OS and PostgreSQL cache together, which the planner counts on). Why not a fixed 1 GB:
+    a day's build at 1 M contacts looks up 125 k contacts' rows by index all over a 14 GB database,
+    and with 1 GB of buffers a sixth of the pages came from the OS cache; with 6 GB (a 24 GB
+    machine) engagement points, replayed alone, took a fifth less time (benchmarks/HISTORY.md).
+    Unknown memory: 1 GB and 4 GB."""
     if memory is None:
         return {"shared_buffers": "1GB", "effective_cache_size": "4GB"}
     shared = min(max(memory // 4 // MIB, 128), 8192)
