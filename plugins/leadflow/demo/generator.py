@@ -11,7 +11,6 @@ Everything streams to disk row by row: memory does not grow with the size asked 
 
 from __future__ import annotations
 
-import bisect
 import csv
 import itertools
 import random
@@ -362,8 +361,7 @@ class Generator:
     def _company(self) -> tuple[str, str, str, str, str, str]:
         if self.company_weights is None:
             return self.rng.choice(COMPANIES)
-        drawn = self.rng.random() * self.company_weights[-1]
-        return self.companies[min(bisect.bisect(self.company_weights, drawn), len(self.companies) - 1)]
+        return self.rng.choices(self.companies, cum_weights=self.company_weights)[0]
 
     # -- small helpers --
 
