@@ -43,14 +43,26 @@ contacts as (
     full outer join addresses on companies.contact_id = addresses.contact_id
 ),
 
-domain_companies as (
+-- the company most contacts of each email domain name (ties: the first key in order) and how many
+-- companies they name: contacts counted per domain and company first (28 k pairs at L), where
+-- mode() and count(distinct) sorted all 808 k contacts by domain and key (0.7 s of 4.6)
+domain_company_counts as (
     select
         email_domain,
-        mode() within group (order by company_key) as company_key,
-        count(distinct company_key) as companies
+        company_key,
+        count(*) as contacts
     from contacts
     where email_domain is not null and company_key is not null
-    group by email_domain
+    group by email_domain, company_key
+),
+
+domain_companies as (
+    select distinct on (email_domain)
+        email_domain,
+        company_key,
+        count(*) over (partition by email_domain) as companies
+    from domain_company_counts
+    order by email_domain asc, contacts desc, company_key asc
 ),
 
 company_domains as (
