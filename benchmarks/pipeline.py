@@ -171,6 +171,7 @@ class Scenario:
     leads_sent: int
     model_seconds: dict[str, float]
     dbt_layers: dict[str, dict[str, float]]
+    dbt_alone: dict[str, Any]
 
 
 def copy_floor(server: DatabaseUrl, folder: Path) -> tuple[float, int]:
@@ -231,6 +232,25 @@ def dbt_layers() -> dict[str, str]:
     return layers
 
 
+def dbt_node_builds(log_path: Path) -> list[tuple[str, float, float]]:
+    """Every model's and seed's build from dbt's log lines: (name, began, ended) in seconds of the
+    day (past midnight: more than 86,400). dbt's clock has whole seconds: a build ends within the
+    second it names, taken as its middle, and began its build seconds before."""
+    builds = []
+    day_offset, previous = 0.0, -1.0
+    for line in log_path.read_text(errors="replace").splitlines():
+        if not (match := DBT_NODE_DONE.search(line)):
+            continue
+        hours, minutes, seconds, _, name, took = match.groups()
+        clock = int(hours) * 3600 + int(minutes) * 60 + int(seconds) + day_offset
+        if clock < previous - 12 * 3600:  # past midnight
+            day_offset += 86400
+            clock += 86400
+        previous = clock
+        builds.append((name, clock + 0.5 - float(took), clock + 0.5))
+    return builds
+
+
 def dbt_layer_spans(log_path: Path) -> dict[str, dict[str, float]]:
     """Per dbt layer (seeds, staging, each intermediate area, marts): the span from its first node's
     start to its last node's end, and its nodes' summed build seconds (thread time). One `dbt build`
@@ -238,23 +258,33 @@ def dbt_layer_spans(log_path: Path) -> dict[str, dict[str, float]]:
     task's time went, and are not added to the stages."""
     layer_of = dbt_layers()
     spans: dict[str, list[float]] = {}
-    day_offset, previous = 0.0, -1.0
-    for line in log_path.read_text(errors="replace").splitlines():
-        if not (match := DBT_NODE_DONE.search(line)):
-            continue
-        hours, minutes, seconds, _, name, took = match.groups()
-        layer = layer_of.get(name, "other")
-        clock = int(hours) * 3600 + int(minutes) * 60 + int(seconds) + day_offset
-        if clock < previous - 12 * 3600:  # past midnight
-            day_offset += 86400
-            clock += 86400
-        previous = clock
-        ended, began = clock + 1.0, clock - float(took)  # dbt's clock has whole seconds
+    for name, began, ended in dbt_node_builds(log_path):
+        layer, took = layer_of.get(name, "other"), ended - began
+        began, ended = began - 0.5, ended + 0.5  # the whole seconds dbt's clock may mean
         first, last, total = spans.get(layer, [began, ended, 0.0])
-        spans[layer] = [min(first, began), max(last, ended), total + float(took)]
+        spans[layer] = [min(first, began), max(last, ended), total + took]
     return {
         layer: {"span_seconds": round(last - first), "thread_seconds": round(total, 1)}
         for layer, (first, last, total) in sorted(spans.items(), key=lambda kv: kv[1][0])
+    }
+
+
+def dbt_alone_seconds(builds: list[tuple[str, float, float]]) -> dict[str, Any]:
+    """How long dbt built one node at a time (the other threads idle: a chain of models each
+    waiting for the last), and which nodes those were, longest first. With two threads on two
+    cores, that time is where a day's wall clock follows a single model; a second thread's
+    idle core is what shortening that chain would use."""
+    edges = sorted({t for _, began, ended in builds for t in (began, ended)})
+    alone: dict[str, float] = {}
+    for start, end in zip(edges, edges[1:], strict=False):
+        running = [name for name, began, ended in builds if began < end and ended > start]
+        if len(running) == 1:
+            alone[running[0]] = alone.get(running[0], 0.0) + end - start
+    span = (max(e for _, _, e in builds) - min(b for _, b, _ in builds)) if builds else 0.0
+    return {
+        "span_seconds": round(span, 1),
+        "seconds": round(sum(alone.values()), 1),
+        "models": {name: round(s, 1) for name, s in sorted(alone.items(), key=lambda kv: -kv[1]) if s >= 0.5},
     }
 
 
@@ -288,7 +318,17 @@ def run_scenario(
         sent = conn.execute(
             "select coalesce(sum(sent), 0) from ops.transfer_runs where airflow_run_id = %s", (transfer_run,)
         ).fetchone()[0]
-    return Scenario(name, wall, clock, run_id, landed_rows, int(sent), dbt_model_seconds(log), dbt_layer_spans(log))
+    return Scenario(
+        name,
+        wall,
+        clock,
+        run_id,
+        landed_rows,
+        int(sent),
+        dbt_model_seconds(log),
+        dbt_layer_spans(log),
+        dbt_alone_seconds(dbt_node_builds(log)),
+    )
 
 
 def table(scenario: Scenario, floors: dict[str, tuple[float, int]], interactions: int) -> list[dict[str, Any]]:
@@ -336,6 +376,11 @@ def print_layers(layers: dict[str, dict[str, float]]) -> None:
         for layer, span in layers.items()
     )
     print(f"  dbt layers, first start to last end (they overlap inside a task): {spans}")
+
+
+def print_alone(alone: dict[str, Any]) -> None:
+    models = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in list(alone["models"].items())[:6])
+    print(f"  dbt one model at a time: {alone['seconds']:.0f} s of its {alone['span_seconds']:.0f} s ({models})")
 
 
 def markdown_report(paths: list[Path]) -> str:
@@ -470,6 +515,7 @@ def main() -> int:
             "seconds": round(full.wall_s, 1),
             "stages": table(full, floors, interactions),
             "dbt_layers": full.dbt_layers,
+            "dbt_one_at_a_time": full.dbt_alone,
             "model_seconds": by_duration(full.model_seconds),
         },
     }
@@ -477,6 +523,7 @@ def main() -> int:
         f"full run ({interactions:,} interactions, {contacts:,} contacts)", result["full"]["stages"], full.wall_s
     )
     print_layers(full.dbt_layers)
+    print_alone(full.dbt_alone)
     for scenario, written, day_floor in days:
         rows = table(scenario, {**floors, "group_by": (day_floor, interactions)}, interactions)
         result[scenario.name] = {
@@ -486,6 +533,7 @@ def main() -> int:
             "new_rows": written,
             "stages": rows,
             "dbt_layers": scenario.dbt_layers,
+            "dbt_one_at_a_time": scenario.dbt_alone,
             "model_seconds": by_duration(scenario.model_seconds),
         }
         print_table(f"{scenario.name} ({sum(written.values()):,} new or changed records)", rows, scenario.wall_s)
@@ -494,6 +542,7 @@ def main() -> int:
             " the one after the full run (the day's dbt and checks are compared with it)"
         )
         print_layers(scenario.dbt_layers)
+        print_alone(scenario.dbt_alone)
     if days:
         print(f"\ndaily run (day 2): {result['day-2']['share_of_full']:.1%} of the full run")
     peak = max(rss for scenario in (full, *(s for s, _, _ in days)) for rss in scenario.clock.peak_rss.values())

@@ -1,0 +1,52 @@
+"""The pipeline benchmark's reading of dbt's log: each node's build interval, and how long dbt
+built one node at a time (benchmarks/pipeline.py)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def pipeline():  # noqa: ANN201 (the benchmark script as a module)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("pipeline")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_node_builds_are_read_from_dbts_done_lines_across_midnight(pipeline, tmp_path):
+    log = tmp_path / "day.log"
+    log.write_text(
+        "23:59:58  3 of 9 START sql table model marts.dim_accounts ........ [RUN]\n"
+        "23:59:59  3 of 9 OK created sql table model marts.dim_accounts ........ [SELECT 10 in 4.00s]\n"
+        "00:00:02  4 of 9 OK created sql incremental model intermediate.int_contact_changes ... [INSERT 0 5 in 2.50s]\n"
+        "00:00:03  5 of 9 OK loaded seed file staging.interest_taxonomy ........ [INSERT 10 in 0.20s]\n"
+        "00:00:04  6 of 9 ERROR creating sql table model marts.contact_scores ... [ERROR in 1.00s]\n"
+    )
+    builds = pipeline.dbt_node_builds(log)
+    day = 86400
+    assert builds == [
+        ("dim_accounts", 86399.5 - 4.0, 86399.5),
+        ("int_contact_changes", day + 2.5 - 2.5, day + 2.5),
+        ("interest_taxonomy", day + 3.5 - 0.2, day + 3.5),
+    ]
+
+
+def test_alone_time_is_where_exactly_one_node_was_building(pipeline):
+    builds = [("a", 0.0, 10.0), ("b", 2.0, 5.0), ("c", 10.0, 12.0), ("d", 12.5, 12.8)]
+    alone = pipeline.dbt_alone_seconds(builds)
+    # a alone 0–2 and 5–10, c alone 10–12, d 0.3 s (listed from half a second); 12–12.5 nothing
+    assert alone["seconds"] == pytest.approx(9.3)
+    assert alone["span_seconds"] == pytest.approx(12.8)
+    assert alone["models"] == {"a": 7.0, "c": 2.0}
+
+
+def test_no_builds_no_alone_time(pipeline):
+    assert pipeline.dbt_alone_seconds([]) == {"span_seconds": 0.0, "seconds": 0.0, "models": {}}
