@@ -92,6 +92,8 @@ STAGES = (
     ("source_freshness", "source freshness"),
     ("check_status", "transfer gate"),
     ("quality_gate", "transfer gate"),
+    ("deliver", "transfer"),
+    # (the transfer's steps were three tasks before one: results written then)
     ("select_candidates", "transfer"),
     ("push", "transfer"),
     ("finish", "transfer"),

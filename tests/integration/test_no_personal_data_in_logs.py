@@ -83,8 +83,8 @@ def test_task_logs_xcoms_and_ops_errors_hold_no_emails_phones_or_names(fresh_dat
     hits: list[str] = []
     logs = {p: p.read_text(errors="replace") for p in state.rglob("*.log") if p.is_file()}
     everything = "\n".join(logs.values())
-    # the task logs are there: landing, dbt, the quality checks, BI access, the transfer's push
-    for task in ("land", "dbt", "validate_marts", "bi_access", "select_candidates", "push"):
+    # the task logs are there: landing, dbt, the quality checks, BI access, the transfer's delivery
+    for task in ("land", "dbt", "validate_marts", "bi_access", "deliver"):
         assert task in everything, f"no log of {task}"
     for path, text in logs.items():
         hits += _hits(text, personal, str(path.relative_to(state)))

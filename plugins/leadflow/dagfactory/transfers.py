@@ -1,7 +1,7 @@
 """Transfer DAGs from transfer definitions (config/transfers/*.yml): one DAG per definition.
 
-``check_status`` → ``quality_gate`` → ``select_candidates`` → ``push`` → ``finish``. Every task finds
-the run's ledger row by its Airflow run id, so retries and reruns continue the same run. A transfer
+``check_status`` → ``quality_gate`` → ``deliver`` (select, push, finish). Every task finds the run's
+ledger row by its Airflow run id, so retries and reruns continue the same run. A transfer
 that is not active skips the run; a closed quality gate or a failed share above the definition's
 threshold fails it (the failure callback logs an alert line for schedulers).
 """
@@ -95,38 +95,29 @@ def build_transfer_dag(definition: TransferDefinition) -> Any:
             return {"run_id": ledger_run, "resumed": resumed}
 
         @task
-        def select_candidates(run_id: str) -> dict[str, Any]:
-            from dataclasses import asdict
-
-            from leadflow.transfer.runner import run_id_of, select_candidates
-
-            with _warehouse(warehouse) as conn:
-                return asdict(select_candidates(conn, definition, run_id_of(conn, definition, run_id)))
-
-        @task
-        def push(run_id: str) -> dict[str, Any]:
-            from dataclasses import asdict
-
-            from leadflow.transfer.adapters import adapter_for
-            from leadflow.transfer.runner import push, run_id_of
-
-            adapter = adapter_for(definition, _connection(definition.connection))
-            try:
-                with _warehouse(warehouse) as conn:
-                    return asdict(push(conn, definition, run_id_of(conn, definition, run_id), adapter))
-            finally:
-                adapter.close()
-
-        @task
-        def finish(run_id: str) -> dict[str, Any]:
+        def deliver(run_id: str) -> dict[str, Any]:
+            """Select the run's contacts, push them, finish the run: three steps that each continue
+            the run's ledger, so a retry of the task resumes where the last attempt stopped (the
+            selection is kept, items recorded as sent or answered are not sent again). One task,
+            not three, as no step is worth a retry of its own that the ledger does not give
+            already, and each task costs Airflow's own start and end: 60-80 ms in-process, seconds
+            with a scheduler and workers."""
             from dataclasses import asdict
 
             from airflow.sdk.exceptions import AirflowFailException
 
-            from leadflow.transfer.runner import finish_run, run_id_of
+            from leadflow.transfer.adapters import adapter_for
+            from leadflow.transfer.runner import finish_run, push, run_id_of, select_candidates
 
             with _warehouse(warehouse) as conn:
-                status, counts = finish_run(conn, definition, run_id_of(conn, definition, run_id))
+                ledger_run = run_id_of(conn, definition, run_id)
+                select_candidates(conn, definition, ledger_run)
+                adapter = adapter_for(definition, _connection(definition.connection))
+                try:
+                    push(conn, definition, ledger_run, adapter)
+                finally:
+                    adapter.close()
+                status, counts = finish_run(conn, definition, ledger_run)
             if status == "failed":
                 raise AirflowFailException(
                     f"transfer {definition.name}: {counts.failed + counts.dead_letter} of "
@@ -135,7 +126,7 @@ def build_transfer_dag(definition: TransferDefinition) -> Any:
                 )
             return {"status": status, **asdict(counts)}
 
-        check_status() >> quality_gate() >> select_candidates() >> push() >> finish()
+        check_status() >> quality_gate() >> deliver()
 
     return transfer()
 
