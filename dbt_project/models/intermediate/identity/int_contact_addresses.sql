@@ -33,7 +33,7 @@
             "{{ addresses_restated_post_hook() }}",
             "{{ contact_rebuild_post_hook(
                 rules=[ref('source_priorities')],
-                log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses'],
+                log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses', 'int_contact_accounts'],
                 restated=addresses_restated()
             ) }}",
         ],
