@@ -33,7 +33,7 @@
             "{{ addresses_restated_post_hook() }}",
             "{{ contact_rebuild_post_hook(
                 rules=[ref('source_priorities')],
-                log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses', 'int_contact_accounts'],
+                log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses'],
                 restated=addresses_restated()
             ) }}",
         ],

@@ -14,8 +14,7 @@
         unique_key="contact_id",
         indexes=[{"columns": ["contact_id"]}],
         post_hook="{{ contact_rebuild_post_hook(
-            rules=[ref('source_priorities')],
-            log_own_for=['dim_contacts', 'contact_origins', 'int_contact_profile_points', 'int_contact_accounts']
+            rules=[ref('source_priorities')], log_own_for=['dim_contacts', 'contact_origins', 'int_contact_profile_points']
         ) }}",
     )
 }}
