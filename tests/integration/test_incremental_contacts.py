@@ -152,6 +152,10 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
             # the shared address's consent, stated again unchanged
             {"source_system": "fair", "source_record_id": "F-4", "updated_at": "2026-11-01T13:00:00Z",
              "email": shared_address, "email_opt_in": str(shared_permission == "granted").lower()},
+            # the first contact of the lone reader's email domain to name a company
+            {"source_system": "fair", "source_record_id": "F-5", "updated_at": "2026-11-01T14:00:00Z",
+             "email": "boss@lonely.example", "first_name": "Bo", "last_name": "Ss",
+             "company": "Lonely Industries Ltd"},
         ],
     )  # fmt: skip
     write_feed_file(
@@ -201,6 +205,13 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
 def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would(fresh_database, tmp_path):
     Generator(300, seed=5).write(tmp_path / "feed", progress=False)
     named_cookie = _name_a_cookie_without_email(tmp_path / "feed")
+    # a contact without a company, alone on its email domain: its account is the domain
+    write_feed_file(
+        tmp_path / "feed" / "solo__contacts.csv",
+        "contacts",
+        [{"source_system": "solo", "source_record_id": "S-1", "updated_at": "2026-10-01T09:00:00Z",
+          "email": "reader@lonely.example", "first_name": "Lone", "last_name": "Reader"}],
+    )  # fmt: skip
     land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
     _dbt(fresh_database, target, "build")
@@ -238,6 +249,12 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     assert fair["F-1"] in (concerned["merged"], concerned["merged_other"])  # one of the two
     assert (concerned["merged"] in dim) != (concerned["merged_other"] in dim)  # the other merged into it
     assert dim[fair["F-2"]][0] == "Fresh Start AG"
+    with psycopg.connect(fresh_database.url()) as conn:
+        # the lone reader, whose records did not change, follows its domain's first company
+        accounts = dict(
+            conn.execute("select email, account_id from marts.dim_contacts where email like '%@lonely.example'")
+        )
+    assert accounts["reader@lonely.example"] == accounts["boss@lonely.example"] is not None, accounts
     with psycopg.connect(fresh_database.url()) as conn:  # the visitor's visits count now
         for scored in ("intermediate.int_contact_engagement_points", "marts.contact_interests"):
             rows = conn.execute(f"select count(*) from {scored} where contact_id = %s", (fair["F-3"],))
