@@ -253,14 +253,14 @@ def dbt_node_builds(log_path: Path) -> list[tuple[str, float, float]]:
     return builds
 
 
-def dbt_layer_spans(log_path: Path) -> dict[str, dict[str, float]]:
+def dbt_layer_spans(builds: list[tuple[str, float, float]]) -> dict[str, dict[str, float]]:
     """Per dbt layer (seeds, staging, each intermediate area, marts): the span from its first node's
     start to its last node's end, and its nodes' summed build seconds (thread time). One `dbt build`
     task runs the intermediate layer and the marts together, so spans overlap: they show where the
     task's time went, and are not added to the stages."""
     layer_of = dbt_layers()
     spans: dict[str, list[float]] = {}
-    for name, began, ended in dbt_node_builds(log_path):
+    for name, began, ended in builds:
         layer, took = layer_of.get(name, "other"), ended - began
         began, ended = began - 0.5, ended + 0.5  # the whole seconds dbt's clock may mean
         first, last, total = spans.get(layer, [began, ended, 0.0])
@@ -320,6 +320,7 @@ def run_scenario(
         sent = conn.execute(
             "select coalesce(sum(sent), 0) from ops.transfer_runs where airflow_run_id = %s", (transfer_run,)
         ).fetchone()[0]
+    builds = dbt_node_builds(log)
     return Scenario(
         name,
         wall,
@@ -328,8 +329,8 @@ def run_scenario(
         landed_rows,
         int(sent),
         dbt_model_seconds(log),
-        dbt_layer_spans(log),
-        dbt_alone_seconds(dbt_node_builds(log)),
+        dbt_layer_spans(builds),
+        dbt_alone_seconds(builds),
     )
 
 
