@@ -243,22 +243,32 @@
     to log (contact_id, any time), e.g. a rebuild set, whose contacts left with no rows wrote none.
     `restated`: a query of the contacts among them to log as 'restated' rather than 'rebuilt' (their
     rows changed only in what some readers do not read; those pass restated=false to
-    contacts_to_rebuild()). -#}
+    contacts_to_rebuild()). `appended`: a query of the contacts to log as 'appended' (all their
+    rows written are new ones; fct_interactions, appended_contacts()). -#}
 {% macro log_contacts_written_here(
     readers,
     already="select null::text as contact_id where false",
     columns=['contact_id'],
     changed_from=none,
     also=none,
-    restated=none
+    restated=none,
+    appended=none
 ) -%}
     {%- set changes = ref('int_contact_changes') -%}
     insert into {{ changes }} (change_sequence, contact_id, reason, logged_by, changed_from)
     select
         (select max(change_sequence) + 1 from {{ changes }}),
         written.contact_id,
-        {%- if restated %}
-        case when restated.contact_id is null then 'rebuilt' else 'restated' end,
+        {%- if restated or appended %}
+        case
+            {%- if restated %}
+            when restated.contact_id is not null then 'restated'
+            {%- endif %}
+            {%- if appended %}
+            when appended.contact_id is not null then 'appended'
+            {%- endif %}
+            else 'rebuilt'
+        end,
         {%- else %}
         'rebuilt',
         {%- endif %}
@@ -295,6 +305,9 @@
     left join ({{ already }}) as already on written.contact_id = already.contact_id
     {%- if restated %}
     left join ({{ restated }}) as restated on written.contact_id = restated.contact_id
+    {%- endif %}
+    {%- if appended %}
+    left join ({{ appended }}) as appended on written.contact_id = appended.contact_id
     {%- endif %}
     where
         already.contact_id is null
@@ -346,4 +359,16 @@
 
     insert into {{ arg_dict["target_relation"] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict["temp_relation"] }}
+{%- endmacro %}
+
+{#- fct_interactions' post-hook: the contacts all of whose rows it wrote are new ones
+    (is_new_in_build) and that no rewritten row left, logged as 'appended': a model that keeps sums
+    over interactions adds their new rows rather than counting them again -#}
+{% macro appended_contacts() -%}
+    select written.contact_id from {{ rows_written_here() }} as written
+    where written.contact_id is not null
+    group by written.contact_id
+    having bool_and(written.is_new_in_build)
+    except
+    select left_by.previous_contact_id from {{ rows_written_here() }} as left_by
 {%- endmacro %}

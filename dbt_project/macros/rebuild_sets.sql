@@ -50,8 +50,9 @@
     per contact sorts each contact's few rows in memory (incremental sort) instead of every row on
     disk. A first or full build reads them all. Golden contacts' only (is_golden_contact()): an
     anonymous visitor's rows are deleted as its contact is redone (the window's settings name
-    this, so the first build that filters redoes every contact). -#}
-{% macro window_interactions(window, columns) -%}
+    this, so the first build that filters redoes every contact). `contacts`: another set than the
+    rebuild set. -#}
+{% macro window_interactions(window, columns, contacts=none) -%}
     {%- set counted -%}
         {{ window["interactions_filter"] }}
         and interactions.occurred_at <= {{ as_of() }}
@@ -62,7 +63,7 @@
         rebuilt.contact_id,
         interactions.{{ columns | join(',\n        interactions.') }}
     from (
-        select r.contact_id from {{ rebuild_set() }} as r
+        select r.contact_id from {{ contacts or rebuild_set() }} as r
         where {{ is_golden_contact('r.contact_id') }}
         order by r.contact_id
     ) as rebuilt
@@ -333,6 +334,7 @@
         "lookback_days": var("interests")["lookback_days"],
         "half_life_days": var("interests")["half_life_days"],
         "contacts": "golden",
+        "sums": "forward from " ~ interests_landmark(),
     } -%}
     {{ return({
         "rules": [ref('interest_taxonomy')],

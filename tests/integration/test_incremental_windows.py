@@ -81,11 +81,34 @@ def _land_visits(
     land_folder(database, folder)
 
 
+def _interest_sums(database: DatabaseUrl) -> list[tuple]:
+    """The kept sums of every contact's interests, exact (weight and anchored_at say when a row was
+    last written, which differs between a day's build and a full refresh)."""
+    with psycopg.connect(database.url()) as conn:
+        return conn.execute(
+            f"select contact_id, interest, weight_units, interactions, last_seen_at, interest_rank"
+            f" from {INTERESTS} order by contact_id, interest"
+        ).fetchall()
+
+
+def _logged_by_interactions(database: DatabaseUrl, contact_id: str) -> set[str]:
+    """Why fct_interactions' last build logged a contact."""
+    with psycopg.connect(database.url()) as conn:
+        return {row[0] for row in conn.execute(
+            "select reason from intermediate.int_contact_changes where logged_by = 'fct_interactions'"
+            " and contact_id = %s and change_sequence = (select max(change_sequence)"
+            " from intermediate.int_contact_changes where logged_by = 'fct_interactions')",
+            (contact_id,),
+        )}  # fmt: skip
+
+
 def _same_as_a_full_refresh(database: DatabaseUrl, target: Path, as_of: str) -> None:
     incremental = {t: table_rows(database, t, o) for t, o in COMPARED.items()}
+    sums = _interest_sums(database)
     dbt_rows_written(database, target, "run", "-s", *WINDOWED, "--full-refresh", as_of=as_of)
     for table, order in COMPARED.items():
         assert table_rows(database, table, order) == incremental[table], table
+    assert _interest_sums(database) == sums
 
 
 def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_database, tmp_path):
@@ -116,6 +139,8 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
         ("AHEAD", "2026-11-03T09:00:00Z", "web_visit", ahead_email, "security"),
         ("LEAVING", "2025-11-03T12:00:00Z", "web_visit", leaving_email, ""),
         ("FADING", "2026-05-04T12:00:00Z", "web_visit", leaving_email, fading),
+        # re-sent on the next day with another interest
+        ("RESENT", "2026-10-20T10:00:00Z", "web_visit", late_email, "security"),
         # a new contact whose only interest leaves the six months: its list goes with it
         ("LONE", "2026-05-04T12:00:00Z", "web_visit", "lone.reader@example.org", fading),
         contacts=(
@@ -141,12 +166,15 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
         ).fetchone()[0]
     assert _interest_list(fresh_database, lone) == [fading]
 
-    # three days later: a late click of June and a new one
+    # three days later: a late click of June and a new one, a visit re-sent with another interest,
+    # and a new click of the contact whose visit dated ahead comes into the window
     _land_visits(
         fresh_database,
         tmp_path / "drop-2",
         ("LATE", "2026-06-01T10:00:00Z", "email_click", late_email, "security"),
         ("NEW", "2026-11-04T10:00:00Z", "email_click", late_email, "security"),
+        ("RESENT", "2026-10-20T10:00:00Z", "web_visit", late_email, "cloud"),
+        ("FRESH", "2026-11-04T11:00:00Z", "email_click", ahead_email, "security"),
     )
     rows = {table: len(table_rows(fresh_database, table, "contact_id")) for table in (ENGAGEMENT, INTERESTS)}
     written = dbt_rows_written(fresh_database, target, "build", as_of=DAY_2)
@@ -157,13 +185,17 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     day_2 = {c: _engagement(fresh_database, c) for c in contacts}
     interests_2 = {c: _interests(fresh_database, c) for c in contacts}
     assert day_2[ahead].get("web_visit", 0) == day_1[ahead].get("web_visit", 0) + 1  # its day came
-    assert interests_2[ahead].get("security", 0) == interests_1[ahead].get("security", 0) + 1
+    assert interests_2[ahead].get("security", 0) == interests_1[ahead].get("security", 0) + 2  # and FRESH
     assert day_2[leaving].get("web_visit", 0) == day_1[leaving].get("web_visit", 0) - 1  # a year old
     assert fading not in interests_2[leaving]  # six months old: out of the weights and of the list
     assert fading not in _interest_list(fresh_database, leaving)
     assert _interests(fresh_database, lone) == {} and _interest_list(fresh_database, lone) == []
     assert day_2[late].get("email_click", 0) == day_1[late].get("email_click", 0) + 2
-    assert interests_2[late].get("security", 0) == interests_1[late].get("security", 0) + 2
+    assert interests_2[late].get("security", 0) == interests_1[late].get("security", 0) + 2 - 1  # RESENT
+    assert interests_2[late].get("cloud", 0) == interests_1[late].get("cloud", 0) + 1
+    # only new interactions: added to the kept sums; a re-sent one: the contact counted again
+    assert _logged_by_interactions(fresh_database, ahead) == {"appended"}
+    assert _logged_by_interactions(fresh_database, late) == {"rebuilt"}
     # the others kept their day-1 rows, decayed by contact_score_reasons and contact_interests
     assert _anchors(fresh_database, ENGAGEMENT) == 2 and _anchors(fresh_database, INTERESTS) == 2
     _same_as_a_full_refresh(fresh_database, target, DAY_2)

@@ -14,7 +14,8 @@
     one scan does it now, none when nothing moved, and the post-hook drops those indexes where
     they exist.) An incremental run resolves against the origins and keys its rows name only.
 
-    Its post-hook logs the contacts of the interactions it wrote in int_contact_changes, and the
+    Its post-hook logs the contacts of the interactions it wrote in int_contact_changes ('appended'
+    where all of a contact's were new ones, else 'rebuilt'), and the
     contacts a rewritten interaction left (previous_contact_id: re-sent with another email, say),
     so dim_contacts and the scores rebuild them and campaign_attribution redoes their
     opportunities (macros/contact_changes.sql, macros/opportunity_changes.sql): those created
@@ -37,8 +38,9 @@
             "create index if not exists {{ this.name }}__contact_id on {{ this }} (contact_id, occurred_at)",
             "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
             "create index if not exists {{ this.name }}__occurred_on on {{ this }} (({{ utc_day('occurred_at') }}))",
+            "create index if not exists {{ this.name }}__written_at on {{ this }} (written_at)",
             "{{ ensure_contract_checks() }}",
-            "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution'], columns=['contact_id', 'previous_contact_id'], changed_from='least(occurred_at, previous_occurred_at)') }}",
+            "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution'], columns=['contact_id', 'previous_contact_id'], changed_from='least(occurred_at, previous_occurred_at)', appended=appended_contacts()) }}",
             "{{ record_identity_watermark('run_sequence', ref('int_contact_id_ledger'), 'null') }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__crm_id",
             "drop index if exists {{ this.schema }}.{{ this.name }}__email_hash",
@@ -207,7 +209,8 @@ interaction_types as (
         select
             latest_versions.*,
             this.contact_id as previous_contact_id,
-            this.occurred_at as previous_occurred_at
+            this.occurred_at as previous_occurred_at,
+            this.interaction_key is null as is_new_in_build
         from latest_versions
         left join {{ this }} as this on latest_versions.interaction_key = this.interaction_key
         where
@@ -233,7 +236,8 @@ interaction_types as (
             this.load_id,
             this.loaded_at,
             this.contact_id as previous_contact_id,
-            this.occurred_at as previous_occurred_at
+            this.occurred_at as previous_occurred_at,
+            false as is_new_in_build
         from {{ this }} as this
         inner join to_resolve_again on this.interaction_key = to_resolve_again.interaction_key
         where not exists (
@@ -246,7 +250,9 @@ interaction_types as (
         select
             *,
             cast(null as text) as previous_contact_id,
-            cast(null as timestamptz) as previous_occurred_at
+            cast(null as timestamptz) as previous_occurred_at,
+            -- (nothing is known of what a table rebuilt whole held before: none counts as new)
+            false as is_new_in_build
         from latest_versions
     ),
 {% endif %}
@@ -375,7 +381,12 @@ final as (
         -- the contact it named before this build, if another (logged with the new one)
         nullif(resolved.previous_contact_id, resolved.contact_id) as previous_contact_id,
         -- the time it named before this build, if another (logged with the contacts)
-        nullif(resolved.previous_occurred_at, resolved.occurred_at) as previous_occurred_at
+        nullif(resolved.previous_occurred_at, resolved.occurred_at) as previous_occurred_at,
+        -- when this build wrote it, and whether it was new to the table then (no version or
+        -- resolution of it before): int_contact_interests_weighted adds the new ones to the sums
+        -- it keeps, found by this time's index, and counts the others' contacts again
+        now() as written_at,
+        resolved.is_new_in_build
     from resolved
     cross join identity_build
     left join interaction_types on resolved.interaction_type = interaction_types.interaction_type
