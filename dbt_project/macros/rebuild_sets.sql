@@ -319,6 +319,7 @@
         "engagement_lookback_days": var("scoring")["engagement_lookback_days"],
         "cap_periods_from": "2001-01-01",
         "contacts": "golden",
+        "sums": "forward from " ~ engagement_landmark(),
     } -%}
     {{ return({
         "rules": [ref('score_engagement_rules')],

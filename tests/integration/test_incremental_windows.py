@@ -81,14 +81,21 @@ def _land_visits(
     land_folder(database, folder)
 
 
-def _interest_sums(database: DatabaseUrl) -> list[tuple]:
-    """The kept sums of every contact's interests, exact (weight and anchored_at say when a row was
-    last written, which differs between a day's build and a full refresh)."""
+def _kept_sums(database: DatabaseUrl) -> dict[str, list[tuple]]:
+    """The kept sums of every contact's interests and engagement, exact (the decayed values and
+    anchored_at say when a row was last written, which differs between a day's build and a full
+    refresh)."""
     with psycopg.connect(database.url()) as conn:
-        return conn.execute(
-            f"select contact_id, interest, weight_units, interactions, last_seen_at, interest_rank"
-            f" from {INTERESTS} order by contact_id, interest"
-        ).fetchall()
+        return {
+            INTERESTS: conn.execute(
+                f"select contact_id, interest, weight_units, interactions, last_seen_at, interest_rank"
+                f" from {INTERESTS} order by contact_id, interest"
+            ).fetchall(),
+            ENGAGEMENT: conn.execute(
+                f"select contact_id, rule, points_units, interactions, points_before_decay"
+                f" from {ENGAGEMENT} order by contact_id, rule"
+            ).fetchall(),
+        }
 
 
 def _logged_by_interactions(database: DatabaseUrl, contact_id: str) -> set[str]:
@@ -104,11 +111,11 @@ def _logged_by_interactions(database: DatabaseUrl, contact_id: str) -> set[str]:
 
 def _same_as_a_full_refresh(database: DatabaseUrl, target: Path, as_of: str) -> None:
     incremental = {t: table_rows(database, t, o) for t, o in COMPARED.items()}
-    sums = _interest_sums(database)
+    sums = _kept_sums(database)
     dbt_rows_written(database, target, "run", "-s", *WINDOWED, "--full-refresh", as_of=as_of)
     for table, order in COMPARED.items():
         assert table_rows(database, table, order) == incremental[table], table
-    assert _interest_sums(database) == sums
+    assert _kept_sums(database) == sums
 
 
 def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_database, tmp_path):
@@ -141,6 +148,8 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
         ("FADING", "2026-05-04T12:00:00Z", "web_visit", leaving_email, fading),
         # re-sent on the next day with another interest
         ("RESENT", "2026-10-20T10:00:00Z", "web_visit", late_email, "security"),
+        # a click of a week that late clicks fill beyond its cap on the next day
+        ("WEEK-0", "2026-10-27T08:00:00Z", "email_click", leaving_email, ""),
         # a new contact whose only interest leaves the six months: its list goes with it
         ("LONE", "2026-05-04T12:00:00Z", "web_visit", "lone.reader@example.org", fading),
         contacts=(
@@ -167,7 +176,8 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     assert _interest_list(fresh_database, lone) == [fading]
 
     # three days later: a late click of June and a new one, a visit re-sent with another interest,
-    # and a new click of the contact whose visit dated ahead comes into the window
+    # late clicks past a week's cap, and a new click of the contact whose visit dated ahead comes
+    # into the window
     _land_visits(
         fresh_database,
         tmp_path / "drop-2",
@@ -175,6 +185,7 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
         ("NEW", "2026-11-04T10:00:00Z", "email_click", late_email, "security"),
         ("RESENT", "2026-10-20T10:00:00Z", "web_visit", late_email, "cloud"),
         ("FRESH", "2026-11-04T11:00:00Z", "email_click", ahead_email, "security"),
+        *[(f"WEEK-{i}", f"2026-10-28T08:0{i}:00Z", "email_click", leaving_email, "") for i in range(1, 6)],
     )
     rows = {table: len(table_rows(fresh_database, table, "contact_id")) for table in (ENGAGEMENT, INTERESTS)}
     written = dbt_rows_written(fresh_database, target, "build", as_of=DAY_2)
@@ -191,10 +202,12 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     assert fading not in _interest_list(fresh_database, leaving)
     assert _interests(fresh_database, lone) == {} and _interest_list(fresh_database, lone) == []
     assert day_2[late].get("email_click", 0) == day_1[late].get("email_click", 0) + 2
+    assert day_2[leaving].get("email_click", 0) == day_1[leaving].get("email_click", 0) + 5
     assert interests_2[late].get("security", 0) == interests_1[late].get("security", 0) + 2 - 1  # RESENT
     assert interests_2[late].get("cloud", 0) == interests_1[late].get("cloud", 0) + 1
     # only new interactions: added to the kept sums; a re-sent one: the contact counted again
     assert _logged_by_interactions(fresh_database, ahead) == {"appended"}
+    assert _logged_by_interactions(fresh_database, leaving) == {"appended"}
     assert _logged_by_interactions(fresh_database, late) == {"rebuilt"}
     # the others kept their day-1 rows, decayed by contact_score_reasons and contact_interests
     assert _anchors(fresh_database, ENGAGEMENT) == 2 and _anchors(fresh_database, INTERESTS) == 2

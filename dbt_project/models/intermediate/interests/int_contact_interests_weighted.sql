@@ -43,7 +43,7 @@ with
 interactions as (
     {{ window_interactions(
         interests_window(), ['interests', 'occurred_at'],
-        contacts=interests_recounted() if is_incremental() else none
+        contacts=window_recounted() if is_incremental() else none
     ) }}
 ),
 

@@ -7,13 +7,15 @@
     a day, 7 a week from Monday to Sunday, 30 a run of 30 days. Within one period the most recent
     interactions count until cap_points is reached.
 
-    Per contact incremental (macros/contact_changes.sql): with calendar periods, what a contact's
-    interactions count for changes only when interactions come, change or leave the lookback;
-    otherwise its points only decay, by 0.5 ^ (days since anchored_at / half_life_days), which
-    contact_score_reasons applies to points_unrounded. A run rebuilds the contacts of
-    window_rebuild(engagement_window()) (macros/rebuild_sets.sql); each row says which date it was
-    computed as of (anchored_at). -#}
-{%- set settings = engagement_window()["settings"] -%}
+    The sums are kept as of a fixed day, the landmark (macros/engagement_sums.sql), in exact units
+    (points_units): they do not change with the date, so an incremental run changes them by the
+    cap periods that new interactions, or interactions that came into or left the year, fall in
+    (each such period counted as it was and as it is), for the contacts with such news, instead of
+    counting their year again; it counts again only the contacts whose interactions were re-sent or
+    moved, or whose identity changed (and every contact when the rules, the settings or the
+    landmark changed, or for a backfill). A full build gives the same units. Those contacts' rows
+    are replaced; the others' stay as they were. points_unrounded is the sum as of the date the row
+    was written (anchored_at), which contact_score_reasons decays to the run's date. -#}
 {#- (contact_id, rule) is the key of contact_score_reasons' engagement rows (a view of it): one
     row per contact and interaction type (the group by below). No unique index for it: an
     incremental run deletes and inserts rows of the same keys in one transaction, and a unique
@@ -26,7 +28,10 @@
         unique_key="contact_id",
         on_schema_change="fail",
         indexes=[{"columns": ["contact_id"]}],
-        pre_hook="{{ rebuild_set_pre_hook(window_rebuild(engagement_window())) }}",
+        pre_hook=[
+            "{{ engagement_sums_pre_hook(engagement_window()) }}",
+            "{{ rebuild_set_pre_hook(engagement_rebuild()) }}",
+        ],
         post_hook="{{ window_rebuild_post_hook(engagement_window()) }}",
     )
 }}
@@ -35,8 +40,13 @@
 -- depends_on: {{ ref('int_contact_origins_current') }}
 with
 
+-- the interactions of the contacts counted whole: every contact on a first or full build, else
+-- those counted again
 interactions as (
-    {{ window_interactions(engagement_window(), ['interaction_key', 'interaction_type', 'occurred_at']) }}
+    {{ window_interactions(
+        engagement_window(), ['interaction_key', 'interaction_type', 'occurred_at'],
+        contacts=window_recounted() if is_incremental() else none
+    ) }}
 ),
 
 rules as (
@@ -48,16 +58,13 @@ aged as (
         interactions.contact_id,
         interactions.interaction_key,
         interactions.interaction_type,
+        interactions.occurred_at,
         rules.points,
         rules.cap_points,
         rules.half_life_days,
-        rules.description,
         {{ days_between("interactions.occurred_at", as_of()) }} as age_days,
         -- calendar periods: whole periods since settings.cap_periods_from
-        {%- set periods_from = "cast('" ~ settings["cap_periods_from"] ~ "' as timestamptz)" %}
-        floor(
-            {{ days_between(periods_from, "interactions.occurred_at") }} / rules.cap_period_days
-        ) as cap_period
+        {{ cap_period_of("interactions.occurred_at", "rules.cap_period_days") }} as cap_period
     from interactions
     inner join rules on interactions.interaction_type = rules.interaction_type
 ),
@@ -76,34 +83,84 @@ running as (
 capped as (
     select
         *,
-        case
-            when cap_points is null then points
-            else greatest(0, least(points, cap_points - (running_points - points)))
-        end as counted_points
+        {{ capped_points("running") }} as counted_points
     from running
 ),
 
-summed as (
+counted as (
     select
         contact_id,
         interaction_type as rule,
-        max(description) as description,
-        max(half_life_days) as half_life_days,
-        cast(count(*) as integer) as interactions,
+        count(*) as interactions,
         sum(counted_points) as points_before_decay,
-        sum(counted_points * power(0.5, age_days / half_life_days)) as points_unrounded
+        -- units are whole numbers: summed exactly, in any order
+        sum({{ engagement_units("counted_points", "occurred_at", "half_life_days") }}) as points_units
     from capped
     group by contact_id, interaction_type
+),
+
+{% if is_incremental() %}
+    -- the sums so far of the contacts whose sums change, and the change (a rule with no
+    -- interaction left goes)
+    summed as (
+        select
+            contact_id,
+            rule,
+            sum(interactions) as interactions,
+            sum(points_before_decay) as points_before_decay,
+            sum(points_units) as points_units
+        from (
+            select * from counted
+            union all
+            select
+                this.contact_id,
+                this.rule,
+                this.interactions,
+                this.points_before_decay,
+                this.points_units
+            from {{ this }} as this
+            where this.contact_id in (select changes.contact_id from {{ engagement_changes() }} as changes)
+            union all
+            select
+                changes.contact_id,
+                changes.rule,
+                changes.interactions,
+                changes.points_before_decay,
+                changes.points_units
+            from {{ engagement_changes() }} as changes
+        ) as sums
+        group by contact_id, rule
+    ),
+{% else %}
+    summed as (
+        select * from counted
+    ),
+{% endif %}
+
+decayed as (
+    select
+        summed.contact_id,
+        summed.rule,
+        rules.description,
+        summed.interactions,
+        summed.points_before_decay,
+        {{ engagement_points_of_units("summed.points_units", "rules.half_life_days") }} as points_unrounded,
+        rules.half_life_days,
+        summed.points_units
+    from summed
+    inner join rules on summed.rule = rules.interaction_type
+    where summed.interactions > 0
 )
 
 select
     contact_id,
     rule,
     description,
-    interactions,
+    cast(interactions as integer) as interactions,
     points_before_decay,
     cast(points_unrounded as numeric(10, 2)) as points,
     cast(points_unrounded as double precision) as points_unrounded,
     half_life_days,
-    {{ as_of() }} as anchored_at
-from summed
+    {{ as_of() }} as anchored_at,
+    points_units
+from decayed
