@@ -29,16 +29,15 @@
     {{ window_units_as_of(units, half_life_days, engagement_landmark(), 36) }}
 {%- endmacro %}
 
-{#- a calendar cap period: whole periods of `period_days` since settings.cap_periods_from, of
+{#- a calendar cap period: whole periods of `period_days` since cap_periods_from(), of
     `occurred_at`; and the time one starts at -#}
 {% macro cap_period_of(occurred_at, period_days) -%}
-    {%- set periods_from = engagement_window()["settings"]["cap_periods_from"] -%}
-    {%- set periods_from = "cast('" ~ periods_from ~ " 00:00:00+00' as timestamptz)" -%}
+    {%- set periods_from = "cast('" ~ cap_periods_from() ~ " 00:00:00+00' as timestamptz)" -%}
     floor({{ days_between(periods_from, occurred_at) }} / {{ period_days }})
 {%- endmacro %}
 
 {% macro cap_period_start(period, period_days) -%}
-    cast('{{ engagement_window()["settings"]["cap_periods_from"] }} 00:00:00+00' as timestamptz)
+    cast('{{ cap_periods_from() }} 00:00:00+00' as timestamptz)
     + ({{ period }}) * {{ period_days }} * interval '86400 seconds'
 {%- endmacro %}
 

@@ -310,14 +310,19 @@
 
 {#- The windowed per-contact models, each defined once: the seeds and vars it applies (a change
     rebuilds every contact: `rules`, `settings`), its lookback and which interactions it counts. The
-    pre-hook's rebuild set and the post-hook's watermark both read it (window_rebuild(),
-    window_rebuild_post_hook()). -#}
+    pre-hooks (macros/window_sums.sql) and the post-hook's watermark both read it
+    (window_rebuild_post_hook()). -#}
 
 {#- int_contact_engagement_points: the year's inbound interactions -#}
+{#- (its calendar cap periods count from this Monday: engagement_sums.sql) -#}
+{% macro cap_periods_from() -%}
+    {{ return("2001-01-01") }}
+{%- endmacro %}
+
 {% macro engagement_window() -%}
     {%- set settings = {
         "engagement_lookback_days": var("scoring")["engagement_lookback_days"],
-        "cap_periods_from": "2001-01-01",
+        "cap_periods_from": cap_periods_from(),
         "contacts": "golden",
         "sums": "forward from " ~ engagement_landmark(),
     } -%}
@@ -365,42 +370,4 @@
     select current_contacts.contact_id
     from {{ ref('int_contact_origins_current') }} as current_contacts
     where {{ everything_changed(rules=[ref('interest_taxonomy')]) }}
-{%- endmacro %}
-
-{#- A per-contact model over a lookback window of interactions (those of the window's
-    `interactions_filter` dated within its `lookback_days` up to the logical date), whose rows
-    otherwise only decay: the logged contacts (by the log and fct_interactions: new, changed and
-    moved interactions), and those with such an interaction that came into the window since the
-    last build's logical date (dated after it, up to this one's: loaded ahead of its date, or the
-    days passed) or left it (older than the lookback now, not then). Every contact when the model
-    has no watermark, its rules or settings changed, or this logical date is before the last
-    build's (a backfill of a past day). The date ranges read fct_interactions' index of days
-    (utc_day(), macros/normalize.sql). -#}
-{% macro window_rebuild(window) -%}
-    {%- set since = contact_watermark_as_of() -%}
-    {%- set lookback = "interval '" ~ window["lookback_days"] ~ " days'" -%}
-    {{ contacts_to_rebuild(upstream=['fct_interactions']) }}
-
-    union all
-
-    select current_contacts.contact_id
-    from {{ ref('int_contact_origins_current') }} as current_contacts
-    where {% if since is none %}true{% else %}{{ everything_changed(window["rules"], window["settings"]) }}{% endif %}
-    {%- if since is not none %}
-
-    union all
-
-    select interactions.contact_id
-    from {{ ref('fct_interactions') }} as interactions
-    where
-        {{ window["interactions_filter"] }}
-        and (
-            {{ utc_day('interactions.occurred_at') }} between {{ utc_day(since) }} and {{ utc_day(as_of()) }}
-            and interactions.occurred_at > {{ since }} and interactions.occurred_at <= {{ as_of() }}
-            or {{ utc_day('interactions.occurred_at') }}
-            between {{ utc_day(since ~ ' - ' ~ lookback) }} and {{ utc_day(as_of() ~ ' - ' ~ lookback) }}
-            and interactions.occurred_at > {{ since }} - {{ lookback }}
-            and interactions.occurred_at <= {{ as_of() }} - {{ lookback }}
-        )
-    {%- endif %}
 {%- endmacro %}

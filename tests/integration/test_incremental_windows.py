@@ -1,9 +1,10 @@
-"""The per-contact models over a lookback window of interactions (macros/rebuild_sets.sql,
-window_rebuild): int_contact_engagement_points (a year of inbound interactions) and
+"""The per-contact models over a lookback window of interactions, which keep their sums
+(macros/window_sums.sql): int_contact_engagement_points (a year of inbound interactions) and
 int_contact_interests_weighted (six months of interests), on generated data with real dbt and
-PostgreSQL. Days later, the contacts whose interactions came (late, new, or dated ahead of the last
-run) or left the window are computed again, the others' rows only decay — and the scores, reasons
-and interests equal a full refresh's, also for a backfill."""
+PostgreSQL. Days later, the sums of the contacts whose interactions came (late, new, or dated ahead
+of the last run) or left the window take them, a contact with a re-sent one is counted whole, the
+others' rows only decay — and the sums, scores, reasons and interests equal a full refresh's, also
+for a backfill."""
 
 from __future__ import annotations
 
