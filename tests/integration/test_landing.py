@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from leadflow.settings import project_root
-from leadflow.sources.files import FeedFile, land_feed_file
+from leadflow.sources.files import FeedFile, find_feed_files, land_feed_file, land_files
 from leadflow.sources.landing import land_records
 
 pytestmark = pytest.mark.integration
@@ -293,6 +293,43 @@ def test_the_second_pass_leaves_no_table_behind_whether_the_load_succeeds_or_fal
         left = conn.execute("select tablename from pg_tables where tablename like 'held_back%'").fetchall()
 
     assert fallback.reasons == {"unparseable timestamp": 1}
+    assert left == []
+
+
+def test_files_landed_together_share_one_second_connection_that_a_fallback_does_not_spoil(
+    fresh_database, tmp_path, monkeypatch
+):
+    """The second passes of one landing's files run on one connection: a file PostgreSQL cannot
+    parse (its second pass fails and rolls back) leaves it usable for the next file, which lands
+    the fast way and reconciles as if alone."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "crm__campaigns.csv").write_text(
+        "source_system,campaign_id,name,started_at\ncrm,C1,Spring,2026-02-30\n"  # falls back
+    )
+    # the fast way in one attempt: no extra columns, no date PostgreSQL cannot read, no line too long
+    parseable = [(r, why) for r, why in CASES if r["updated_at"] != "2026-02-30" and len(r.get("company", "")) < 100]
+    _write_feed(folder / "crm__contacts.csv", parseable, extra={})
+    opened: list[int] = []
+    connect = psycopg.connect
+
+    def counting(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        opened.append(conn.info.backend_pid)
+        return conn
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        monkeypatch.setattr(psycopg, "connect", counting)
+        campaigns, contacts = land_files(conn, find_feed_files(folder), None)
+        monkeypatch.undo()
+        landed, quarantined = _outcome(conn, contacts["load_id"])
+        left = conn.execute("select tablename from pg_tables where tablename like 'held_back%'").fetchall()
+
+    assert campaigns["reasons"] == {"unparseable timestamp": 1}
+    assert contacts["fetched"] == len(parseable) and contacts["landed"] == len(landed)
+    assert [reason for _, reason in quarantined] == [reason for _, reason in parseable if reason]
+    # the shared second connection, and one for the fallback's clean-up of its held-back table
+    assert len(opened) == 2
     assert left == []
 
 

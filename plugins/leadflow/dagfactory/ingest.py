@@ -34,14 +34,14 @@ def land_source_files(source: SourceConfig, conn_id: str, airflow_run_id: str | 
     """Land the source's new files (each file once, by checksum); other sources' files are left alone."""
     import psycopg
 
-    from leadflow.sources.files import FEED_FILE, FeedFile, land_feed_file
+    from leadflow.sources.files import FEED_FILE, FeedFile, SecondConnection, land_feed_file
     from leadflow.warehouse import airflow_database_url
 
     folder = source.folder()
     assert source.files is not None
     paths = sorted(p for p in folder.glob(source.files.pattern) if p.is_file() and FEED_FILE.match(p.name))
     outcomes: list[dict[str, Any]] = []
-    with psycopg.connect(airflow_database_url(conn_id).url()) as conn:
+    with psycopg.connect(airflow_database_url(conn_id).url()) as conn, SecondConnection(conn) as second:
         for path in paths:
             feed = FeedFile.from_path(path)
             if feed.source_system != source.name or feed.entity not in source.entity_names:
@@ -52,7 +52,7 @@ def land_source_files(source: SourceConfig, conn_id: str, airflow_run_id: str | 
                     ", ".join(source.entity_names),
                 )
                 continue
-            result = land_feed_file(conn, feed, airflow_run_id)
+            result = land_feed_file(conn, feed, airflow_run_id, second)
             outcomes.append({"file": path.name, **(result.as_xcom() if result else {"skipped": "already landed"})})
     log.info("%s: %d files looked at in %s", source.name, len(outcomes), folder)
     return outcomes

@@ -361,8 +361,8 @@ def start_load(
     watermark_to: datetime | None = None,
     origin: str | None = None,
 ) -> LoadResult:
-    """Register a running load (committed at once, so it is visible while it runs)."""
-    ensure_schemas(conn)
+    """Register a running load (committed at once, so it is visible while it runs). The caller has
+    run ``ensure_schemas`` on the connection (a landing runs it once, before its first query)."""
     table = ensure_raw_table(conn, source_system, entity)
     result = LoadResult(
         str(uuid.uuid4()),
@@ -576,6 +576,7 @@ def land_records(
 
     A ``str`` record is text that could not be parsed; an ``Unlandable`` one comes with its reason.
     """
+    ensure_schemas(conn)
     result = start_load(conn, source_system, entity, airflow_run_id, watermark_from, watermark_to, origin)
     try:
         with conn.transaction():
