@@ -3,6 +3,8 @@
     of its contacts' best records hold (CRM opportunities name the account first); the main contact
     is the one the CRM flags, else the most recently active. Its engagement score is the sum of its
     contacts' (as of the run's logical date); its top interests those its contacts show most. -#}
+{{ config(pre_hook="{{ cheap_parallel_gather() }}") }}
+
 with
 
 contact_accounts as (

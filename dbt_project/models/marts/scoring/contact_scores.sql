@@ -44,12 +44,17 @@ bands as (
     from {{ ref('score_bands') }}
 ),
 
+-- summed in hundredths as bigints, exact since every reason's points are numeric(10, 2): a
+-- numeric sum's state is large and slow to add to (1 M contacts, 6.3 M reasons: the aggregate
+-- spilled 60 MB to disk; the select 10.6 s → 9.8 s)
 summed as (
     select
         contact_id,
-        sum(points) filter (where component = 'profile') as profile_points,
-        sum(points) filter (where component = 'engagement') as engagement_points,
-        sum(points) filter (where component = 'lead') as lead_points
+        sum(cast(points * 100 as bigint)) filter (where component = 'profile') / 100.0 as profile_points,
+        sum(cast(points * 100 as bigint)) filter (
+            where component = 'engagement'
+        ) / 100.0 as engagement_points,
+        sum(cast(points * 100 as bigint)) filter (where component = 'lead') / 100.0 as lead_points
     from reasons
     group by contact_id
 ),

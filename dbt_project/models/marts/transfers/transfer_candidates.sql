@@ -2,6 +2,8 @@
     usable best email address (not hard-bounced since its last opt-in). A transfer definition
     narrows this to its target group; the quality gate checks the table before any transfer reads
     it, so a contact that slipped in without consent stops every transfer. -#}
+{{ config(pre_hook="{{ cheap_parallel_gather() }}") }}
+
 with
 
 contacts as (
