@@ -7,6 +7,7 @@
 {{
     config(
         indexes=[{"columns": ["contact_id"], "unique": true}],
+        pre_hook="{{ cheap_parallel_gather() }}",
     )
 }}
 

@@ -1,6 +1,8 @@
 {#- The current lead stage of every scored contact as of the run's logical date, since when it is
     there, and when it first reached the stages marked as milestones (mql, sql) in seed
     lead_stage_definitions — reaching a later stage counts as having passed the milestone. -#}
+{{ config(pre_hook="{{ cheap_parallel_gather() }}") }}
+
 with
 
 current_stages as (
