@@ -152,5 +152,45 @@ def test_a_golden_contact_without_a_score_warns_unless_first_seen_after_the_scor
         _make_scores(conn, [("c1", "2026-01-01"), ("c2", c2_first_seen)], scored=scored)
         result = run_suite(fresh_database, expectations_dir() / "marts" / "contact_scores.json")
 
-    assert [f["expectation"] for f in result.failed] == (["unexpected_rows_expectation"] if warns else [])
+    assert [f["expectation"] for f in result.failed] == (["expect_query_to_return_no_rows"] if warns else [])
     assert not result.blocks_transfers
+
+
+@pytest.mark.parametrize("result_format", ["BASIC", "COMPLETE"])
+def test_a_query_check_runs_its_query_once_and_returns_the_rows_only_when_asked(fresh_database, result_format):
+    """GX's UnexpectedRowsExpectation runs its query twice (the rows, then their count); ours runs
+    it once unless the result format keeps the rows. The query counts its runs: each row it reads
+    draws from a sequence."""
+    import great_expectations as gx
+
+    import leadflow.quality.expectations as ours
+    from leadflow.quality.checkpoints import _sqlalchemy_url
+
+    with psycopg.connect(fresh_database.url()) as conn:
+        conn.execute("create sequence public.reads")
+        conn.execute(
+            "create table public.scores as select * from (values ('c1', 120), ('c2', 50), ('c3', -5)) as v (id, s)"
+        )
+        conn.commit()
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_postgres(name="db", connection_string=_sqlalchemy_url(fresh_database))
+        .add_table_asset(name="scores", table_name="scores", schema_name="public")
+        .add_batch_definition_whole_table("all")
+        .get_batch()
+    )
+    check = ours.ExpectQueryToReturnNoRows(
+        unexpected_rows_query="select id, nextval('public.reads') from {batch} where s not between 0 and 100"
+    )
+
+    outcome = batch.validate(check, result_format=result_format)
+    with psycopg.connect(fresh_database.url()) as conn:
+        reads = conn.execute("select last_value from public.reads").fetchone()[0]
+
+    assert not outcome.success and outcome.result["observed_value"] == 2
+    if result_format == "COMPLETE":  # the rows, as GX's own expectation returns them: one more run
+        assert sorted(row["id"] for row in outcome.result["details"]["unexpected_rows"]) == ["c1", "c3"]
+        assert reads == 4
+    else:
+        assert "details" not in outcome.result
+        assert reads == 2

@@ -131,7 +131,7 @@ def test_a_duplicated_contact_id_in_a_load_fails_the_raw_uniqueness_check(built,
 
     results = validate_layers(database, ["raw"], "duplicate-id")
 
-    assert _failed(results, "raw.contacts") == {"unexpected_rows_expectation"}
+    assert _failed(results, "raw.contacts") == {"expect_query_to_return_no_rows"}
     with psycopg.connect(database.url()) as conn:
         decision = transfer_gate(conn)
         assert [b.suite for b in decision.blockers] == ["raw.contacts"]
@@ -182,7 +182,7 @@ def test_an_opted_out_or_duplicated_contact_in_the_candidates_fails_and_closes_t
         conn.execute("update marts.dim_contacts set has_unsubscribed = true where contact_id = %s", (first,))
         conn.commit()
     results = validate_layers(database, ["candidates"], "stale-candidates")
-    assert _failed(results, "candidates.transfer_candidates") == {"unexpected_rows_expectation"}
+    assert _failed(results, "candidates.transfer_candidates") == {"expect_query_to_return_no_rows"}
 
     with psycopg.connect(database.url()) as conn:
         conn.execute("update marts.dim_contacts set has_unsubscribed = false where contact_id = %s", (first,))

@@ -166,6 +166,8 @@ class Validator:
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        import leadflow.quality.expectations  # noqa: F401  (registers our expectation types with GX)
+
         self.gx = gx
         self.database = database
         self.run_identifier = RunIdentifier(run_name=_safe_name(run_name or "manual"), run_time=datetime.now(UTC))
