@@ -328,8 +328,8 @@ def test_files_landed_together_share_one_second_connection_that_a_fallback_does_
     assert campaigns["reasons"] == {"unparseable timestamp": 1}
     assert contacts["fetched"] == len(parseable) and contacts["landed"] == len(landed)
     assert [reason for _, reason in quarantined] == [reason for _, reason in parseable if reason]
-    # the shared second connection, and one for the fallback's clean-up of its held-back table
-    assert len(opened) == 2
+    # one second connection, for both files' second passes and the fallback's clean-up
+    assert len(opened) == 1
     assert left == []
 
 

@@ -581,11 +581,12 @@ def _record_skip(
     log.info("%s: skipped, the same file was landed by load %s", feed.path.name, previous)
 
 
-def _reset(conn: psycopg.Connection, result: LoadResult) -> None:
+def _reset(second: SecondConnection, result: LoadResult) -> None:
     """After a rolled-back attempt: no counts, no held-back rows. That table was committed by the
-    second pass's own connection, so it is dropped by one too (the load's transaction stays open)."""
-    with psycopg.connect(**_connect_args(conn), autocommit=True) as other:
-        _drop_held_back(other, result.load_id)
+    second connection, so it is dropped there too (the load's transaction stays open)."""
+    other = second.get()
+    _drop_held_back(other, result.load_id)
+    other.commit()
     result.fetched = result.landed = result.quarantined = 0
     result.reasons.clear()
 
@@ -601,10 +602,10 @@ def _land_file(
                 _land_fast(conn, feed, result, scan, second)
             return
         except LinesTooLong:
-            _reset(conn, result)  # the scan is complete now: the next attempt checks lengths
+            _reset(second, result)  # the scan is complete now: the next attempt checks lengths
         except COPY_FORMAT_ERRORS as exc:
             log.warning("%s: %s; reading it line by line", feed.path.name, str(exc).splitlines()[0])
-            _reset(conn, result)
+            _reset(second, result)
             scan.finish()
             write_records(conn, result, feed.records())
             return
