@@ -340,22 +340,27 @@
 {%- endmacro %}
 
 {#- incremental_strategy="rebuild_set", for a per-contact model with a rebuild set
-    (macros/rebuild_sets.sql; unique_key contact_id): dbt's delete+insert, but deleting the rows
-    of every contact in the rebuild set rather than of those the build wrote rows for. A redone
-    contact left with no rows (merged into another, nothing left in its window) so loses them in
-    the same statement; a post-hook found those by scanning the whole table (1.7 s a day for each
-    windowed model at L). -#}
+    (macros/rebuild_sets.sql): dbt's delete+insert, but deleting the rows of every key in the
+    rebuild set rather than of those the build wrote rows for. A redone contact left with no rows
+    (merged into another, nothing left in its window) so loses them in the same statement; a
+    post-hook found those by scanning the whole table (1.7 s a day for each windowed model at L).
+    The key is the model's unique_key: contact_id (every row of a redone contact is replaced), or
+    a list starting with it, such as ["contact_id", "rule"] where a day changes some of a contact's
+    rows and the rebuild set names those (int_contact_engagement_points). -#}
 {% macro get_incremental_rebuild_set_sql(arg_dict) -%}
-    {%- if arg_dict["unique_key"] != "contact_id" -%}
+    {%- set key = [arg_dict["unique_key"]] if arg_dict["unique_key"] is string else arg_dict["unique_key"] -%}
+    {%- if not key or key[0] != "contact_id" -%}
         {%- do exceptions.raise_compiler_error(
-            this.name ~ ": incremental_strategy rebuild_set needs unique_key=\"contact_id\""
+            this.name ~ ": incremental_strategy rebuild_set needs unique_key=\"contact_id\" or a list starting with it"
         ) -%}
     {%- endif -%}
     {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
     {{ written_rows_view(arg_dict["temp_relation"]) }};
 
     delete from {{ arg_dict["target_relation"] }} as previous
-    where previous.contact_id in (select rebuilt.contact_id from {{ rebuild_set() }} as rebuilt);
+    where (previous.{{ key | join(', previous.') }}) in (
+        select rebuilt.{{ key | join(', rebuilt.') }} from {{ rebuild_set() }} as rebuilt
+    );
 
     insert into {{ arg_dict["target_relation"] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict["temp_relation"] }}

@@ -152,10 +152,14 @@
     end
 {%- endmacro %}
 
-{#- the contacts an incremental build replaces the rows of: those counted again and those whose
-    sums change -#}
+{#- the (contact, rule) rows an incremental build replaces: every row of the contacts counted again
+    (the select writes all of theirs), and the rules whose sums change of the others (a contact's
+    other rules keep their rows: 1 % new interactions at L touch 97 k contacts and 103 k of their
+    411 k rows) -#}
 {% macro engagement_rebuild() -%}
-    select recounted.contact_id from {{ window_recounted() }} as recounted
+    select kept.contact_id, kept.rule
+    from {{ this }} as kept
+    where kept.contact_id in (select recounted.contact_id from {{ window_recounted() }} as recounted)
     union all
-    select changes.contact_id from {{ engagement_changes() }} as changes
+    select changes.contact_id, changes.rule from {{ engagement_changes() }} as changes
 {%- endmacro %}

@@ -8,6 +8,7 @@ for a backfill."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -59,6 +60,12 @@ def _interest_list(database: DatabaseUrl, contact_id: str) -> list[str]:
         query = "select interests from intermediate.int_contact_interest_lists where contact_id = %s"
         row = conn.execute(query, (contact_id,)).fetchone()
     return row[0].split("|") if row else []
+
+
+def _anchored_rules(database: DatabaseUrl, contact_id: str) -> dict[str, datetime]:
+    """When each of a contact's engagement rows was last written (the run's logical date)."""
+    with psycopg.connect(database.url()) as conn:
+        return dict(conn.execute(f"select rule, anchored_at from {ENGAGEMENT} where contact_id = %s", (contact_id,)))
 
 
 def _anchors(database: DatabaseUrl, table: str) -> int:
@@ -210,6 +217,15 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     assert _logged_by_interactions(fresh_database, ahead) == {"appended"}
     assert _logged_by_interactions(fresh_database, leaving) == {"appended"}
     assert _logged_by_interactions(fresh_database, late) == {"rebuilt"}
+    # a contact with only new interactions has the rows of the rules with news written again, and
+    # keeps the others (ahead: a visit came into the year and a new click; leaving: a visit left
+    # it and clicks came): a few of a contact's rows, not all
+    rewritten = {
+        c: {rule for rule, at in _anchored_rules(fresh_database, c).items() if at == datetime.fromisoformat(DAY_2)}
+        for c in (ahead, leaving)
+    }
+    assert rewritten == {ahead: {"web_visit", "email_click"}, leaving: {"web_visit", "email_click"}}
+    assert any(len(_anchored_rules(fresh_database, c)) > 2 for c in (ahead, leaving))  # rows kept
     # the others kept their day-1 rows, decayed by contact_score_reasons and contact_interests
     assert _anchors(fresh_database, ENGAGEMENT) == 2 and _anchors(fresh_database, INTERESTS) == 2
     _same_as_a_full_refresh(fresh_database, target, DAY_2)

@@ -14,8 +14,10 @@
     counting their year again; it counts again only the contacts whose interactions were re-sent or
     moved, or whose identity changed (and every contact when the rules, the settings or the
     landmark changed, or for a backfill). A full build gives the same units. Those contacts' rows
-    are replaced; the others' stay as they were. points_unrounded is the sum as of the date the row
-    was written (anchored_at), which contact_score_reasons decays to the run's date. -#}
+    are replaced, and of the others the rows of the rules whose sums changed (a new click rewrites
+    the contact's email_click row only); the other rows stay as they were. points_unrounded is the
+    sum as of the date the row was written (anchored_at), which contact_score_reasons decays to the
+    run's date. -#}
 {#- (contact_id, rule) is the key of contact_score_reasons' engagement rows (a view of it): one
     row per contact and interaction type (the group by below). No unique index for it: an
     incremental run deletes and inserts rows of the same keys in one transaction, and a unique
@@ -25,12 +27,12 @@
         materialized="incremental",
         tags=["per_contact"],
         incremental_strategy="rebuild_set",
-        unique_key="contact_id",
+        unique_key=["contact_id", "rule"],
         on_schema_change="fail",
         indexes=[{"columns": ["contact_id"]}],
         pre_hook=[
             "{{ engagement_sums_pre_hook(engagement_window()) }}",
-            "{{ rebuild_set_pre_hook(engagement_rebuild()) }}",
+            "{{ rebuild_set_pre_hook(engagement_rebuild(), key=['contact_id', 'rule']) }}",
         ],
         post_hook="{{ window_rebuild_post_hook(engagement_window()) }}",
     )
@@ -100,7 +102,7 @@ counted as (
 ),
 
 {% if is_incremental() %}
-    -- the sums so far of the contacts whose sums change, and the change (a rule with no
+    -- the sums so far of the (contact, rule) rows that change, and the change (a rule with no
     -- interaction left goes)
     summed as (
         select
@@ -119,7 +121,8 @@ counted as (
                 this.points_before_decay,
                 this.points_units
             from {{ this }} as this
-            where this.contact_id in (select changes.contact_id from {{ engagement_changes() }} as changes)
+            inner join {{ engagement_changes() }} as changes
+                on this.contact_id = changes.contact_id and this.rule = changes.rule
             union all
             select
                 changes.contact_id,
