@@ -21,9 +21,34 @@
     pg_temp.{{ this.name }}__added
 {%- endmacro %}
 
-{#- pre-hook, on an incremental build: the contacts counted whole again (window_recounted()), and
-    the interactions whose units the other contacts' sums take or give up (interests_added():
-    window_news()) -#}
+{% macro interests_news_rows() -%}
+    pg_temp.{{ this.name }}__news_rows
+{%- endmacro %}
+
+{#- The sums per contact and interest of interactions (`counted`: contact_id, interests,
+    occurred_at, sign; +1 takes an interaction, -1 gives one up), of the taxonomy's codes: units,
+    interactions and the last seen (of those taken) -#}
+{% macro interests_summed(counted) -%}
+    select
+        counted.contact_id,
+        interest.code as interest,
+        -- units are whole numbers: summed exactly, in any order
+        sum(counted.sign * {{ interest_units("counted.occurred_at") }}) as weight_units,
+        sum(counted.sign) as interactions,
+        max(counted.occurred_at) filter (where counted.sign > 0) as last_seen_at
+    from {{ counted }} as counted
+    cross join lateral unnest(string_to_array(counted.interests, '|')) as interest (code)
+    inner join {{ ref('interest_taxonomy') }} as taxonomy on interest.code = taxonomy.interest
+    group by counted.contact_id, interest.code
+{%- endmacro %}
+
+{#- pre-hook, on an incremental build: the contacts counted whole again (window_recounted()), the
+    interactions whose units the other contacts' sums take or give up (interests_added():
+    window_news()), and those contacts' rows as they become (interests_news_rows(): their kept
+    sums plus what they take, ranked again; an interest with no interaction left goes, the newest
+    one kept stays the last seen, as those that leave are the oldest), each marked whether it is
+    written (new, or its sums or rank moved) and whether the kept row goes (moved, or left). A
+    new interest can move the ranks of a contact's others, so those are compared too. -#}
 {% macro interests_sums_pre_hook(window) -%}
     {%- if is_incremental() %}
         {{ window_recounted_pre_hook(window, "weight_units") }}
@@ -31,13 +56,81 @@
         create temporary table {{ interests_added() }} on commit drop as
         {{ window_news(window, "news", ["contact_id", "interests", "occurred_at"]) }};
         analyze {{ interests_added() }};
+
+        create temporary table {{ interests_news_rows() }} on commit drop as
+        with
+
+        kept as (
+            select
+                this.contact_id,
+                this.interest,
+                this.weight_units,
+                this.interactions,
+                this.last_seen_at,
+                this.interest_rank
+            from {{ this }} as this
+            where this.contact_id in (select added.contact_id from {{ interests_added() }} as added)
+        ),
+
+        summed as (
+            select
+                sums.contact_id,
+                sums.interest,
+                sum(sums.weight_units) as weight_units,
+                sum(sums.interactions) as interactions,
+                max(sums.last_seen_at) as last_seen_at
+            from (
+                select kept.contact_id, kept.interest, kept.weight_units, kept.interactions, kept.last_seen_at
+                from kept
+                union all
+                {{ interests_summed(interests_added()) }}
+            ) as sums
+            group by sums.contact_id, sums.interest
+            having sum(sums.interactions) > 0
+        ),
+
+        ranked as (
+            select
+                summed.*,
+                row_number() over (
+                    partition by summed.contact_id order by summed.weight_units desc, summed.interest asc
+                ) as interest_rank
+            from summed
+        )
+
+        select
+            coalesce(ranked.contact_id, kept.contact_id) as contact_id,
+            coalesce(ranked.interest, kept.interest) as interest,
+            ranked.weight_units,
+            ranked.interactions,
+            ranked.last_seen_at,
+            ranked.interest_rank,
+            ranked.contact_id is not null and (
+                kept.contact_id is null
+                or (ranked.weight_units, ranked.interactions, ranked.interest_rank)
+                <> (kept.weight_units, kept.interactions, kept.interest_rank)
+                or ranked.last_seen_at is distinct from kept.last_seen_at
+            ) as is_written,
+            kept.contact_id is not null and (
+                ranked.contact_id is null
+                or (ranked.weight_units, ranked.interactions, ranked.interest_rank)
+                <> (kept.weight_units, kept.interactions, kept.interest_rank)
+                or ranked.last_seen_at is distinct from kept.last_seen_at
+            ) as is_replaced
+        from ranked
+        full join kept on ranked.contact_id = kept.contact_id and ranked.interest = kept.interest;
+        analyze {{ interests_news_rows() }};
     {%- endif %}
 {%- endmacro %}
 
-{#- the contacts an incremental build replaces the rows of: those counted again and those whose
-    sums take interactions -#}
+{#- the (contact, interest) rows an incremental build replaces: every row of the contacts counted
+    again (the select writes all of theirs), and of the others those that move or go -#}
 {% macro interests_rebuild() -%}
-    select recounted.contact_id from {{ window_recounted() }} as recounted
+    select kept.contact_id, kept.interest
+    from {{ this }} as kept
+    where kept.contact_id in (select recounted.contact_id from {{ window_recounted() }} as recounted)
     union all
-    select added.contact_id from {{ interests_added() }} as added
+    select news_rows.contact_id, news_rows.interest
+    from {{ interests_news_rows() }} as news_rows
+    where news_rows.is_replaced
 {%- endmacro %}

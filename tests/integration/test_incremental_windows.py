@@ -68,6 +68,16 @@ def _anchored_rules(database: DatabaseUrl, contact_id: str) -> dict[str, datetim
         return dict(conn.execute(f"select rule, anchored_at from {ENGAGEMENT} where contact_id = %s", (contact_id,)))
 
 
+def _interest_rows(database: DatabaseUrl, contact_id: str) -> dict[str, tuple]:
+    """A contact's interest rows: (units, interactions, last seen, rank) and when each was written."""
+    with psycopg.connect(database.url()) as conn:
+        query = (
+            f"select interest, weight_units, interactions, last_seen_at, interest_rank, anchored_at"
+            f" from {INTERESTS} where contact_id = %s"
+        )
+        return {row[0]: (row[1:5], row[5]) for row in conn.execute(query, (contact_id,))}
+
+
 def _anchors(database: DatabaseUrl, table: str) -> int:
     with psycopg.connect(database.url()) as conn:
         return conn.execute(f"select count(distinct anchored_at) from {table}").fetchone()[0]
@@ -174,6 +184,7 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     dbt_rows_written(fresh_database, target, "build", as_of=DAY_1)
     day_1 = {c: _engagement(fresh_database, c) for c in contacts}
     interests_1 = {c: _interests(fresh_database, c) for c in contacts}
+    rows_1 = {c: _interest_rows(fresh_database, c) for c in contacts}
     assert day_1[ahead] == before[ahead] and interests_1[ahead] == interests_before[ahead]  # not yet
     assert day_1[leaving].get("web_visit", 0) == before[leaving].get("web_visit", 0) + 2
     assert interests_1[leaving].get(fading) == 1 and fading in _interest_list(fresh_database, leaving)
@@ -226,6 +237,12 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     }
     assert rewritten == {ahead: {"web_visit", "email_click"}, leaving: {"web_visit", "email_click"}}
     assert any(len(_anchored_rules(fresh_database, c)) > 2 for c in (ahead, leaving))  # rows kept
+    # and of its interests, those whose sums or rank moved (or that are new) are written again
+    rows_2 = {c: _interest_rows(fresh_database, c) for c in (ahead, leaving)}
+    for c, rows in rows_2.items():
+        moved = {i for i, (values, _) in rows.items() if i not in rows_1[c] or rows_1[c][i][0] != values}
+        assert {i for i, (_, at) in rows.items() if at == datetime.fromisoformat(DAY_2)} == moved, c
+    assert any(at != datetime.fromisoformat(DAY_2) for rows in rows_2.values() for _, at in rows.values())
     # the others kept their day-1 rows, decayed by contact_score_reasons and contact_interests
     assert _anchors(fresh_database, ENGAGEMENT) == 2 and _anchors(fresh_database, INTERESTS) == 2
     _same_as_a_full_refresh(fresh_database, target, DAY_2)

@@ -9,9 +9,11 @@
     contacts with such news, instead of counting their six months again; it counts again only the
     contacts whose interactions were re-sent or moved, or whose identity changed (and every
     contact when the taxonomy, the settings or the landmark changed, or for a backfill). A full
-    build gives the same units. Those contacts' rows are replaced; the others' stay as they were.
-    weight is the sum as of the date the row was written (anchored_at); all of a contact's
-    weights decay by the same factor, which keeps their ranks and which contact_interests applies.
+    build gives the same units. Those contacts' rows are replaced, and of the others the rows whose
+    sums or rank moved (a new interest can move the ranks of a contact's others); the other rows
+    stay as they were. weight is the sum as of the date the row was written (anchored_at); all of
+    a contact's weights decay by the same factor, which keeps their ranks and which
+    contact_interests applies.
     (Before, a run counted every touched contact's six months again: a tenth of the contacts a day
     at L, 1.5 M interactions.) -#}
 {#- (contact_id, interest) is the key of contact_interests (a view of it): one row per contact and
@@ -23,12 +25,12 @@
         materialized="incremental",
         tags=["per_contact"],
         incremental_strategy="rebuild_set",
-        unique_key="contact_id",
+        unique_key=["contact_id", "interest"],
         on_schema_change="fail",
         indexes=[{"columns": ["contact_id"]}],
         pre_hook=[
             "{{ interests_sums_pre_hook(interests_window()) }}",
-            "{{ rebuild_set_pre_hook(interests_rebuild()) }}",
+            "{{ rebuild_set_pre_hook(interests_rebuild(), key=['contact_id', 'interest']) }}",
         ],
         post_hook="{{ window_rebuild_post_hook(interests_window(), log_own_for=['int_contact_interest_lists']) }}",
     )
@@ -47,7 +49,6 @@ interactions as (
     ) }}
 ),
 
--- and on an incremental build the interactions the other contacts' sums take (+1) or give up (-1)
 counted as (
     select
         interactions.contact_id,
@@ -55,79 +56,34 @@ counted as (
         interactions.occurred_at,
         1 as sign
     from interactions
-    {%- if is_incremental() %}
-        union all
-        select
-            added.contact_id,
-            added.interests,
-            added.occurred_at,
-            added.sign
-        from {{ interests_added() }} as added
-    {%- endif %}
-),
-
-taxonomy as (
-    select * from {{ ref('interest_taxonomy') }}
-),
-
-shown as (
-    select
-        counted.contact_id,
-        interest.code as interest,
-        counted.occurred_at,
-        counted.sign,
-        counted.sign * {{ interest_units("counted.occurred_at") }} as units
-    from counted
-    cross join lateral unnest(string_to_array(counted.interests, '|')) as interest (code)
 ),
 
 summed as (
-    select
-        shown.contact_id,
-        shown.interest,
-        -- units are whole numbers: summed exactly, in any order
-        sum(shown.units) as weight_units,
-        sum(shown.sign) as interactions,
-        max(shown.occurred_at) filter (where shown.sign > 0) as last_seen_at
-    from shown
-    inner join taxonomy on shown.interest = taxonomy.interest
-    group by shown.contact_id, shown.interest
+    {{ interests_summed('counted') }}
 ),
 
-{% if is_incremental() %}
-    -- the sums so far of the contacts whose sums take interactions, and what they take (an
-    -- interest with no interaction left goes; the newest one kept stays the last seen, as those
-    -- that leave are the oldest)
-    kept as (
+ranked as (
+    select
+        summed.*,
+        row_number() over (
+            partition by summed.contact_id order by summed.weight_units desc, summed.interest asc
+        ) as interest_rank
+    from summed
+    {%- if is_incremental() %}
+        -- and the other contacts' rows that take or give up interactions and so move (the
+        -- pre-hook's: macros/interest_sums.sql)
+        union all
         select
-            this.contact_id,
-            this.interest,
-            this.weight_units,
-            this.interactions,
-            this.last_seen_at
-        from {{ this }} as this
-        where this.contact_id in (select added.contact_id from {{ interests_added() }} as added)
-    ),
-
-    weighted as (
-        select
-            contact_id,
-            interest,
-            sum(weight_units) as weight_units,
-            sum(interactions) as interactions,
-            max(last_seen_at) as last_seen_at
-        from (
-            select * from kept
-            union all
-            select * from summed
-        ) as sums
-        group by contact_id, interest
-    )
-{% else %}
-    weighted as (
-        select * from summed
-    )
-{% endif %}
+            news_rows.contact_id,
+            news_rows.interest,
+            news_rows.weight_units,
+            news_rows.interactions,
+            news_rows.last_seen_at,
+            news_rows.interest_rank
+        from {{ interests_news_rows() }} as news_rows
+        where news_rows.is_written
+    {%- endif %}
+)
 
 select
     contact_id,
@@ -135,10 +91,8 @@ select
     {{ interest_weight_of_units("weight_units") }} as weight,
     cast(interactions as integer) as interactions,
     last_seen_at,
-    cast(row_number() over (
-        partition by contact_id order by weight_units desc, interest asc
-    ) as integer) as interest_rank,
+    cast(interest_rank as integer) as interest_rank,
     {{ as_of() }} as anchored_at,
     weight_units
-from weighted
+from ranked
 where interactions > 0
