@@ -72,53 +72,61 @@
             where this.contact_id in (select added.contact_id from {{ interests_added() }} as added)
         ),
 
+        taken as (
+            {{ interests_summed(interests_added()) }}
+        ),
+
+        -- each kept row with what it takes, and the interests new to a contact (one join, which
+        -- also keeps the row as it was to compare: summing the kept rows and the taken ones in one
+        -- aggregate and joining the kept ones again cost twice as much at L)
         summed as (
             select
-                sums.contact_id,
-                sums.interest,
-                sum(sums.weight_units) as weight_units,
-                sum(sums.interactions) as interactions,
-                max(sums.last_seen_at) as last_seen_at
-            from (
-                select kept.contact_id, kept.interest, kept.weight_units, kept.interactions, kept.last_seen_at
-                from kept
-                union all
-                {{ interests_summed(interests_added()) }}
-            ) as sums
-            group by sums.contact_id, sums.interest
-            having sum(sums.interactions) > 0
+                coalesce(kept.contact_id, taken.contact_id) as contact_id,
+                coalesce(kept.interest, taken.interest) as interest,
+                coalesce(kept.weight_units, 0) + coalesce(taken.weight_units, 0) as weight_units,
+                coalesce(kept.interactions, 0) + coalesce(taken.interactions, 0) as interactions,
+                -- (greatest() passes over a null)
+                greatest(kept.last_seen_at, taken.last_seen_at) as last_seen_at,
+                kept.contact_id is not null as is_kept,
+                kept.weight_units as kept_weight_units,
+                kept.interactions as kept_interactions,
+                kept.last_seen_at as kept_last_seen_at,
+                kept.interest_rank as kept_interest_rank
+            from kept
+            full join taken on kept.contact_id = taken.contact_id and kept.interest = taken.interest
         ),
 
         ranked as (
             select
                 summed.*,
+                summed.interactions > 0 as is_shown,
                 row_number() over (
-                    partition by summed.contact_id order by summed.weight_units desc, summed.interest asc
+                    partition by summed.contact_id, summed.interactions > 0
+                    order by summed.weight_units desc, summed.interest asc
                 ) as interest_rank
             from summed
+        ),
+
+        compared as (
+            select
+                ranked.*,
+                ranked.is_kept and ranked.is_shown
+                and (ranked.weight_units, ranked.interactions, ranked.interest_rank)
+                = (ranked.kept_weight_units, ranked.kept_interactions, ranked.kept_interest_rank)
+                and ranked.last_seen_at is not distinct from ranked.kept_last_seen_at as is_unchanged
+            from ranked
         )
 
         select
-            coalesce(ranked.contact_id, kept.contact_id) as contact_id,
-            coalesce(ranked.interest, kept.interest) as interest,
-            ranked.weight_units,
-            ranked.interactions,
-            ranked.last_seen_at,
-            ranked.interest_rank,
-            ranked.contact_id is not null and (
-                kept.contact_id is null
-                or (ranked.weight_units, ranked.interactions, ranked.interest_rank)
-                <> (kept.weight_units, kept.interactions, kept.interest_rank)
-                or ranked.last_seen_at is distinct from kept.last_seen_at
-            ) as is_written,
-            kept.contact_id is not null and (
-                ranked.contact_id is null
-                or (ranked.weight_units, ranked.interactions, ranked.interest_rank)
-                <> (kept.weight_units, kept.interactions, kept.interest_rank)
-                or ranked.last_seen_at is distinct from kept.last_seen_at
-            ) as is_replaced
-        from ranked
-        full join kept on ranked.contact_id = kept.contact_id and ranked.interest = kept.interest;
+            compared.contact_id,
+            compared.interest,
+            compared.weight_units,
+            compared.interactions,
+            compared.last_seen_at,
+            compared.interest_rank,
+            compared.is_shown and not compared.is_unchanged as is_written,
+            compared.is_kept and not compared.is_unchanged as is_replaced
+        from compared;
         analyze {{ interests_news_rows() }};
     {%- endif %}
 {%- endmacro %}
