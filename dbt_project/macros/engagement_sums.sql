@@ -157,9 +157,7 @@
     other rules keep their rows: 1 % new interactions at L touch 97 k contacts and 103 k of their
     411 k rows) -#}
 {% macro engagement_rebuild() -%}
-    select kept.contact_id, kept.rule
-    from {{ this }} as kept
-    where kept.contact_id in (select recounted.contact_id from {{ window_recounted() }} as recounted)
+    {{ window_recounted_rows('rule') }}
     union all
     select changes.contact_id, changes.rule from {{ engagement_changes() }} as changes
 {%- endmacro %}

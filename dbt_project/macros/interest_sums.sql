@@ -134,9 +134,7 @@
 {#- the (contact, interest) rows an incremental build replaces: every row of the contacts counted
     again (the select writes all of theirs), and of the others those that move or go -#}
 {% macro interests_rebuild() -%}
-    select kept.contact_id, kept.interest
-    from {{ this }} as kept
-    where kept.contact_id in (select recounted.contact_id from {{ window_recounted() }} as recounted)
+    {{ window_recounted_rows('interest') }}
     union all
     select news_rows.contact_id, news_rows.interest
     from {{ interests_news_rows() }} as news_rows

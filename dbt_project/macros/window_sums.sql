@@ -61,6 +61,14 @@
     pg_temp.{{ this.name }}__recounted
 {%- endmacro %}
 
+{#- the keys (contact_id, `column`) of the kept rows of the contacts counted whole again: in a
+    windowed model's rebuild set, as the select writes all of theirs -#}
+{% macro window_recounted_rows(column) -%}
+    select kept.contact_id, kept.{{ column }}
+    from {{ this }} as kept
+    where kept.contact_id in (select recounted.contact_id from {{ window_recounted() }} as recounted)
+{%- endmacro %}
+
 {#- The rows of fct_interactions written since this model's last build (its watermark's built_at:
     fct_interactions.written_at is when a build wrote a row), by written_at's index; none without a
     watermark (every contact is counted whole then). The time as a literal, read when the model is
