@@ -19,6 +19,16 @@ fresh database on the configured server and a fresh Airflow home, then:
            interactions (dbt and quality; after the full run and again just before each day, as
            the speed of a shared machine moves from hour to hour), bare HTTP round trips of the
            same number of leads to the sandbox (transfer).
+Replaying the daily run (for tuning it: minutes instead of a whole run at L):
+    .venv/bin/python benchmarks/pipeline.py --size L --save-day-2     # a run that also saves
+    .venv/bin/python benchmarks/pipeline.py --size L --replay-day-2   # day 2 again, as often as needed
+`--save-day-2` copies the database as it is just before day 2 (`leadflow_bench_pipeline_day_2`,
+kept on the server; about 14 GB at L) and day 2's feed files (benchmarks/data/replay-<size>/);
+`--replay-day-2` runs day 2 on a fresh copy of that database and prints its table and the
+models' seconds, nothing more (no floors, no result file: the shared machine's hour moves the
+numbers, so compare replays run one after the other). A fresh copy is cold (none of its pages
+in PostgreSQL's memory), as most of the day's pages are in the real run too.
+
 Stage times are the Airflow tasks' own (`[DAG TEST]` events); "orchestration" is the rest of the
 wall time (Airflow start-up, DAG parsing, task start). Inside the dbt tasks, each layer's span
 (seeds, staging, each intermediate area, marts: first start to last end, from dbt's log) and its
@@ -75,6 +85,7 @@ from leadflow.warehouse import database_url  # noqa: E402
 
 SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
 DATABASE = "leadflow_bench_pipeline"
+SAVED_BEFORE_DAY_2 = f"{DATABASE}_day_2"
 TRANSFER = "emea_sales_ready"
 # Airflow task → stage; the first matching prefix wins
 STAGES = (
@@ -444,6 +455,52 @@ def activate_transfer(database: DatabaseUrl) -> None:
             transition(conn, definition, "activate", "benchmark")
 
 
+def copy_database(server: DatabaseUrl, source: str, target: str) -> None:
+    """`target` replaced by a copy of `source` (file by file: seconds for GBs, no WAL)."""
+    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(target)))
+        conn.execute(
+            sql.SQL("create database {} template {} strategy file_copy").format(
+                sql.Identifier(target), sql.Identifier(source)
+            )
+        )
+
+
+def replay_day_2(label: str, server: DatabaseUrl, keep: bool) -> int:
+    """Day 2 again on a fresh copy of the database saved before it (--save-day-2)."""
+    increment = DATA / f"replay-{label}" / "day-2"
+    if not increment.is_dir():
+        raise SystemExit(f"nothing saved for {label}: run with --save-day-2 first ({increment} is missing)")
+    started = time.perf_counter()
+    copy_database(server, SAVED_BEFORE_DAY_2, DATABASE)
+    print(f"copied {SAVED_BEFORE_DAY_2} in {time.perf_counter() - started:.1f} s", flush=True)
+    database = server.with_database(DATABASE)
+    sandbox_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-sandbox-"))
+    sandbox, sandbox_url = start_sandbox(sandbox_dir)
+    logs = DATA / f"logs-{label}-replay"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    try:
+        env = prepare_environment(database, DATA / f"airflow-{label}-replay")
+        env.update(sandbox_connections(sandbox_url))
+        env["LEADFLOW_BENCH_SANDBOX_PID"] = str(sandbox.pid)
+        day = run_scenario("day-2", env, database, increment, GENERATOR_AS_OF + timedelta(days=2), logs)
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+        shutil.rmtree(sandbox_dir, ignore_errors=True)
+        if not keep:
+            drop_database(server, DATABASE)
+    print_table("day-2 replayed", table(day, {}, 0), day.wall_s)
+    print_layers(day.dbt_layers)
+    print_alone(day.dbt_alone)
+    models = by_duration(day.model_seconds)
+    print(f"  models' thread time {sum(models.values()):.1f} s; the longest:")
+    for name, seconds in list(models.items())[:15]:
+        print(f"    {name:<40} {seconds:6.2f} s")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=SIZES, default=os.environ.get("SIZE", "S"))
@@ -451,12 +508,18 @@ def main() -> int:
     parser.add_argument("--no-daily", action="store_true", help="skip the two daily runs")
     parser.add_argument("--keep", action="store_true", help=f"keep the database {DATABASE} afterwards")
     parser.add_argument("--report", nargs="+", type=Path, help="print result files as one Markdown table, run nothing")
+    parser.add_argument("--save-day-2", action="store_true", help="save the database and feed just before day 2")
+    parser.add_argument("--replay-day-2", action="store_true", help="run day 2 again on what --save-day-2 saved")
     args = parser.parse_args()
     if args.report:
         print(markdown_report(args.report))
         return 0
     people = args.contacts or SIZES[args.size]
     label = args.size if not args.contacts else f"{people}"
+    if args.replay_day_2:
+        return replay_day_2(label, database_url(), args.keep)
+    if args.save_day_2 and args.no_daily:
+        parser.error("--save-day-2 needs the daily runs")
     folder = generated_feed(people)
     server = database_url()
     print(f"leadflow bench {label}: {people:,} people, feed {folder}", flush=True)
@@ -496,6 +559,12 @@ def main() -> int:
                 with psycopg.connect(database.url()) as conn:
                     written = write_increment(conn, increment, day)
                     conn.commit()
+                if n == 2 and args.save_day_2:
+                    saved = DATA / f"replay-{label}" / "day-2"
+                    shutil.rmtree(saved, ignore_errors=True)
+                    shutil.copytree(increment, saved)
+                    copy_database(server, DATABASE, SAVED_BEFORE_DAY_2)
+                    print(f"saved for --replay-day-2: {SAVED_BEFORE_DAY_2} and {saved}", flush=True)
                 # the floor again just before the day, as the speed of a shared machine moves
                 # from hour to hour (a scan tracks the day's index lookups only loosely)
                 day_floor = min(group_by_floor(database) for _ in range(3))
