@@ -83,18 +83,16 @@ def _anchors(database: DatabaseUrl, table: str) -> int:
         return conn.execute(f"select count(distinct anchored_at) from {table}").fetchone()[0]
 
 
-def _land_visits(
-    database: DatabaseUrl, folder: Path, *rows: tuple[str, str, str, str, str], contacts: tuple[dict, ...] = ()
-) -> None:
-    """Web interactions (key, occurred_at, type, email, interests), and partner `contacts`,
-    landed as a file drop."""
+def _land_visits(database: DatabaseUrl, folder: Path, *rows: tuple[str, ...], contacts: tuple[dict, ...] = ()) -> None:
+    """Web interactions (key, occurred_at, type, email, interests[, cookie_id]), and partner
+    `contacts`, landed as a file drop."""
     folder.mkdir()
     if contacts:
         write_feed_file(folder / "partner__contacts.csv", "contacts", list(contacts))
     write_feed_file(folder / "web__interactions.csv", "interactions", [
         {"source_system": "web", "source_interaction_id": key, "occurred_at": occurred_at,
-         "interaction_type": kind, "email": email, "interests": interests}
-        for key, occurred_at, kind, email, interests in rows
+         "interaction_type": kind, "email": email, "interests": interests, "cookie_id": cookie}
+        for key, occurred_at, kind, email, interests, cookie in (row + ("",) * (6 - len(row)) for row in rows)
     ])  # fmt: skip
     land_folder(database, folder)
 
@@ -148,6 +146,18 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
             f" and (select count(*) from {INTERESTS} as w where w.contact_id = c.contact_id)"
             f" < (select count(*) from staging.interest_taxonomy) order by contact_id limit 3"
         ).fetchall()
+        # a golden contact without a counted interaction (no rows kept in either model)
+        quiet, quiet_email = conn.execute(
+            f"select contact_id, email from marts.dim_contacts as c where email is not null and not exists"
+            f" (select from {ENGAGEMENT} as e where e.contact_id = c.contact_id) and not exists"
+            f" (select from {INTERESTS} as w where w.contact_id = c.contact_id) order by contact_id limit 1"
+        ).fetchone()
+        # an anonymous visitor (a cookie that never named an email: no golden contact, no scores)
+        visitor, cookie = conn.execute(
+            "select i.contact_id, i.cookie_id from marts.fct_interactions as i where i.cookie_id is not null"
+            " and not exists (select from marts.dim_contacts as c where c.contact_id = i.contact_id)"
+            " order by i.contact_id limit 1"
+        ).fetchone()
 
     # the same day again, with a visit dated two days ahead (counted from its day on), one that is
     # 364 days old (leaves the year's lookback before the next run) and one 182 days old (leaves
@@ -205,6 +215,9 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
         ("RESENT", "2026-10-20T10:00:00Z", "web_visit", late_email, "cloud"),
         ("FRESH", "2026-11-04T11:00:00Z", "email_click", ahead_email, "security"),
         *[(f"WEEK-{i}", f"2026-10-28T08:0{i}:00Z", "email_click", leaving_email, "") for i in range(1, 6)],
+        # the quiet contact's first visit of the year counts; the anonymous visitor's for no one
+        ("QUIET", "2026-11-04T09:00:00Z", "web_visit", quiet_email, "security"),
+        ("VISITOR", "2026-11-04T12:00:00Z", "web_visit", "", "security", cookie),
     )
     rows = {table: len(table_rows(fresh_database, table, "contact_id")) for table in (ENGAGEMENT, INTERESTS)}
     written = dbt_rows_written(fresh_database, target, "build", as_of=DAY_2)
@@ -228,6 +241,14 @@ def test_windowed_models_redo_the_contacts_whose_interactions_changed(fresh_data
     assert _logged_by_interactions(fresh_database, ahead) == {"appended"}
     assert _logged_by_interactions(fresh_database, leaving) == {"appended"}
     assert _logged_by_interactions(fresh_database, late) == {"rebuilt"}
+    # new visits are news (not counted whole again): of a golden contact with no rows yet, counted;
+    # of a contact that is not golden, not
+    assert _logged_by_interactions(fresh_database, quiet) == {"appended"}
+    assert _engagement(fresh_database, quiet) == {"web_visit": 1} and _interests(fresh_database, quiet) == {
+        "security": 1
+    }
+    assert _logged_by_interactions(fresh_database, visitor) == {"appended"}
+    assert _engagement(fresh_database, visitor) == {} and _interests(fresh_database, visitor) == {}
     # a contact with only new interactions has the rows of the rules with news written again, and
     # keeps the others (ahead: a visit came into the year and a new click; leaving: a visit left
     # it and clicks came): a few of a contact's rows, not all
