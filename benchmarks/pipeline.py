@@ -455,6 +455,27 @@ def activate_transfer(database: DatabaseUrl) -> None:
             transition(conn, definition, "activate", "benchmark")
 
 
+@contextlib.contextmanager
+def sandboxed_airflow(database: DatabaseUrl, name: str) -> Iterator[tuple[dict[str, str], Path, str]]:
+    """A run's Airflow environment (its own home, benchmarks/data/airflow-NAME) pointed at the
+    database and at the sales sandbox, started here and stopped after; an empty log folder
+    (benchmarks/data/logs-NAME); and the sandbox's URL."""
+    sandbox_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-sandbox-"))
+    sandbox, sandbox_url = start_sandbox(sandbox_dir)
+    logs = DATA / f"logs-{name}"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    try:
+        env = prepare_environment(database, DATA / f"airflow-{name}")
+        env.update(sandbox_connections(sandbox_url))
+        env["LEADFLOW_BENCH_SANDBOX_PID"] = str(sandbox.pid)
+        yield env, logs, sandbox_url
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+        shutil.rmtree(sandbox_dir, ignore_errors=True)
+
+
 def copy_database(server: DatabaseUrl, source: str, target: str) -> None:
     """`target` replaced by a copy of `source` (file by file: seconds for GBs, no WAL)."""
     with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
@@ -475,20 +496,10 @@ def replay_day_2(label: str, server: DatabaseUrl, keep: bool) -> int:
     copy_database(server, SAVED_BEFORE_DAY_2, DATABASE)
     print(f"copied {SAVED_BEFORE_DAY_2} in {time.perf_counter() - started:.1f} s", flush=True)
     database = server.with_database(DATABASE)
-    sandbox_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-sandbox-"))
-    sandbox, sandbox_url = start_sandbox(sandbox_dir)
-    logs = DATA / f"logs-{label}-replay"
-    shutil.rmtree(logs, ignore_errors=True)
-    logs.mkdir(parents=True)
     try:
-        env = prepare_environment(database, DATA / f"airflow-{label}-replay")
-        env.update(sandbox_connections(sandbox_url))
-        env["LEADFLOW_BENCH_SANDBOX_PID"] = str(sandbox.pid)
-        day = run_scenario("day-2", env, database, increment, GENERATOR_AS_OF + timedelta(days=2), logs)
+        with sandboxed_airflow(database, f"{label}-replay") as (env, logs, _):
+            day = run_scenario("day-2", env, database, increment, GENERATOR_AS_OF + timedelta(days=2), logs)
     finally:
-        sandbox.terminate()
-        sandbox.wait()
-        shutil.rmtree(sandbox_dir, ignore_errors=True)
         if not keep:
             drop_database(server, DATABASE)
     print_table("day-2 replayed", table(day, {}, 0), day.wall_s)
@@ -530,49 +541,39 @@ def main() -> int:
     print(f"floor: bare COPY of {copies[0][1]:,} rows, median of 3: {floors['copy'][0]:.1f} s", flush=True)
 
     database = fresh_database(server, DATABASE)
-    sandbox_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-sandbox-"))
-    sandbox, sandbox_url = start_sandbox(sandbox_dir)
-    logs = DATA / f"logs-{label}"
-    shutil.rmtree(logs, ignore_errors=True)
-    logs.mkdir(parents=True)
     try:
-        env = prepare_environment(database, DATA / f"airflow-{label}")
-        env.update(sandbox_connections(sandbox_url))
-        env["LEADFLOW_BENCH_SANDBOX_PID"] = str(sandbox.pid)
-        activate_transfer(database)
-        full = run_scenario("full", env, database, folder, GENERATOR_AS_OF, logs)
-        with psycopg.connect(database.url()) as conn:
-            interactions, contacts = conn.execute(
-                "select (select count(*) from marts.fct_interactions), (select count(*) from marts.dim_contacts)"
-            ).fetchone()
-        floors["group_by"] = (min(group_by_floor(database) for _ in range(3)), interactions)
-        floors["http"] = (http_floor(sandbox_url, max(full.leads_sent, 200)), full.leads_sent)
-        print(
-            f"floors: GROUP BY contact over {interactions:,} interactions {floors['group_by'][0]:.2f} s;"
-            f" {max(full.leads_sent, 200):,} leads in bare HTTP round trips {floors['http'][0]:.2f} s"
-        )
-        days = []
-        if not args.no_daily:
-            for n in (1, 2):
-                day = GENERATOR_AS_OF + timedelta(days=n)
-                increment = logs / f"day-{n}"
-                with psycopg.connect(database.url()) as conn:
-                    written = write_increment(conn, increment, day)
-                    conn.commit()
-                if n == 2 and args.save_day_2:
-                    saved = DATA / f"replay-{label}" / "day-2"
-                    shutil.rmtree(saved, ignore_errors=True)
-                    shutil.copytree(increment, saved)
-                    copy_database(server, DATABASE, SAVED_BEFORE_DAY_2)
-                    print(f"saved for --replay-day-2: {SAVED_BEFORE_DAY_2} and {saved}", flush=True)
-                # the floor again just before the day, as the speed of a shared machine moves
-                # from hour to hour (a scan tracks the day's index lookups only loosely)
-                day_floor = min(group_by_floor(database) for _ in range(3))
-                days.append((run_scenario(f"day-{n}", env, database, increment, day, logs), written, day_floor))
+        with sandboxed_airflow(database, label) as (env, logs, sandbox_url):
+            activate_transfer(database)
+            full = run_scenario("full", env, database, folder, GENERATOR_AS_OF, logs)
+            with psycopg.connect(database.url()) as conn:
+                interactions, contacts = conn.execute(
+                    "select (select count(*) from marts.fct_interactions), (select count(*) from marts.dim_contacts)"
+                ).fetchone()
+            floors["group_by"] = (min(group_by_floor(database) for _ in range(3)), interactions)
+            floors["http"] = (http_floor(sandbox_url, max(full.leads_sent, 200)), full.leads_sent)
+            print(
+                f"floors: GROUP BY contact over {interactions:,} interactions {floors['group_by'][0]:.2f} s;"
+                f" {max(full.leads_sent, 200):,} leads in bare HTTP round trips {floors['http'][0]:.2f} s"
+            )
+            days = []
+            if not args.no_daily:
+                for n in (1, 2):
+                    day = GENERATOR_AS_OF + timedelta(days=n)
+                    increment = logs / f"day-{n}"
+                    with psycopg.connect(database.url()) as conn:
+                        written = write_increment(conn, increment, day)
+                        conn.commit()
+                    if n == 2 and args.save_day_2:
+                        saved = DATA / f"replay-{label}" / "day-2"
+                        shutil.rmtree(saved, ignore_errors=True)
+                        shutil.copytree(increment, saved)
+                        copy_database(server, DATABASE, SAVED_BEFORE_DAY_2)
+                        print(f"saved for --replay-day-2: {SAVED_BEFORE_DAY_2} and {saved}", flush=True)
+                    # the floor again just before the day, as the speed of a shared machine moves
+                    # from hour to hour (a scan tracks the day's index lookups only loosely)
+                    day_floor = min(group_by_floor(database) for _ in range(3))
+                    days.append((run_scenario(f"day-{n}", env, database, increment, day, logs), written, day_floor))
     finally:
-        sandbox.terminate()
-        sandbox.wait()
-        shutil.rmtree(sandbox_dir, ignore_errors=True)
         if not args.keep:
             drop_database(server, DATABASE)
 
