@@ -143,6 +143,31 @@
     end $ensure$
 {%- endmacro %}
 
+{#- A post-hook: the index `<model>__<suffix>` on `definition` (e.g. "(contact_id, occurred_at)"),
+    created when this table has none of that name. Not `create index if not exists`: on a full
+    refresh of an incremental model dbt builds a new table and drops the one it replaces only
+    after the post-hooks, so that table still held the name and every such index was skipped —
+    a full refresh left fct_interactions without its key, contact and day indexes. The replaced
+    table's index is renamed out of the way first (it goes with its table). -#}
+{% macro ensure_index(suffix, definition, unique=false) -%}
+    {%- set name = this.identifier ~ "__" ~ suffix -%}
+    do $ensure$ begin
+        if not exists (
+            select from pg_index as i
+            inner join pg_class as index_names on i.indexrelid = index_names.oid
+            where i.indrelid = '{{ this }}'::regclass and index_names.relname = '{{ name }}'
+        ) then
+            if to_regclass(format('%I.%I', '{{ this.schema }}', '{{ name }}')) is not null then
+                execute format(
+                    'alter index %I.%I rename to %I', '{{ this.schema }}', '{{ name }}',
+                    left('{{ name }}', 40) || '__replaced_' || left(md5(random()::text), 8)
+                );
+            end if;
+            create {{ "unique " if unique }}index "{{ name }}" on {{ this }} {{ definition }};
+        end if;
+    end $ensure$
+{%- endmacro %}
+
 {#- For a table built while nothing else runs (the scores' tail of a day's build), a pre-hook:
     sending a row from a parallel worker to the process that writes the table is priced at 0.1
     (parallel_tuple_cost, for queries that return few rows), and a build writes every row it

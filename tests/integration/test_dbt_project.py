@@ -314,3 +314,39 @@ def test_unknown_interest_codes_warn_once_in_the_build_that_reads_their_load(fre
     second = run_dbt(fresh_database, target, *build)
     assert second.returncode == 0, second.stdout[-3000:]
     assert any("PASS" in line and "interest_codes_are_in_the_taxonomy" in line for line in second.stdout.splitlines())
+
+
+def test_a_full_refresh_keeps_the_indexes_the_post_hooks_build(fresh_database, tmp_path):
+    # the post-hooks name their indexes; on a full refresh the table dbt replaces still holds those
+    # names until it is dropped after the build (`create index if not exists` then made none)
+    feed = FeedFile.from_path(project_root() / "examples" / "feed" / "crm__contacts.csv")
+    with psycopg.connect(fresh_database.url()) as conn:
+        land_records(conn, feed.source_system, feed.entity, feed.records())
+    built = {
+        "marts.fct_interactions": {"key", "contact_id", "load_id", "occurred_on", "written_at"},
+        "intermediate.int_contact_origins_current": {"origin", "run", "contact"},
+    }
+
+    def indexes() -> dict[str, set[str]]:
+        with psycopg.connect(fresh_database.url()) as conn:
+            return {
+                table: {
+                    name.removeprefix(table.split(".")[1] + "__")
+                    for (name,) in conn.execute(
+                        "select c.relname from pg_index as i join pg_class as c on c.oid = i.indexrelid"
+                        " where i.indrelid = %s::regclass",
+                        (table,),
+                    )
+                }
+                for table in built
+            }
+
+    assert run_dbt(fresh_database, tmp_path / "target", "build").returncode == 0
+    assert indexes() == built
+    models = ("fct_interactions", "int_contact_origins_current")
+    result = run_dbt(fresh_database, tmp_path / "target", "run", "--full-refresh", "-s", *models)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert indexes() == built
+    with psycopg.connect(fresh_database.url()) as conn:  # and the replaced tables' went with them
+        left = conn.execute("select count(*) from pg_class where relname like '%%__replaced_%%'").fetchone()[0]
+    assert left == 0

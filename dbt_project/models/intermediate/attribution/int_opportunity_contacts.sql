@@ -17,9 +17,9 @@
         unique_key=["source_system", "opportunity_id"],
         on_schema_change="fail",
         post_hook=[
-            "create index if not exists {{ this.name }}__opportunity on {{ this }} (source_system, opportunity_id)",
-            "create index if not exists {{ this.name }}__contact_id on {{ this }} (contact_id)",
-            "create index if not exists {{ this.name }}__link_build on {{ this }} (link_build)",
+            "{{ ensure_index('opportunity', '(source_system, opportunity_id)') }}",
+            "{{ ensure_index('contact_id', '(contact_id)') }}",
+            "{{ ensure_index('link_build', '(link_build)') }}",
         ],
     )
 }}

@@ -30,8 +30,8 @@
         on_schema_change="append_new_columns",
         meta={"analyzes_itself": true},
         post_hook=[
-            "create index if not exists {{ this.name }}__sequence on {{ this }} (change_sequence, contact_id)",
-            "create index if not exists {{ this.name }}__load_id on {{ this }} (load_id)",
+            "{{ ensure_index('sequence', '(change_sequence, contact_id)') }}",
+            "{{ ensure_index('load_id', '(load_id)') }}",
             "delete from {{ this }} as logged
             where
                 logged.change_sequence < (select min(change_sequence) from {{ contact_change_watermarks() }})

@@ -29,8 +29,8 @@
         post_hook=[
             "{{ ensure_unique_index(['origin_key', 'run_sequence']) }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__origin",
-            "create index if not exists {{ this.name }}__contact on {{ this }} (contact_id)",
-            "create index if not exists {{ this.name }}__run on {{ this }} (run_sequence)",
+            "{{ ensure_index('contact', '(contact_id)') }}",
+            "{{ ensure_index('run', '(run_sequence)') }}",
             "{{ record_ledger_watermark() }}",
         ],
     )

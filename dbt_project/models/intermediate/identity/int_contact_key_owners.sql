@@ -20,7 +20,7 @@
         post_hook=[
             "{{ identity_post_hook(key_owners_scope()) }}",
             "{{ record_watermark() }}",
-            "create unique index if not exists {{ this.name }}__key on {{ this }} (key_type, key_value)",
+            "{{ ensure_index('key', '(key_type, key_value)', unique=true) }}",
         ],
     )
 }}

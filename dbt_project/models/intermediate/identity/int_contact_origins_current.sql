@@ -11,9 +11,9 @@
         on_schema_change="fail",
         pre_hook="{% if is_incremental() %}alter table {{ this }} add column if not exists run_sequence integer{% endif %}",
         post_hook=[
-            "create unique index if not exists {{ this.name }}__origin on {{ this }} (origin_key)",
-            "create index if not exists {{ this.name }}__run on {{ this }} (run_sequence)",
-            "create index if not exists {{ this.name }}__contact on {{ this }} (contact_id)",
+            "{{ ensure_index('origin', '(origin_key)', unique=true) }}",
+            "{{ ensure_index('run', '(run_sequence)') }}",
+            "{{ ensure_index('contact', '(contact_id)') }}",
         ],
     )
 }}

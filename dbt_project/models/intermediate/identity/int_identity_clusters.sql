@@ -29,7 +29,7 @@
         post_hook=[
             "{{ identity_post_hook('false', always=fuzzy_match_enabled()) }}",
             "{{ ensure_unique_index(['origin_key'], deferred=true) }}",
-            "create index if not exists {{ this.name }}__cluster_build on {{ this }} (cluster_build)",
+            "{{ ensure_index('cluster_build', '(cluster_build)') }}",
         ],
     )
 }}

@@ -20,7 +20,7 @@
         ],
         post_hook=[
             "{{ identity_key_values_post_hook() }}",
-            "create index if not exists {{ this.name }}__build on {{ this }} (identity_build)",
+            "{{ ensure_index('build', '(identity_build)') }}",
         ],
         indexes=[{"columns": ["origin_key"]}, {"columns": ["key_type", "key_value"]}, {"columns": ["node_id"]}],
     )
