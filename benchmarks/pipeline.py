@@ -476,26 +476,14 @@ def sandboxed_airflow(database: DatabaseUrl, name: str) -> Iterator[tuple[dict[s
         shutil.rmtree(sandbox_dir, ignore_errors=True)
 
 
-def copy_database(server: DatabaseUrl, source: str, target: str) -> None:
-    """`target` replaced by a copy of `source` (file by file: seconds for GBs, no WAL)."""
-    with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(target)))
-        conn.execute(
-            sql.SQL("create database {} template {} strategy file_copy").format(
-                sql.Identifier(target), sql.Identifier(source)
-            )
-        )
-
-
 def replay_day_2(label: str, server: DatabaseUrl, keep: bool) -> int:
     """Day 2 again on a fresh copy of the database saved before it (--save-day-2)."""
     increment = DATA / f"replay-{label}" / "day-2"
     if not increment.is_dir():
         raise SystemExit(f"nothing saved for {label}: run with --save-day-2 first ({increment} is missing)")
     started = time.perf_counter()
-    copy_database(server, SAVED_BEFORE_DAY_2, DATABASE)
+    database = fresh_database(server, DATABASE, copy_of=SAVED_BEFORE_DAY_2)
     print(f"copied {SAVED_BEFORE_DAY_2} in {time.perf_counter() - started:.1f} s", flush=True)
-    database = server.with_database(DATABASE)
     try:
         with sandboxed_airflow(database, f"{label}-replay") as (env, logs, _):
             day = run_scenario("day-2", env, database, increment, GENERATOR_AS_OF + timedelta(days=2), logs)
@@ -567,7 +555,7 @@ def main() -> int:
                         saved = DATA / f"replay-{label}" / "day-2"
                         shutil.rmtree(saved, ignore_errors=True)
                         shutil.copytree(increment, saved)
-                        copy_database(server, DATABASE, SAVED_BEFORE_DAY_2)
+                        fresh_database(server, SAVED_BEFORE_DAY_2, copy_of=DATABASE)
                         print(f"saved for --replay-day-2: {SAVED_BEFORE_DAY_2} and {saved}", flush=True)
                     # the floor again just before the day, as the speed of a shared machine moves
                     # from hour to hour (a scan tracks the day's index lookups only loosely)
