@@ -147,6 +147,34 @@ def test_a_changed_score_resends_only_that_lead_as_an_update(candidates, sandbox
     assert sandbox.stats["created"] == N and sandbox.stats["updated"] == 1
 
 
+def test_a_score_moving_within_its_resend_step_is_not_sent_again_but_goes_along_with_other_changes(
+    candidates, sandbox, tmp_path
+):
+    definition = _definition(tmp_path, resend={"steps": {"LeadScore__c": 10}})
+    run_transfer(candidates, definition, sandbox, "run-1")
+    with psycopg.connect(candidates.url()) as conn:
+        # 67 → 69.5 stays in [60, 70); 68 → 71 moves to [70, 80)
+        conn.execute("update marts.transfer_candidates set lead_score = 69.5 where contact_id = 'ctc_00007'")
+        conn.execute("update marts.transfer_candidates set lead_score = 71 where contact_id = 'ctc_00008'")
+        conn.commit()
+
+    _, counts = run_transfer(candidates, definition, sandbox, "run-2")
+
+    assert (counts.sent, counts.unchanged) == (1, N - 1)
+    assert sandbox.leads("ctc_00008")[0]["fields"]["LeadScore__c"] == 71
+    assert sandbox.leads("ctc_00007")[0]["fields"]["LeadScore__c"] == 67
+    with psycopg.connect(candidates.url()) as conn:
+        conn.execute("update marts.transfer_candidates set last_name = 'Renamed' where contact_id = 'ctc_00007'")
+        conn.commit()
+
+    _, counts = run_transfer(candidates, definition, sandbox, "run-3")
+
+    assert (counts.sent, counts.unchanged) == (1, N - 1)
+    (lead,) = sandbox.leads("ctc_00007")
+    assert lead["writes"] == 2  # an update, with the score as it is now
+    assert (lead["fields"]["LastName"], lead["fields"]["LeadScore__c"]) == ("Renamed", 69.5)
+
+
 @pytest.mark.parametrize("concurrent_requests", [1, 4])
 def test_with_faults_every_lead_arrives_exactly_once(candidates, sandbox, tmp_path, concurrent_requests):
     definition = _definition(tmp_path, concurrent_requests=concurrent_requests)

@@ -113,6 +113,24 @@ class Schedule(_Strict):
         return self
 
 
+class Resend(_Strict):
+    """What sends a lead already delivered again. By default a change in anything the transfer
+    sends; ``ignore`` names fields sent along whose change alone does not, ``steps`` numeric fields
+    whose change counts only when the value moves to another multiple of the step. A score that
+    decays a little every day otherwise updates every lead in the sales system every day."""
+
+    ignore: list[str] = []
+    steps: dict[str, float] = {}
+
+    @field_validator("steps")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, step in value.items():
+            if step <= 0:
+                raise ValueError(f"{name}: a step must be above 0, got {step}")
+        return value
+
+
 class TransferDefinition(_Strict):
     name: str = Field(pattern=IDENTIFIER.pattern)
     description: str = ""
@@ -128,6 +146,7 @@ class TransferDefinition(_Strict):
     interests_field: str | None = None
     tags_field: str | None = None
     sync_mode: Literal["upsert", "create_only", "update_only"] = "upsert"
+    resend: Resend = Resend()
     batch_size: int = Field(default=200, ge=1)
     # requests in flight at once: a sales system's latency (about 1 s for 200 Salesforce upserts)
     # then overlaps. At most 10, the connections a requests session keeps per host; Salesforce
@@ -165,7 +184,21 @@ class TransferDefinition(_Strict):
             missing = [f for f in ("LastName", "Company") if f not in self.field_mapping]
             if missing:
                 raise ValueError(f"field_mapping: Salesforce Leads require {', '.join(missing)}")
+        self._check_resend()
         return self
+
+    def _check_resend(self) -> None:
+        sent = [*self.field_mapping, *(f for f in (self.interests_field, self.tags_field) if f)]
+        for name in [*self.resend.ignore, *self.resend.steps]:
+            if name not in sent:
+                raise ValueError(f"resend: {name!r} is not a field this transfer sends ({', '.join(sent)})")
+        for name in self.resend.steps:
+            if CANDIDATE_COLUMNS.get(self.field_mapping.get(name, "")) != "number":
+                raise ValueError(f"resend.steps: {name} is not a number (only numeric fields have steps)")
+            if name in self.resend.ignore:
+                raise ValueError(f"resend: {name} is both ignored and stepped")
+        if set(self.resend.ignore) >= set(sent):
+            raise ValueError("resend.ignore: every field is ignored, so no lead would ever be updated")
 
     @property
     def dag_id(self) -> str:

@@ -8,7 +8,8 @@ most one round of batches (``concurrent_requests`` of them), which the sales sys
 
 Selection: the transfer's target group ∩ its marketing area over ``marts.transfer_candidates``
 (consent granted, not unsubscribed), minus contacts whose payload hash equals what was last
-delivered (unchanged), minus dead letters (until ``leadflow transfer retry``). Rows that cannot
+delivered (unchanged: the hash leaves out what the definition's ``resend`` ignores, and counts its
+stepped numbers by step), minus dead letters (until ``leadflow transfer retry``). Rows that cannot
 succeed — no or a duplicate external id, a field the target requires missing — are recorded as
 ``invalid`` with the reason and not sent.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +79,25 @@ def build_payload(definition: TransferDefinition, row: dict[str, Any]) -> dict[s
 
 def payload_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def resend_hash(definition: TransferDefinition, fields: dict[str, Any]) -> str:
+    """What the ledger keeps of a payload to tell a changed lead (sent again) from an unchanged
+    one: the hash of the fields sent, less those ``resend.ignore`` names, with each of
+    ``resend.steps``' numbers replaced by its step's number. Without a ``resend`` setting that is
+    the hash of the whole payload."""
+    resend = definition.resend
+    if not resend.ignore and not resend.steps:
+        return payload_hash(fields)
+    kept = {}
+    for name, value in fields.items():
+        if name in resend.ignore:
+            continue
+        if name in resend.steps and value is not None:
+            # in decimal: a float division puts 0.3 / 0.1 just under 3
+            value = math.floor(Decimal(str(value)) / Decimal(str(resend.steps[name])))
+        kept[name] = value
+    return payload_hash(kept)
 
 
 def _missing_required(definition: TransferDefinition, fields: dict[str, Any]) -> list[str]:
@@ -181,7 +202,7 @@ def select_candidates(conn: psycopg.Connection, definition: TransferDefinition, 
     for row in _candidates(conn, definition):
         counts.selected += 1
         fields = build_payload(definition, row)
-        digest = payload_hash(fields)
+        digest = resend_hash(definition, fields)
         external_id = row["contact_id"]
         if row["delivered_status"] == "dead_letter" and row["delivered_hash"] == digest:
             continue  # stays a dead letter until `leadflow transfer retry`
@@ -339,7 +360,7 @@ class _Batch:
     """One request's records, marked ``sent`` in the ledger, with what recording its outcomes needs."""
 
     records: list[OutboundRecord]
-    hashes: dict[str, str]  # contact id → payload hash
+    hashes: dict[str, str]  # contact id → payload hash (resend_hash)
     contact_of: dict[str, str]  # external id → contact id
 
 
@@ -370,7 +391,7 @@ def _prepare_batch(
     )
     return _Batch(
         records=records,
-        hashes={c: payload_hash(fields) for c, fields in payloads.items()},
+        hashes={c: resend_hash(definition, fields) for c, fields in payloads.items()},
         contact_of={record.external_id: c for record, c in zip(records, payloads, strict=True)},
     )
 
