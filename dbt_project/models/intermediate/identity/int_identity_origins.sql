@@ -13,6 +13,8 @@
       them again in origin_key order, which changes ids, not clusters).
     A full refresh gives the same origins (and numbers their nodes again; its build number, from
     a sequence, is the newest too, so the tables downstream take every origin again). -#}
+{#- (main_contacts: the origins the CRM flags as their account's main contact, which dim_accounts
+    looks up; it scanned all 2.4 M origins at L for them, 0.9 s a day) -#}
 {{
     config(
         materialized="incremental",
@@ -28,6 +30,7 @@
             "{{ record_loads_read() }}",
             "{{ ensure_unique_index(['origin_key']) }}",
             "{{ ensure_unique_index(['node_id']) }}",
+            "{{ ensure_index('main_contacts', '(origin_key) where is_main_contact') }}",
         ],
     )
 }}
