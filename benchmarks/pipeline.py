@@ -358,6 +358,8 @@ def table(scenario: Scenario, floors: dict[str, tuple[float, int]], interactions
         floor_s = floors[floor_key][0] if floor_key and floor_key in floors else None
         if stage == "ingest" and floor_s is not None and floors["copy"][1] != scenario.landed_rows:
             floor_s = None  # a daily run lands other files than the floor copied
+        if stage == "transfer" and floor_s is not None and floors["http"][1] != scenario.leads_sent:
+            floor_s = None  # a daily run sends other leads (fewer) than the floor's round trips carried
         out.append(
             {
                 "stage": stage,

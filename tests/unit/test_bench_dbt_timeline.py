@@ -50,3 +50,19 @@ def test_alone_time_is_where_exactly_one_node_was_building(pipeline):
 
 def test_no_builds_no_alone_time(pipeline):
     assert pipeline.dbt_alone_seconds([]) == {"span_seconds": 0.0, "seconds": 0.0, "models": {}}
+
+
+def test_a_stage_is_compared_with_its_floor_only_when_both_did_the_same_work(pipeline):
+    def scenario(landed: int, sent: int):  # noqa: ANN202
+        clock = pipeline.StageClock(seconds={"ingest": 2.0, "transfer": 4.0})
+        return pipeline.Scenario("day", 10.0, clock, "run", landed, sent, {}, {}, {})
+
+    floors = {"copy": (1.0, 1000), "http": (2.0, 500), "group_by": (0.5, 10)}
+
+    full = {row["stage"]: row for row in pipeline.table(scenario(1000, 500), floors, 10)}
+    day = {row["stage"]: row for row in pipeline.table(scenario(30, 80), floors, 10)}
+
+    assert (full["ingest"]["ratio_to_floor"], full["transfer"]["ratio_to_floor"]) == (0.5, 0.5)
+    # a day lands other files and sends fewer leads than the floors measured: no ratio
+    assert (day["ingest"]["ratio_to_floor"], day["transfer"]["ratio_to_floor"]) == (None, None)
+    assert day["transfer"]["rows"] == 80
