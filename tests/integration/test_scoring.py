@@ -1,6 +1,7 @@
 """Scores, stages and interactions on generated data with real dbt and PostgreSQL: the incremental
-fct_interactions equals a full refresh after new, re-sent and re-resolved interactions, and a
-backfill of a past day reproduces that day's scores and stages."""
+fct_interactions equals a full refresh after new, re-sent and re-resolved interactions, lead
+stages built on the last build equal those read from the whole history, and a backfill of a past
+day reproduces that day's scores and stages."""
 
 from __future__ import annotations
 
@@ -130,9 +131,40 @@ def test_a_backfill_reproduces_that_days_scores_and_stages(fresh_database, tmp_p
 
     _dbt(fresh_database, target, "build", "--exclude", "test_type:unit", "--vars", days[0])
     first_day = _score_tables(fresh_database)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write_feed_file(
+        drop / "fair__contacts.csv",
+        "contacts",
+        [
+            {"source_system": "fair", "source_record_id": "F-NEW", "updated_at": "2026-10-15T00:00:00Z",
+             "email": "newcomer@example.org", "first_name": "Nora", "last_name": "Newcomer", "country": "DE"},
+        ],
+    )  # fmt: skip
+    land_folder(fresh_database, drop)  # a person first seen between the two days
     _dbt(fresh_database, target, "build", "--exclude", "test_type:unit", "--vars", days[1])
     second_day = _score_tables(fresh_database)
     moved = _rows(fresh_database, "select count(*) from marts.lead_stage_history where entered_at = '2026-11-01'")
+    # an ordinary day: lead_stages built on its last build (macros/stage_builds.sql), not the history
+    built = target / "run/leadflow/models/marts/scoring/lead_stages.sql"
+    assert ") as nothing" not in built.read_text()  # what the last build gave was kept
+    reached = _rows(
+        fresh_database,
+        "select count(*) filter (where first_mql_at = '2026-11-01'),"
+        " count(*) filter (where first_sql_at = '2026-11-01') from marts.lead_stages"
+        " where contact_id in (select contact_id from marts.lead_stage_history where entered_at < '2026-11-01')",
+    )[0]
+    assert reached[0] > 0 and reached[1] > 0  # contacts of the first day reached MQL and SQL on the second
+    newcomer = _rows(
+        fresh_database,
+        "select stages.entered_at from marts.lead_stages as stages join marts.dim_contacts as contacts"
+        " using (contact_id) where contacts.email = 'newcomer@example.org'",
+    )
+    assert [row[0].date().isoformat() for row in newcomer] == ["2026-11-01"]  # not in the last build: from history
+
+    _dbt(fresh_database, target, "run", "-s", "lead_stages", "--vars", days[1])  # the same day again
+    assert ") as nothing" in built.read_text()  # a rerun: nothing kept
+    assert _score_tables(fresh_database)["lead_stages"] == second_day["lead_stages"]  # from the whole history
 
     _dbt(fresh_database, target, "build", "--exclude", "test_type:unit", "--vars", days[0])  # the backfill
     assert _score_tables(fresh_database) == first_day

@@ -13,6 +13,8 @@
         post_hook=[
             "{{ ensure_unique_index(['contact_id', 'entered_at']) }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__contact",
+            "{{ ensure_index('entered_at', '(entered_at)') }}",
+            "{{ record_stage_history_build() }}",
             "analyze {{ this }}",
         ],
     )
