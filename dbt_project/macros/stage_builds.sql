@@ -44,22 +44,22 @@
         rules_hash = excluded.rules_hash, built_at = excluded.built_at, as_of = excluded.as_of
 {%- endmacro %}
 
-{#- The logical date of lead_stages' last build, as an SQL literal, when this build can build on
-    it (see above); none when it must read the whole history: a first build or a full refresh, a
+{#- Whether this build of lead_stages can build on its last build (see above); false when it
+    must read the whole history: a first build or a full refresh, a
     rerun of the same day or a backfill of an earlier one, changed stage definitions, or a history
     built more than once since (another date's rows, a day's build that stopped before
     lead_stages) or holding rows between the two dates (from before a backfill). Read when the
     model is compiled. -#}
-{% macro lead_stages_kept_as_of() -%}
+{% macro lead_stages_keeps_last_build() -%}
     {#- (`this` is none in a dbt unit test) -#}
     {%- if not execute or this is none or flags.FULL_REFRESH -%}
-        {{ return(none) }}
+        {{ return(false) }}
     {%- endif -%}
     {%- if adapter.get_relation(this.database, this.schema, this.identifier) is none -%}
-        {{ return(none) }}
+        {{ return(false) }}
     {%- endif -%}
     {%- set query -%}
-        select cast(kept.as_of as text)
+        select 1
         from {{ stage_builds() }} as kept
         inner join {{ stage_builds() }} as history
             on history.model = '{{ ref("lead_stage_history").identifier }}'
@@ -74,6 +74,5 @@
                 where changes.entered_at > kept.as_of and changes.entered_at < {{ as_of() }}
             )
     {%- endset -%}
-    {%- set rows = run_query(query).columns[0].values() -%}
-    {{ return("cast('" ~ rows[0] ~ "' as timestamptz)" if rows else none) }}
+    {{ return(run_query(query).rows | length > 0) }}
 {%- endmacro %}

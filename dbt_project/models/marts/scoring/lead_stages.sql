@@ -12,8 +12,8 @@
         post_hook="{{ record_lead_stages_build() }}",
     )
 }}
-{%- set kept_as_of = lead_stages_kept_as_of() %}
-{%- set only_unkept = "and contact_id in (select unkept.contact_id from unkept)" if kept_as_of else "" %}
+{%- set keep_last_build = lead_stages_keeps_last_build() %}
+{%- set only_unkept = "and contact_id in (select unkept.contact_id from unkept)" if keep_last_build else "" %}
 
 with
 
@@ -31,7 +31,7 @@ kept as not materialized (
         previous_stage,
         first_mql_at,
         first_sql_at
-    {%- if kept_as_of is not none %}
+    {%- if keep_last_build %}
         from {{ this }}
     {%- else %}
         from (
