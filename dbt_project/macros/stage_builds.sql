@@ -76,3 +76,43 @@
     {%- endset -%}
     {{ return(run_query(query).rows | length > 0) }}
 {%- endmacro %}
+
+{#- lead_stages' relation, for lead_stage_history, which is built before it (a ref would be a
+    cycle); none before the project is parsed -#}
+{% macro lead_stages_relation() -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.name == 'lead_stages' and node.package_name == project_name -%}
+        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- Whether this build of lead_stage_history can take each contact's latest earlier stage from the
+    last lead_stages (one row per contact) instead of its own rows, all of them (1.5–2 s at 1 M
+    contacts after two days; more every day): when lead_stages was built as of an earlier date,
+    with the same stage definitions, after the history's last build, and the history holds
+    nothing after that date. Then lead_stages holds the stage that each contact it staged has in
+    its latest row. False on a first build or a full refresh, a rerun of a day, a backfill, or
+    when the history was built since without lead_stages (a build that stopped between them). -#}
+{% macro lead_stage_history_keeps_last_stages() -%}
+    {%- if not execute or this is none or flags.FULL_REFRESH or not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set stages = lead_stages_relation() -%}
+    {%- if stages is none
+        or adapter.get_relation(stages.database, stages.schema, stages.identifier) is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set query -%}
+        select 1
+        from {{ stage_builds() }} as kept
+        inner join {{ stage_builds() }} as history on history.model = '{{ this.name }}'
+        where
+            kept.model = 'lead_stages'
+            and kept.as_of < {{ as_of() }}
+            and kept.rules_hash = {{ rules_hash([ref('lead_stage_definitions')]) }}
+            and kept.history_builds = history.history_builds
+            and not exists (select from {{ this }} as changes where changes.entered_at > kept.as_of)
+    {%- endset -%}
+    {{ return(run_query(query).rows | length > 0) }}
+{%- endmacro %}

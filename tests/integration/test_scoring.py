@@ -142,8 +142,20 @@ def test_a_backfill_reproduces_that_days_scores_and_stages(fresh_database, tmp_p
         ],
     )  # fmt: skip
     land_folder(fresh_database, drop)  # a person first seen between the two days
+    # a contact with a stage in the history that the last build did not stage (as if not scored then)
+    unstaged = _rows(fresh_database, "delete from marts.lead_stages where contact_id = (select min(contact_id)"
+                     " from marts.lead_stages) returning contact_id")  # fmt: skip
     _dbt(fresh_database, target, "build", "--exclude", "test_type:unit", "--vars", days[1])
     second_day = _score_tables(fresh_database)
+    # the history's ordinary day: each contact's latest stage from the last lead_stages, not all its rows
+    history_built = target / "compiled/leadflow/models/marts/scoring/lead_stage_history.sql"
+    assert " as last_stages" in history_built.read_text()
+    day_two_history = "select * from marts.lead_stage_history where entered_at = '2026-11-01' order by contact_id"
+    changes_from_last_stages = _rows(fresh_database, day_two_history)
+    _dbt(fresh_database, target, "run", "-s", "lead_stage_history", "--vars", days[1])  # the day again
+    assert " as last_stages" not in history_built.read_text()  # a rerun: from all its rows
+    assert _rows(fresh_database, day_two_history) == changes_from_last_stages
+    assert unstaged[0][0] in {row[0] for row in _rows(fresh_database, "select contact_id from marts.lead_stages")}
     moved = _rows(fresh_database, "select count(*) from marts.lead_stage_history where entered_at = '2026-11-01'")
     # an ordinary day: lead_stages built on its last build (macros/stage_builds.sql), not the history
     built = target / "run/leadflow/models/marts/scoring/lead_stages.sql"

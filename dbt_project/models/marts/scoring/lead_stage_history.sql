@@ -1,7 +1,11 @@
 {#- Every stage change of every contact: a run appends a row for each contact whose stage as of
     its logical date differs from the contact's latest earlier row (a contact's first row has no
     previous stage). Rerunning a day replaces that day's rows; never rebuilt from scratch
-    (full_refresh=false), because past stages cannot be recomputed from today's data. -#}
+    (full_refresh=false), because past stages cannot be recomputed from today's data.
+    A contact's latest earlier stage comes, on an ordinary day, from the last lead_stages (which
+    holds it for every contact staged then; the others' from their rows, by contact), not from
+    all of this table's rows (macros/stage_builds.sql). Up and down are in the order of the
+    current stage definitions (a stage no longer defined: in its order when it was entered). -#}
 {{
     config(
         materialized="incremental",
@@ -20,14 +24,48 @@
     )
 }}
 
+{%- set keep_last_stages = lead_stage_history_keeps_last_stages() %}
+
 with
 
 current_stages as (
     select * from {{ ref('int_contact_stages_current') }}
 ),
 
+stage_orders as (
+    select
+        stage,
+        stage_order
+    from {{ ref('lead_stage_definitions') }}
+),
+
 previous as (
-    {%- if is_incremental() %}
+    {%- if keep_last_stages %}
+        select
+            last_stages.contact_id,
+            last_stages.stage,
+            last_stages.stage_order
+        from {{ lead_stages_relation() }} as last_stages
+        union all
+        -- staged now but not then (new, or back): their latest earlier row
+        select * from (
+            select distinct on (history.contact_id)
+                history.contact_id,
+                history.stage,
+                history.stage_order
+            from {{ this }} as history
+            where
+                history.entered_at < {{ as_of() }}
+                and history.contact_id in (
+                    select current_stages.contact_id
+                    from current_stages
+                    left join {{ lead_stages_relation() }} as last_stages
+                        on current_stages.contact_id = last_stages.contact_id
+                    where last_stages.contact_id is null
+                )
+            order by history.contact_id asc, history.entered_at desc
+        ) as unstaged_then
+    {%- elif is_incremental() %}
         select distinct on (contact_id)
             contact_id,
             stage,
@@ -51,10 +89,11 @@ select
     previous.stage as previous_stage,
     case
         when previous.stage is null then 'entered'
-        when current_stages.stage_order > previous.stage_order then 'up'
+        when current_stages.stage_order > coalesce(stage_orders.stage_order, previous.stage_order) then 'up'
         else 'down'
     end as direction,
     {{ as_of() }} as entered_at
 from current_stages
 left join previous on current_stages.contact_id = previous.contact_id
+left join stage_orders on previous.stage = stage_orders.stage
 where previous.stage is distinct from current_stages.stage
