@@ -39,61 +39,82 @@ stage_orders as (
     from {{ ref('lead_stage_definitions') }}
 ),
 
-previous as (
-    {%- if keep_last_stages %}
+{%- if keep_last_stages %}
+
+    -- each contact's stage in the last lead_stages (its latest row), else (staged now but not then:
+    -- new, or back) its latest earlier row, looked up by contact
+    with_previous as (
         select
-            last_stages.contact_id,
-            last_stages.stage,
-            last_stages.stage_order
-        from {{ lead_stages_relation() }} as last_stages
-        union all
-        -- staged now but not then (new, or back): their latest earlier row
-        select * from (
-            select distinct on (history.contact_id)
-                history.contact_id,
+            current_stages.contact_id,
+            current_stages.stage,
+            current_stages.stage_order,
+            coalesce(last_stages.stage, unstaged_then.stage) as previous_stage,
+            coalesce(last_stages.stage_order, unstaged_then.stage_order) as previous_order
+        from current_stages
+        left join {{ lead_stages_relation() }} as last_stages
+            on current_stages.contact_id = last_stages.contact_id
+        left join lateral (
+            select
                 history.stage,
                 history.stage_order
             from {{ this }} as history
             where
-                history.entered_at < {{ as_of() }}
-                and history.contact_id in (
-                    select current_stages.contact_id
-                    from current_stages
-                    left join {{ lead_stages_relation() }} as last_stages
-                        on current_stages.contact_id = last_stages.contact_id
-                    where last_stages.contact_id is null
-                )
-            order by history.contact_id asc, history.entered_at desc
-        ) as unstaged_then
-    {%- elif is_incremental() %}
-        select distinct on (contact_id)
-            contact_id,
-            stage,
-            stage_order
-        from {{ this }}
-        where entered_at < {{ as_of() }}
-        order by contact_id asc, entered_at desc
-    {%- else %}
+                history.contact_id = current_stages.contact_id
+                and history.entered_at < {{ as_of() }}
+                and last_stages.contact_id is null
+            order by history.entered_at desc
+            limit 1
+        ) as unstaged_then on true
+    ),
+
+{%- else %}
+
+    previous as (
+        {%- if is_incremental() %}
+            select distinct on (contact_id)
+                contact_id,
+                stage,
+                stage_order
+            from {{ this }}
+            where entered_at < {{ as_of() }}
+            order by contact_id asc, entered_at desc
+        {%- else %}
+            select
+                cast(null as text) as contact_id,
+                cast(null as text) as stage,
+                cast(null as integer) as stage_order
+            where false
+        {%- endif %}
+    ),
+
+    with_previous as (
         select
-            cast(null as text) as contact_id,
-            cast(null as text) as stage,
-            cast(null as integer) as stage_order
-        where false
-    {%- endif %}
+            current_stages.contact_id,
+            current_stages.stage,
+            current_stages.stage_order,
+            previous.stage as previous_stage,
+            previous.stage_order as previous_order
+        from current_stages
+        left join previous on current_stages.contact_id = previous.contact_id
+    ),
+
+{%- endif %}
+
+changed as (
+    select * from with_previous
+    where previous_stage is distinct from stage
 )
 
 select
-    current_stages.contact_id,
-    current_stages.stage,
-    current_stages.stage_order,
-    previous.stage as previous_stage,
+    changed.contact_id,
+    changed.stage,
+    changed.stage_order,
+    changed.previous_stage,
     case
-        when previous.stage is null then 'entered'
-        when current_stages.stage_order > coalesce(stage_orders.stage_order, previous.stage_order) then 'up'
+        when changed.previous_stage is null then 'entered'
+        when changed.stage_order > coalesce(stage_orders.stage_order, changed.previous_order) then 'up'
         else 'down'
     end as direction,
     {{ as_of() }} as entered_at
-from current_stages
-left join previous on current_stages.contact_id = previous.contact_id
-left join stage_orders on previous.stage = stage_orders.stage
-where previous.stage is distinct from current_stages.stage
+from changed
+left join stage_orders on changed.previous_stage = stage_orders.stage
