@@ -78,13 +78,20 @@
 {%- endmacro %}
 
 {#- For an incremental model, whose contract constraints dbt adds only when it creates the table:
-    add each named column check constraint the existing table lacks (a table built before the
-    constraint was declared), as a post-hook. Adding one checks every row once; later runs find it
-    and do nothing. -#}
+    add each named column check constraint and each not-null constraint the existing table lacks
+    (a table built before the constraint was declared), as a post-hook. Adding one checks every
+    row once; later runs find it and do nothing. -#}
 {% macro ensure_contract_checks() -%}
     {%- set statements = [] -%}
     {%- for column in model['columns'].values() -%}
         {%- for constraint in column.get('constraints') or [] -%}
+            {%- if constraint['type'] == 'not_null' -%}
+                {%- do statements.append(
+                    "if not exists (select from pg_attribute where attrelid = '" ~ this ~ "'::regclass"
+                    ~ " and attname = '" ~ column['name'] ~ "' and attnotnull) then alter table " ~ this
+                    ~ " alter column " ~ column['name'] ~ " set not null; end if;"
+                ) -%}
+            {%- endif -%}
             {%- set named_check = constraint['type'] == 'check' and constraint.get('name') -%}
             {%- if named_check and constraint.get('expression') -%}
                 {%- do statements.append(

@@ -93,9 +93,11 @@ def test_dbt_build_passes_and_builds_the_marts(fresh_database, tmp_path):
         ("marts.contact_addresses", "contact_addresses_permission_check"),
         ("marts.contact_id_history", "contact_id_history_event_check"),
         ("marts.contact_scores", "contact_scores_engagement_level_check"),
+        ("marts.contact_scores", "contact_scores_engagement_percentile_check"),
         ("marts.contact_scores", "contact_scores_profile_grade_check"),
         ("marts.fct_interactions", "fct_interactions_direction_check"),
         ("marts.fct_interactions", "fct_interactions_resolved_by_check"),
+        ("marts.lead_stage_history", "lead_stage_history_direction_check"),
     ]
     assert views == [
         ("marts.contact_interests", "v", ["security_barrier=true"]),
@@ -176,11 +178,14 @@ def test_fct_interactions_checks_its_values_as_rows_are_written(fresh_database, 
         created = fct_interactions_checks(conn)
         # a table built before the checks were declared gets them on its next incremental run
         conn.execute("alter table marts.fct_interactions drop constraint fct_interactions_direction_check")
+        conn.execute("alter table marts.fct_interactions alter column interaction_key drop not null")
         rerun = run_dbt(fresh_database, tmp_path / "target", "run", "--select", "fct_interactions")
         assert rerun.returncode == 0, rerun.stdout[-3000:]
         restored = fct_interactions_checks(conn)
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("insert into marts.fct_interactions (interaction_key, direction) values ('x:1', 'sideways')")
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            conn.execute("insert into marts.fct_interactions (interaction_key, direction) values (null, 'inbound')")
 
     assert [name for name, _ in created] == [
         "fct_interactions_direction_check",
@@ -247,15 +252,23 @@ def test_a_row_breaking_a_marts_key_or_value_list_is_refused(fresh_database, tmp
     )
     assert built.returncode == 0, built.stdout[-3000:]
 
-    score = "insert into marts.contact_scores (contact_id, profile_grade, engagement_level) values (%s, %s, %s)"
+    score = (
+        "insert into marts.contact_scores (contact_id, profile_score, profile_grade, engagement_score,"
+        " engagement_level, rating, lead_score, engagement_percentile, scored_at)"
+        " values (%s, 80, %s, 70, %s, 'A1', %s, %s, now())"
+    )
     with psycopg.connect(fresh_database.url(), autocommit=True) as conn:
-        conn.execute(score, ("ctc_x", "A", 1))
+        conn.execute(score, ("ctc_x", "A", 1, 75, 50))
         with pytest.raises(psycopg.errors.UniqueViolation):
-            conn.execute(score, ("ctc_x", "B", 2))
+            conn.execute(score, ("ctc_x", "B", 2, 75, 50))
         with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute(score, ("ctc_y", "E", 1))
+            conn.execute(score, ("ctc_y", "E", 1, 75, 50))
         with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute(score, ("ctc_z", "A", 5))
+            conn.execute(score, ("ctc_z", "A", 5, 75, 50))
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            conn.execute(score, ("ctc_w", "A", 1, None, 50))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(score, ("ctc_v", "A", 1, 75, 100.01))
 
 
 def test_staging_tests_check_each_load_before_the_build_that_reads_it(fresh_database, tmp_path):

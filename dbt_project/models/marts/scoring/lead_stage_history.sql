@@ -16,6 +16,7 @@
         pre_hook="{% if is_incremental() %}delete from {{ this }} where entered_at = {{ as_of() }}{% endif %}",
         post_hook=[
             "{{ ensure_unique_index(['contact_id', 'entered_at']) }}",
+            "{{ ensure_contract_checks() }}",
             "drop index if exists {{ this.schema }}.{{ this.name }}__contact",
             "{{ ensure_index('entered_at', '(entered_at)') }}",
             "{{ record_stage_history_build() }}",
