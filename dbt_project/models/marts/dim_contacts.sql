@@ -25,6 +25,7 @@
                 upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
             ) }}",
             "{{ ensure_unique_index(['contact_id']) }}",
+            "{{ ensure_contract_checks() }}",
         ],
     )
 }}

@@ -32,6 +32,7 @@
         post_hook=[
             "{{ ensure_index('sequence', '(change_sequence, contact_id)') }}",
             "{{ ensure_index('load_id', '(load_id)') }}",
+            "{{ ensure_contract_checks() }}",
             "delete from {{ this }} as logged
             where
                 logged.change_sequence < (select min(change_sequence) from {{ contact_change_watermarks() }})

@@ -32,6 +32,7 @@
             "{{ ensure_index('contact', '(contact_id)') }}",
             "{{ ensure_index('run', '(run_sequence)') }}",
             "{{ record_ledger_watermark() }}",
+            "{{ ensure_contract_checks() }}",
         ],
     )
 }}

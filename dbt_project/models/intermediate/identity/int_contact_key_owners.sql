@@ -21,6 +21,7 @@
             "{{ identity_post_hook(key_owners_scope()) }}",
             "{{ record_watermark() }}",
             "{{ ensure_index('key', '(key_type, key_value)', unique=true) }}",
+            "{{ ensure_contract_checks() }}",
         ],
     )
 }}

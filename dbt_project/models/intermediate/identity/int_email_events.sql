@@ -12,7 +12,11 @@
         incremental_strategy="delete+insert",
         unique_key="email_key",
         indexes=[{"columns": ["email_key"], "unique": true}],
-        post_hook="{{ record_watermark() }}",
+        post_hook=[
+            "{{ record_watermark() }}",
+            "{{ ensure_unique_index(['email_key']) }}",
+            "{{ ensure_contract_checks() }}",
+        ],
     )
 }}
 

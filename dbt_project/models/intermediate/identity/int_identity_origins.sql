@@ -31,6 +31,7 @@
             "{{ ensure_unique_index(['origin_key']) }}",
             "{{ ensure_unique_index(['node_id']) }}",
             "{{ ensure_index('main_contacts', '(origin_key) where is_main_contact') }}",
+            "{{ ensure_contract_checks() }}",
         ],
     )
 }}
