@@ -9,10 +9,13 @@
     build (which wrote the day's changes and nothing between the two dates). Then a contact keeps
     what the last build gave it unless it changed stage today, or was not scored then.
 
+    lead_stage_history builds on it in turn: on an ordinary day each contact's latest earlier
+    stage is its stage in the last lead_stages (lead_stage_history_keeps_last_stages, below).
+
     The table of the builds (in the project's intermediate schema, beside the per-contact models'
     watermarks, written by the two models' post-hooks): per model, its logical date (as_of) and a
     count of lead_stage_history's builds (history_builds: the history's own count; for
-    lead_stages, the history's count when it was built). -#}
+    lead_stages, the history's count when it was built). Both checks read it. -#}
 
 {% macro stage_builds() -%}
     {{ generate_schema_name('intermediate', none) }}.stage_builds
