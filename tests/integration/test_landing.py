@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import logging
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 
 from leadflow.settings import project_root
+from leadflow.sources import landing
 from leadflow.sources.files import FeedFile, find_feed_files, land_feed_file, land_files
 from leadflow.sources.landing import land_records
 
@@ -229,11 +231,18 @@ def test_a_file_with_a_header_only_lands_nothing(fresh_database, tmp_path):
     assert (result.fetched, result.landed, result.quarantined) == (0, 0, 0)
 
 
-def test_records_seen_before_are_counted_as_duplicates(fresh_database):
+@pytest.mark.parametrize("path", ["probed", "one pass"])
+def test_records_seen_before_are_counted_as_duplicates(fresh_database, monkeypatch, caplog, path):
+    # both ways of counting: a probe of the landed-key index per key (a load small beside its
+    # table), one pass over the table (a load about its table's size)
+    monkeypatch.setattr(landing, "ROWS_PER_PROBE", 0 if path == "probed" else 10**12)
+    caplog.set_level(logging.DEBUG, logger=landing.__name__)
     records = [(1, {"source_record_id": "A", "updated_at": "2026-01-01"})]
+    index = "select to_regclass('raw.crm__contacts__landed_key') is not null"
 
     with psycopg.connect(fresh_database.url()) as conn:
         first = land_records(conn, "crm", "contacts", records)
+        indexed_after_first = conn.execute(index).fetchone()[0]
         again = land_records(conn, "crm", "contacts", records)
         # A twice more as it was, A in a newer version, B new twice: only the repeats of A count
         mixed = land_records(
@@ -248,9 +257,14 @@ def test_records_seen_before_are_counted_as_duplicates(fresh_database):
                 (5, {"source_record_id": "B", "updated_at": "2026-01-01"}),
             ],
         )
+        indexed_after_later = conn.execute(index).fetchone()[0]
 
     assert (first.duplicates, again.duplicates, mixed.duplicates) == (0, 1, 2)
     assert again.fetched == again.landed + again.quarantined == 1
+    # a table's first load (often its whole history) is COPYed without the index; the next makes it
+    assert (indexed_after_first, indexed_after_later) == (False, True)
+    counted = [r.getMessage() for r in caplog.records if "keys of load" in r.getMessage()]
+    assert len(counted) == 2 and all(message.endswith(path) for message in counted)
 
 
 def test_a_load_that_fails_midway_leaves_no_rows_and_is_marked_failed(fresh_database):
