@@ -16,12 +16,13 @@ contacts as (
 ),
 
 -- the rows contact_score_reasons shows, from the same macro, so a score adds up its reasons by
--- construction ("why is this lead hot" explains the whole score); the left join of the contacts
+-- construction ("why is this lead hot" explains the whole score; engagement rows that round to
+-- 0.00, which the view leaves out, are kept here: they add nothing); the left join of the contacts
 -- below keeps the contacts the view shows. (A copy of the rows here needed a singular test adding
 -- the view up again: 16 s of a day's dbt thread time at L; reading the view joined its contacts
 -- once more, for each of 6.3 M rows.)
 reasons as (
-    {{ score_reason_rows() }}
+    {{ score_reason_rows(shown_only=false) }}
 ),
 
 weights as (
@@ -50,11 +51,9 @@ bands as (
 summed as (
     select
         contact_id,
-        sum(cast(points * 100 as bigint)) filter (where component = 'profile') / 100.0 as profile_points,
-        sum(cast(points * 100 as bigint)) filter (
-            where component = 'engagement'
-        ) / 100.0 as engagement_points,
-        sum(cast(points * 100 as bigint)) filter (where component = 'lead') / 100.0 as lead_points
+        sum(hundredths) filter (where component = 'profile') / 100.0 as profile_points,
+        sum(hundredths) filter (where component = 'engagement') / 100.0 as engagement_points,
+        sum(hundredths) filter (where component = 'lead') / 100.0 as lead_points
     from reasons
     group by contact_id
 ),
