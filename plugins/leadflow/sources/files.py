@@ -37,8 +37,10 @@ from leadflow.sources.landing import (
     complete_load,
     ensure_schemas,
     fail_load,
+    planned_for_this_load,
     reason_sql,
     start_load,
+    this_loads_rows,
     write_records,
 )
 
@@ -338,21 +340,18 @@ def _remove_held_back(
     id_field = ENTITIES[result.entity].id_field
     first = sql.Identifier(id_field if id_field in names else names[0])  # the hash join's key
     # fresh rows have no statistics yet: tell the planner the plan (BRIN scan, hash join on the id)
-    conn.execute("set local enable_seqscan = off; set local enable_nestloop = off; set local enable_mergejoin = off")
-    try:
+    with planned_for_this_load(conn, "nestloop", "mergejoin"):
         rows = conn.execute(
             sql.SQL(
                 "select distinct r.ctid::text from {t} r join {h} h"
                 " on coalesce(r.{first}, '') = coalesce(h.{first}, '') and {same_row}"
-                " where r.loaded_at = now() and r.load_id = %(load)s"
-            ).format(t=target, h=held, first=first, same_row=same_row),
+                " where {this_load}"
+            ).format(t=target, h=held, first=first, same_row=same_row, this_load=sql.SQL(this_loads_rows("r"))),
             {"load": result.load_id},
         ).fetchall()
         return conn.execute(
             sql.SQL("delete from {} where ctid = any(%s::tid[])").format(target), ([row[0] for row in rows],)
         ).rowcount
-    finally:
-        conn.execute("reset enable_seqscan; reset enable_nestloop; reset enable_mergejoin")
 
 
 @contextlib.contextmanager

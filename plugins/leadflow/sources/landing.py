@@ -13,6 +13,7 @@ Two ways in, with the same rules (``validate_record`` here, ``reason_sql`` for S
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -386,6 +387,28 @@ def start_load(
     return result
 
 
+def this_loads_rows(alias: str | None = None) -> str:
+    """The condition that picks the rows of the load in progress in its raw table (the load's id as
+    the parameter ``%(load)s``; ``alias``: the table's alias). They all carry the transaction's
+    ``now()`` in ``loaded_at``, so the table's BRIN index on it finds them without reading the
+    history; run it under ``planned_for_this_load``."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}loaded_at = now() and {prefix}load_id = %(load)s"
+
+
+@contextlib.contextmanager
+def planned_for_this_load(conn: psycopg.Connection, *also_off: str) -> Iterator[None]:
+    """Statements that find the load in progress's rows (``this_loads_rows``): rows not committed
+    have no statistics, so the planner would read the whole table; sequential scans are off while
+    they run, and the other plan methods named in ``also_off`` (e.g. "nestloop"). ``set local``
+    ends with the transaction or savepoint anyway: a failed statement needs no reset (which would
+    fail in turn, hiding its error)."""
+    methods = ("seqscan", *also_off)
+    conn.execute("; ".join(f"set local enable_{method} = off" for method in methods))
+    yield
+    conn.execute("; ".join(f"reset enable_{method}" for method in methods))
+
+
 # A probe of the landed-key index costs about what reading 20 rows of the raw table does (measured
 # at 1 M contacts: 51 k probes 0.3 s, one pass over 5.2 M rows 1.9 s): a load with fewer keys than
 # a twentieth of its table's rows probes, a larger one (a full re-export) reads the table once.
@@ -441,20 +464,17 @@ def count_duplicates(conn: psycopg.Connection, result: LoadResult) -> None:
         "id": sql.Identifier(spec.id_field),
         "ts": sql.Identifier(spec.timestamp_field),
     }
-    # The load's distinct keys, how often each, in a temporary table with statistics. Its rows
-    # carry the transaction's now(): the BRIN index on loaded_at finds them, which the planner,
-    # without statistics on the new rows, does not see by itself.
-    conn.execute("set local enable_seqscan = off")
-    keys = conn.execute(
-        sql.SQL(
-            "create temporary table leadflow_load_keys on commit drop as"
-            " select {id} as id, {ts} as ts, count(*) as n from {t}"
-            " where loaded_at = now() and load_id = %(load)s and {id} is not null and {ts} is not null"
-            " group by {id}, {ts}"
-        ).format(**names),
-        {"load": result.load_id},
-    ).rowcount
-    conn.execute("reset enable_seqscan")
+    # The load's distinct keys, how often each, in a temporary table with statistics.
+    with planned_for_this_load(conn):
+        keys = conn.execute(
+            sql.SQL(
+                "create temporary table leadflow_load_keys on commit drop as"
+                " select {id} as id, {ts} as ts, count(*) as n from {t}"
+                " where {this_load} and {id} is not null and {ts} is not null"
+                " group by {id}, {ts}"
+            ).format(this_load=sql.SQL(this_loads_rows()), **names),
+            {"load": result.load_id},
+        ).rowcount
     conn.execute("analyze leadflow_load_keys")
     # (the estimate of the last analyze or index build; -1, never counted: the pass)
     query = "select reltuples from pg_class where oid = %s::regclass"
