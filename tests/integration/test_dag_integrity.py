@@ -29,6 +29,14 @@ def test_every_dag_has_tags_docs_and_retries(dagbag):
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
+def test_every_task_returns_its_summary_as_one_xcom(dagbag):
+    """A TaskFlow task annotated as returning a dict pushes an XCom per key besides, unless told not
+    to: each one a round trip to the execution API that nothing reads."""
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert not getattr(task, "multiple_outputs", False), f"{dag_id}.{task.task_id} pushes an XCom per key"
+
+
 def _ingest_task_ids() -> set[str]:
     from leadflow.sources.config import load_sources
 

@@ -92,7 +92,10 @@ def test_task_logs_xcoms_and_ops_errors_hold_no_emails_phones_or_names(fresh_dat
     xcoms = (
         sqlite3.connect(state / "airflow" / "airflow.db").execute("select dag_id, task_id, value from xcom").fetchall()
     )
-    assert len(xcoms) > 10
+    # every task that returns a summary left it (one XCom each, not one per key besides)
+    assert {task_id for _, task_id, _ in xcoms} >= {
+        "land", "validate_raw", "validate_marts", "source_freshness", "bi_access", "quality_gate", "deliver"
+    }  # fmt: skip
     for dag_id, task_id, value in xcoms:
         text = value.decode(errors="replace") if isinstance(value, bytes) else json.dumps(value)
         hits += _hits(text, personal, f"XCom {dag_id}.{task_id}")

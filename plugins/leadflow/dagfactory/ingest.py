@@ -116,8 +116,8 @@ def build_ingest_dag(source: SourceConfig) -> Any:
             land_files() >> check
             return
         for entity in assets:
-
-            @task(task_id=f"land_{entity}")
+            # one XCom for the load's counts, not one per key besides (leadflow.dagfactory.transfers)
+            @task(task_id=f"land_{entity}", multiple_outputs=False)
             def land_table(run_id: str, data_interval_end: Any, entity: str = entity) -> dict[str, Any]:
                 return land_source_table(source, entity, conn_id, run_id, data_interval_end)
 

@@ -55,7 +55,8 @@ def transform_and_validate(conn_id: str) -> list[Any]:
     def validate_marts(run_id: str) -> list[dict[str, Any]]:
         return validate(["marts", "candidates"], conn_id, run_id)
 
-    @task
+    # one XCom for each summary, not one per key besides (see leadflow.dagfactory.transfers)
+    @task(multiple_outputs=False)
     def source_freshness(run_id: str) -> dict[str, Any]:
         """dbt source freshness of the raw tables: stale ones warn, never fail the run."""
         from leadflow.transform.freshness import check_freshness
@@ -64,7 +65,7 @@ def transform_and_validate(conn_id: str) -> list[Any]:
         results = check_freshness(airflow_database_url(conn_id), run_id)
         return {"checked": len(results), "stale": [r.batch for r in results if not r.success]}
 
-    @task
+    @task(multiple_outputs=False)
     def bi_access() -> dict[str, Any]:
         """Re-apply BI roles, grants and row-level security to the marts dbt just rebuilt."""
         import psycopg

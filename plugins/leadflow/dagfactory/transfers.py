@@ -80,7 +80,10 @@ def build_transfer_dag(definition: TransferDefinition) -> Any:
                 raise AirflowSkipException(f"transfer {definition.name} is {status}: nothing is sent")
             return status
 
-        @task
+        # multiple_outputs=False: the summary is one XCom. A TaskFlow task annotated as returning
+        # a dict otherwise also pushes an XCom per key, each a round trip to Airflow's execution
+        # API (15-20 ms in-process: 0.15 s of deliver's 9); nothing pulls the keys one by one.
+        @task(multiple_outputs=False)
         def quality_gate(run_id: str) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowFailException
 
@@ -94,7 +97,7 @@ def build_transfer_dag(definition: TransferDefinition) -> Any:
                 raise AirflowFailException(decision.message())
             return {"run_id": ledger_run, "resumed": resumed}
 
-        @task
+        @task(multiple_outputs=False)
         def deliver(run_id: str) -> dict[str, Any]:
             """Select the run's contacts, push them, finish the run: three steps that each continue
             the run's ledger, so a retry of the task resumes where the last attempt stopped (the
