@@ -72,3 +72,21 @@ def test_runs_follow_each_other_in_one_process_and_a_failed_gate_stops_the_rest(
     # failure, which must not be charged to the last run)
     again = run_dags(runs[1:3], dags_folder, tmp_path / "again.log", "2026-11-02T00:00:00+00:00")
     assert [result.state for result in again] == ["failed", "success"]
+
+
+def test_what_a_full_collection_keeps_is_frozen_for_the_next_ones():
+    """The runs' process moves the survivors of each full collection out of the next ones' way."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import gc; from leadflow.demo.dags_test import freeze_what_full_collections_keep as freeze;"
+        "kept = [[i] for i in range(10000)]; before = gc.get_freeze_count(); freeze(); gc.collect(1);"
+        "after_young = gc.get_freeze_count(); gc.collect(); print(before, after_young, gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    before, after_young, after_full = map(int, out.split())
+
+    assert before == 0
+    assert after_young == 0  # a young generation's collection freezes nothing
+    assert after_full >= 10000  # a full one freezes what it kept
