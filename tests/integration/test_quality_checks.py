@@ -60,6 +60,26 @@ def test_duplicate_ids_and_bad_consent_fail_critically_without_leaking_rows(fres
     assert "example" not in json.dumps(stored[3])  # observed values and counts, never the rows
 
 
+def test_the_data_docs_index_lists_the_newest_results_and_keeps_every_page(fresh_database, tmp_path, monkeypatch):
+    import leadflow.quality.checkpoints as checkpoints
+
+    monkeypatch.setenv("LEADFLOW_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(checkpoints, "DOCS_INDEX_RESULTS", 2)
+    with psycopg.connect(fresh_database.url()) as conn:
+        _make_dim_contacts(conn, [("c1", "anna@example.com", "granted", "unknown", 1)])
+    suite = load_suite(SUITE)
+    pages = []
+    for run in ("run-1", "run-2", "run-3"):
+        validator = Validator(fresh_database, run)
+        with psycopg.connect(fresh_database.url()) as conn:
+            pages.append(validator.run(suite, table_batch(conn, suite)).docs_page)
+        validator.finish()
+
+    index = checkpoints.data_docs_index().read_text()
+    assert [page for page in pages if page in index] == pages[1:]  # the two newest
+    assert all((checkpoints.data_docs_index().parent / page).exists() for page in pages)
+
+
 def test_a_warning_level_failure_is_reported_but_does_not_block(fresh_database):
     with psycopg.connect(fresh_database.url()) as conn:
         _make_dim_contacts(
