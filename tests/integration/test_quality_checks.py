@@ -53,11 +53,43 @@ def test_duplicate_ids_and_bad_consent_fail_critically_without_leaking_rows(fres
     assert not result.success and result.blocks_transfers
     failed = {(f["expectation"], f["column"]) for f in result.failed}
     assert failed == {
-        ("expect_column_values_to_be_unique", "contact_id"),
+        ("expect_query_to_return_no_rows", "contact_id"),  # no unique index: the ids are counted
         ("expect_column_values_to_be_in_set", "email_permission"),
     }
     assert stored[:3] == (False, "critical", 3)
     assert "example" not in json.dumps(stored[3])  # observed values and counts, never the rows
+
+
+def _uniqueness_query(suite_path) -> str:
+    (check,) = [e for e in load_suite(suite_path).expectations if (e.get("meta") or {}).get("column") == "contact_id"]
+    return check["kwargs"]["unexpected_rows_query"]
+
+
+def test_ids_are_unique_by_the_tables_unique_index_on_them_alone_or_else_counted(fresh_database):
+    with psycopg.connect(fresh_database.url()) as conn:
+        _make_dim_contacts(
+            conn,
+            [("c1", "anna@example.com", "granted", "unknown", 1), ("c1", "marco@example.com", "granted", "unknown", 1)],
+        )
+        # an index unique over more than the id proves nothing about the id
+        conn.execute("create unique index on marts.dim_contacts (contact_id, email)")
+        conn.commit()
+        failed = {(f["expectation"], f["column"]) for f in run_suite(fresh_database, SUITE).failed}
+        assert ("expect_query_to_return_no_rows", "contact_id") in failed
+
+        conn.execute("delete from marts.dim_contacts where email like 'marco%'")
+        conn.execute("create unique index on marts.dim_contacts (contact_id)")
+        conn.commit()
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "explain analyze " + _uniqueness_query(SUITE).replace("{batch}", "marts.dim_contacts")  # noqa: S608
+            )
+        )
+        result = run_suite(fresh_database, SUITE)
+
+    assert "never executed" in plan  # the index holds it: the table is not read
+    assert result.success
 
 
 def test_the_data_docs_index_lists_the_newest_results_and_keeps_every_page(fresh_database, tmp_path, monkeypatch):

@@ -310,7 +310,8 @@ class Validator:
                 failed.append(
                     {
                         "expectation": config.type,
-                        "column": config.kwargs.get("column"),
+                        # a query check names the column it checks in its meta
+                        "column": config.kwargs.get("column") or (config.meta or {}).get("column"),
                         "description": config.description,
                         "severity": str(getattr(config.severity, "value", config.severity)),
                         "observed": observed,
