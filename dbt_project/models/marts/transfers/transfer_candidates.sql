@@ -27,8 +27,9 @@ interests as (
     select * from {{ ref('int_contact_interest_lists') }}
 ),
 
+-- the account's name from its profile: dim_accounts waits for the scores' sums, this does not
 accounts as (
-    select * from {{ ref('dim_accounts') }}
+    select * from {{ ref('int_account_profiles') }}
 )
 
 select
