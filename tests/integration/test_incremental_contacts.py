@@ -34,7 +34,6 @@ PER_CONTACT = {
 DOWNSTREAM = {
     "intermediate.int_contact_key_owners": "key_type, key_value",
     "intermediate.int_contact_accounts": "contact_id",
-    "intermediate.int_account_profiles": "account_id",
     "marts.dim_accounts": "account_id",
     "marts.contact_scores": "contact_id",
 }

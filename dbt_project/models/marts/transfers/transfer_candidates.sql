@@ -27,9 +27,8 @@ interests as (
     select * from {{ ref('int_contact_interest_lists') }}
 ),
 
--- the account's name from its profile: dim_accounts waits for the scores' sums, this does not
 accounts as (
-    select * from {{ ref('int_account_profiles') }}
+    select * from {{ ref('dim_accounts') }}
 )
 
 select
