@@ -53,7 +53,7 @@ def test_duplicate_ids_and_bad_consent_fail_critically_without_leaking_rows(fres
     assert not result.success and result.blocks_transfers
     failed = {(f["expectation"], f["column"]) for f in result.failed}
     assert failed == {
-        ("expect_query_to_return_no_rows", "contact_id"),  # no unique index: the ids are counted
+        ("expect_column_values_to_be_unique_by_index", "contact_id"),  # no unique index: the ids are counted
         ("expect_column_values_to_be_in_set", "email_permission"),
     }
     assert stored[:3] == (False, "critical", 3)
@@ -61,8 +61,11 @@ def test_duplicate_ids_and_bad_consent_fail_critically_without_leaking_rows(fres
 
 
 def _uniqueness_query(suite_path) -> str:
-    (check,) = [e for e in load_suite(suite_path).expectations if (e.get("meta") or {}).get("column") == "contact_id"]
-    return check["kwargs"]["unexpected_rows_query"]
+    from leadflow.quality.expectations import ExpectColumnValuesToBeUniqueByIndex
+    from leadflow.quality.suites import UNIQUE_BY_INDEX
+
+    (check,) = [e for e in load_suite(suite_path).expectations if e["type"] == UNIQUE_BY_INDEX]
+    return ExpectColumnValuesToBeUniqueByIndex(**check["kwargs"]).unexpected_rows_query
 
 
 def test_ids_are_unique_by_the_tables_unique_index_on_them_alone_or_else_counted(fresh_database):
@@ -75,7 +78,7 @@ def test_ids_are_unique_by_the_tables_unique_index_on_them_alone_or_else_counted
         conn.execute("create unique index on marts.dim_contacts (contact_id, email)")
         conn.commit()
         failed = {(f["expectation"], f["column"]) for f in run_suite(fresh_database, SUITE).failed}
-        assert ("expect_query_to_return_no_rows", "contact_id") in failed
+        assert ("expect_column_values_to_be_unique_by_index", "contact_id") in failed
 
         conn.execute("delete from marts.dim_contacts where email like 'marco%'")
         conn.execute("create unique index on marts.dim_contacts (contact_id)")

@@ -65,3 +65,56 @@ def test_an_unknown_suite_parameter_is_refused(tmp_path):
 def test_a_suite_that_does_not_say_what_it_checks_is_refused(tmp_path, meta, message):
     with pytest.raises(SuiteError, match=message):
         load_suite(_write(tmp_path, meta, [{**NOT_NULL, "severity": "critical"}]))
+
+
+UNIQUE_ID = {"type": "expect_column_values_to_be_unique_by_index", "kwargs": {"column": "id"}, "severity": "critical"}
+
+
+def test_a_uniqueness_by_index_check_is_of_the_suites_own_table(tmp_path):
+    (check,) = load_suite(_write(tmp_path, MARTS, [UNIQUE_ID])).expectations
+
+    assert check["kwargs"] == {"column": "id", "table": "marts.t"}
+
+    elsewhere = {**UNIQUE_ID, "kwargs": {"column": "id", "table": "marts.other"}}
+    with pytest.raises(SuiteError, match=r"kwargs\.table must be the suite's own table marts\.t"):
+        load_suite(_write(tmp_path, MARTS, [elsewhere]))
+    with pytest.raises(SuiteError, match="a per-load suite has no table"):
+        load_suite(_write(tmp_path, {"layer": "raw", "entity": "contacts"}, [UNIQUE_ID]))
+
+
+def test_every_marts_id_is_checked_by_one_derived_query():
+    from leadflow.quality.expectations import ExpectColumnValuesToBeUniqueByIndex
+
+    checks = [
+        ExpectColumnValuesToBeUniqueByIndex(**e["kwargs"])
+        for path in SUITES
+        for e in load_suite(path).expectations
+        if e["type"] == UNIQUE_ID["type"]
+    ]
+
+    assert sorted(c.table for c in checks) == [
+        "marts.contact_scores",
+        "marts.dim_contacts",
+        "marts.lead_stages",
+        "marts.transfer_candidates",
+    ]
+    for check in checks:
+        query = check.unexpected_rows_query
+        assert query.startswith(f"select {check.column} from {{batch}} where not exists")
+        assert f"i.indrelid = '{check.table}'::regclass and a.attname = '{check.column}'" in query
+        assert query.endswith(f"group by {check.column} having count(*) > 1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"column": "id; drop table x", "table": "marts.t"}, "column must be a plain lower-case identifier"),
+        ({"column": "id", "table": "t"}, "table must be schema.table"),
+        ({"column": "id", "table": "marts.t'--"}, "table must be schema.table"),
+    ],
+)
+def test_a_uniqueness_by_index_check_refuses_names_that_are_not_plain_identifiers(kwargs, message):
+    from leadflow.quality.expectations import ExpectColumnValuesToBeUniqueByIndex
+
+    with pytest.raises(ValueError, match=message):
+        ExpectColumnValuesToBeUniqueByIndex(**kwargs)

@@ -5,10 +5,14 @@ Only where GX's own does more than we ask: a suite names them in its JSON like a
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
+from great_expectations.compatibility import pydantic
 from great_expectations.core.result_format import ResultFormat
 from great_expectations.expectations import UnexpectedRowsExpectation
+
+from leadflow.sources.feed import IDENTIFIER
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
@@ -39,3 +43,37 @@ class ExpectQueryToReturnNoRows(UnexpectedRowsExpectation):
     ) -> ExpectationValidationResult | dict:
         # without the rows (not fetched), the parent reports the count alone, as it does for BASIC
         return super()._validate({TABLE_METRIC: None, **metrics}, runtime_configuration, execution_engine)
+
+
+# One id per row, proved by the table's own unique index when it has a valid one on that column
+# alone (PostgreSQL then evaluates the `not exists` once, true, and reads no row), else counted.
+# GX's expect_column_values_to_be_unique joins every row to a count per id: 2.4 s of the marts'
+# checks at 1 M contacts, for ids dbt's unique index already guarantees.
+UNIQUE_BY_INDEX_QUERY = (
+    "select {column} from {{batch}} where not exists ("
+    "select from pg_index as i join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]"
+    " where i.indrelid = '{table}'::regclass and a.attname = '{column}'"
+    " and i.indisunique and i.indisvalid and i.indnkeyatts = 1 and i.indpred is null"
+    ") group by {column} having count(*) > 1"
+)
+QUALIFIED_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+class ExpectColumnValuesToBeUniqueByIndex(ExpectQueryToReturnNoRows):
+    """No value of ``column`` twice in ``table`` (``schema.table``, the batch's own table: a suite
+    file names the column alone, ``load_suite`` adds its ``meta`` table). The query is derived,
+    never written by hand, so every suite checks ids the same way."""
+
+    column: str
+    table: str
+    unexpected_rows_query: str = ""
+
+    @pydantic.root_validator(pre=True)
+    def _derive_query(cls, values: dict[str, Any]) -> dict[str, Any]:
+        column, table = values.get("column"), values.get("table")
+        # both become part of the query: plain lower-case identifiers only
+        if not isinstance(column, str) or not IDENTIFIER.match(column):
+            raise ValueError(f"column must be a plain lower-case identifier, got {column!r}")
+        if not isinstance(table, str) or not QUALIFIED_NAME.match(table):
+            raise ValueError(f"table must be schema.table in plain lower-case identifiers, got {table!r}")
+        return {**values, "unexpected_rows_query": UNIQUE_BY_INDEX_QUERY.format(column=column, table=table)}

@@ -8,6 +8,10 @@ A suite names what it validates in ``meta``:
 Every expectation states its ``severity`` (GX's own field): ``critical`` blocks transfers,
 ``warning`` is reported. Values known only at run time are GX suite parameters
 (``{"$PARAMETER": "name"}``); ``PARAMETERS`` lists the ones leadflow supplies.
+
+Our own expectation types (``leadflow/quality/expectations.py``) are named like GX's. A table
+suite's ``expect_column_values_to_be_unique_by_index`` names its column alone: the table it looks
+up the unique index of is the suite's own (``meta``), added here.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ PARAMETERS = {
     "row_count_min": "meta.row_count.min_share × the median row count of the recent loads (0 without history)",
     "row_count_max": "meta.row_count.max_factor × that median (no limit without history)",
 }
+UNIQUE_BY_INDEX = "expect_column_values_to_be_unique_by_index"
 
 
 class SuiteError(ValueError):
@@ -104,6 +109,8 @@ def load_suite(path: Path) -> SuiteFile:
         if unknown:
             known = ", ".join(PARAMETERS)
             raise SuiteError(f"{where}: unknown suite parameter(s) {', '.join(unknown)}; known: {known}")
+        if expectation.get("type") == UNIQUE_BY_INDEX:
+            expectations[index] = _with_suite_table(expectation, meta, where)
     return SuiteFile(
         path=path,
         name=data.get("name") or f"{layer}.{path.stem}",
@@ -114,6 +121,17 @@ def load_suite(path: Path) -> SuiteFile:
         entity=entity,
         meta=meta,
     )
+
+
+def _with_suite_table(expectation: dict[str, Any], meta: dict[str, Any], where: str) -> dict[str, Any]:
+    """A uniqueness-by-index check of the suite's own table (one query for every such check)."""
+    if meta.get("entity") is not None:
+        raise SuiteError(f"{where}: checks a table's unique index, but a per-load suite has no table")
+    table = f"{meta['schema']}.{meta['table']}"
+    kwargs = expectation.get("kwargs") or {}
+    if kwargs.get("table", table) != table:
+        raise SuiteError(f"{where}: kwargs.table must be the suite's own table {table}, got {kwargs['table']!r}")
+    return {**expectation, "kwargs": {**kwargs, "table": table}}
 
 
 def layer_suites(layer: str) -> list[SuiteFile]:
