@@ -10,7 +10,7 @@ import yaml
 
 from leadflow.settings import ConfigError
 from leadflow.transfer.definitions import load_transfer, load_transfers, transfers_dir
-from leadflow.transfer.runner import build_payload, payload_hash, resend_hash
+from leadflow.transfer.runner import build_payload
 
 VALID = {
     "name": "t",
@@ -86,7 +86,7 @@ def test_the_target_group_is_identifiers_and_parameters(tmp_path):
     assert params == ["EMEA", "mql", "sql", 60]
 
 
-def test_the_payload_maps_fields_filters_interests_and_adds_tags_and_its_hash_follows_the_content(tmp_path):
+def test_the_payload_maps_fields_filters_interests_and_adds_tags(tmp_path):
     definition = load_transfer(
         _write(
             tmp_path,
@@ -101,47 +101,3 @@ def test_the_payload_maps_fields_filters_interests_and_adds_tags_and_its_hash_fo
     payload = build_payload(definition, row)
 
     assert payload == {"LastName": "Berg", "Company": "Nordlicht", "Interests__c": "iot;cloud", "Tags__c": "emea;q4"}
-    assert payload_hash(payload) == payload_hash(dict(reversed(list(payload.items()))))
-    assert payload_hash(payload) != payload_hash({**payload, "Company": "Other"})
-
-
-def test_without_a_resend_setting_any_change_in_what_is_sent_sends_the_lead_again(tmp_path):
-    definition = load_transfer(_write(tmp_path, field_mapping={**VALID["field_mapping"], "Score__c": "lead_score"}))
-    payload = {"LastName": "Berg", "Company": "Nordlicht", "Score__c": 64.0}
-
-    assert resend_hash(definition, payload) == payload_hash(payload)  # the ledger's hashes stay valid
-    assert resend_hash(definition, payload) != resend_hash(definition, {**payload, "Score__c": 63.99})
-
-
-def test_resend_ignores_fields_sent_along_and_counts_stepped_numbers_by_their_step(tmp_path):
-    definition = load_transfer(
-        _write(
-            tmp_path,
-            field_mapping={**VALID["field_mapping"], "Title": "job_title", "Score__c": "lead_score"},
-            resend={"ignore": ["Title"], "steps": {"Score__c": 5}},
-        )
-    )
-    payload = {"LastName": "Berg", "Company": "Nordlicht", "Title": "CTO", "Score__c": 64.99}
-
-    def same(**changes: object) -> bool:
-        return resend_hash(definition, {**payload, **changes}) == resend_hash(definition, payload)
-
-    assert same(Title="CIO")  # ignored: its change alone sends nothing
-    assert same(Score__c=60.0)  # the same step of 5: [60, 65)
-    assert not same(Score__c=65.0)  # the next step
-    assert not same(Score__c=59.99)  # the step below
-    assert not same(Score__c=None)  # a score gone is a change
-    assert not same(Company="Other")  # any other field still counts
-    assert resend_hash(definition, payload) != payload_hash(payload)
-
-
-def test_stepped_numbers_are_divided_in_decimal_not_in_binary_floats(tmp_path):
-    mapping = {**VALID["field_mapping"], "Score__c": "lead_score"}
-    definition = load_transfer(_write(tmp_path, field_mapping=mapping, resend={"steps": {"Score__c": 0.1}}))
-
-    def step_hash(score: float) -> str:
-        return resend_hash(definition, {"LastName": "Berg", "Company": "Nordlicht", "Score__c": score})
-
-    # 0.3 / 0.1 is 2.9999999999999996 in floats: 0.3 would share 0.25's step
-    assert step_hash(0.3) != step_hash(0.25)
-    assert step_hash(0.3) == step_hash(0.39)
