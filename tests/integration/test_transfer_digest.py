@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -146,17 +147,24 @@ def _resend_view(definition: TransferDefinition, row: dict[str, Any]) -> dict[st
 def test_two_rows_share_a_digest_exactly_when_what_the_transfer_sends_of_them_is_the_same(fresh_database, tmp_path):
     definition = _definition(
         tmp_path,
-        field_mapping={**BASE["field_mapping"], "Title": "job_title", "Stage__c": "stage"},
+        field_mapping={
+            **BASE["field_mapping"],
+            "Title": "job_title",
+            "Stage__c": "stage",
+            "Entered__c": "stage_entered_at",
+        },
         interests=["cloud", "iot"],
         interests_field="Interests__c",
         resend={"ignore": ["Title"], "steps": {"Score__c": 2.5}},
     )
     chance = random.Random(7)
+    entered = [datetime(2026, 11, day, 9, 30, tzinfo=UTC) for day in (2, 3)]
     scores = [None, *(Decimal(f"{v}.{c}") for v in (59, 60, 62, 64) for c in ("00", "49", "50", "99"))]
     rows = [
         {
             "contact_id": f"c{i}",
-            "last_name": chance.choice(["Berg", "Kaya", None]),
+            "last_name": chance.choice(["Berg", "Kaya", "", None]),
+            "stage_entered_at": chance.choice([None, *entered]),
             "company": chance.choice(["Nordlicht", "Sol"]),
             "lead_score": chance.choice(scores),
             "job_title": chance.choice(["CTO", "CIO", None]),
@@ -173,3 +181,13 @@ def test_two_rows_share_a_digest_exactly_when_what_the_transfer_sends_of_them_is
     assert any(digests[a] == digests[b] for a, b in pairs)  # the sample has leads that are the same
     mismatched = [(a, b) for a, b in pairs if (digests[a] == digests[b]) != (views[a] == views[b])]
     assert not mismatched, [(rows[a], rows[b]) for a, b in mismatched[:3]]
+
+
+def test_a_mapping_longer_than_json_build_arrays_arguments_still_counts_every_field(fresh_database, tmp_path):
+    # the fields sorted by name, Zz__c last: in the second array
+    mapping = {**BASE["field_mapping"], **{f"Extra{i}__c": "job_title" for i in range(120)}, "Zz__c": "industry"}
+    definition = _definition(tmp_path, field_mapping=mapping)
+    with psycopg.connect(fresh_database.url()) as conn:
+        assert _same(conn, definition)
+        assert not _same(conn, definition, industry="software")
+        assert not _same(conn, definition, company="Other")

@@ -317,10 +317,23 @@ def test_validation_failures_become_failed_items_then_dead_letters_and_retry_req
     assert first.failed > 0 and first.succeeded + first.failed == N
     assert second.dead_letter > 0  # failed twice: max_attempts reached
     assert third.sent == 0  # dead letters stay out until re-queued
+    assert (third.selected, third.unchanged) == (N, N - second.dead_letter)  # counted in the database
+
+    # ... or until what would be sent of them changes: then they are tried again
+    with psycopg.connect(candidates.url()) as conn:
+        (changed,) = conn.execute(
+            "select min(contact_id) from ops.transfer_contacts where status = 'dead_letter'"
+        ).fetchone()
+        conn.execute("update marts.transfer_candidates set company = 'Renamed' where contact_id = %s", (changed,))
+        conn.commit()
+    _, retried = run_transfer(candidates, definition, sandbox, "run-3b")
+    assert (retried.sent, retried.succeeded) == (1, 1)
+    assert sandbox.leads(changed)[0]["fields"]["Company"] == "Renamed"
+
     with psycopg.connect(candidates.url()) as conn:
         requeued = requeue_dead_letters(conn, definition)
     _, fourth = run_transfer(candidates, definition, sandbox, "run-4")
-    assert requeued == second.dead_letter and fourth.succeeded == requeued
+    assert requeued == second.dead_letter - 1 and fourth.succeeded == requeued
     _assert_each_lead_once(sandbox, N)
 
 

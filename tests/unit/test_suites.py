@@ -100,9 +100,9 @@ def test_every_marts_id_is_checked_by_one_derived_query():
     ]
     for check in checks:
         query = check.unexpected_rows_query
-        assert query.startswith(f"select {check.column} from {{batch}} where not exists")
+        assert query.startswith(f'select "{check.column}" from {{batch}} where not exists')
         assert f"i.indrelid = '{check.table}'::regclass and a.attname = '{check.column}'" in query
-        assert query.endswith(f"group by {check.column} having count(*) > 1")
+        assert query.endswith(f'group by "{check.column}" having count(*) > 1')
 
 
 @pytest.mark.parametrize(
@@ -111,6 +111,8 @@ def test_every_marts_id_is_checked_by_one_derived_query():
         ({"column": "id; drop table x", "table": "marts.t"}, "column must be a plain lower-case identifier"),
         ({"column": "id", "table": "t"}, "table must be schema.table"),
         ({"column": "id", "table": "marts.t'--"}, "table must be schema.table"),
+        ({"column": "id\n", "table": "marts.t"}, "column must be a plain lower-case identifier"),
+        ({"column": "id", "table": "marts.t", "unexpected_rows_query": "select 1 from {batch}"}, "is derived"),
     ],
 )
 def test_a_uniqueness_by_index_check_refuses_names_that_are_not_plain_identifiers(kwargs, message):

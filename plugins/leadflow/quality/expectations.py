@@ -12,8 +12,6 @@ from great_expectations.compatibility import pydantic
 from great_expectations.core.result_format import ResultFormat
 from great_expectations.expectations import UnexpectedRowsExpectation
 
-from leadflow.sources.feed import IDENTIFIER
-
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
     from great_expectations.validator.validator import ValidationDependencies
@@ -50,13 +48,14 @@ class ExpectQueryToReturnNoRows(UnexpectedRowsExpectation):
 # GX's expect_column_values_to_be_unique joins every row to a count per id: 2.4 s of the marts'
 # checks at 1 M contacts, for ids dbt's unique index already guarantees.
 UNIQUE_BY_INDEX_QUERY = (
-    "select {column} from {{batch}} where not exists ("
+    'select "{column}" from {{batch}} where not exists ('
     "select from pg_index as i join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]"
     " where i.indrelid = '{table}'::regclass and a.attname = '{column}'"
     " and i.indisunique and i.indisvalid and i.indnkeyatts = 1 and i.indpred is null"
-    ") group by {column} having count(*) > 1"
+    ') group by "{column}" having count(*) > 1'
 )
-QUALIFIED_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+QUALIFIED_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 
 
 class ExpectColumnValuesToBeUniqueByIndex(ExpectQueryToReturnNoRows):
@@ -71,9 +70,15 @@ class ExpectColumnValuesToBeUniqueByIndex(ExpectQueryToReturnNoRows):
     @pydantic.root_validator(pre=True)
     def _derive_query(cls, values: dict[str, Any]) -> dict[str, Any]:
         column, table = values.get("column"), values.get("table")
-        # both become part of the query: plain lower-case identifiers only
-        if not isinstance(column, str) or not IDENTIFIER.match(column):
+        # both become part of the query: plain lower-case identifiers only (the column quoted too,
+        # so that a name such as "user" is the column, not a function)
+        if not isinstance(column, str) or not NAME.fullmatch(column):
             raise ValueError(f"column must be a plain lower-case identifier, got {column!r}")
-        if not isinstance(table, str) or not QUALIFIED_NAME.match(table):
+        if not isinstance(table, str) or not QUALIFIED_NAME.fullmatch(table):
             raise ValueError(f"table must be schema.table in plain lower-case identifiers, got {table!r}")
-        return {**values, "unexpected_rows_query": UNIQUE_BY_INDEX_QUERY.format(column=column, table=table)}
+        query = UNIQUE_BY_INDEX_QUERY.format(column=column, table=table)
+        # a stored suite gives the derived query back (GX keeps it with the kwargs); another one is
+        # not this check
+        if values.get("unexpected_rows_query") not in (None, "", query):
+            raise ValueError("unexpected_rows_query is derived from column and table; leave it out")
+        return {**values, "unexpected_rows_query": query}

@@ -130,9 +130,13 @@ def resend_digest_sql(definition: TransferDefinition) -> tuple[sql.Composable, l
         },
         sort_keys=True,
     )
-    expression = sql.SQL("encode(sha256(convert_to(%s || json_build_array({})::text, 'UTF8')), 'hex')").format(
-        sql.SQL(", ").join(values)
-    )
+    # json_build_array takes at most 100 arguments: a long mapping goes in arrays of arrays
+    chunks = [
+        sql.SQL("json_build_array({})").format(sql.SQL(", ").join(values[start : start + 90]))
+        for start in range(0, len(values), 90)
+    ]
+    row = chunks[0] if len(chunks) == 1 else sql.SQL("json_build_array({})").format(sql.SQL(", ").join(chunks))
+    expression = sql.SQL("encode(sha256(convert_to(%s || {}::text, 'UTF8')), 'hex')").format(row)
     # the fingerprint's own hash: hashing its text again for every row cost a third of the digest
     return expression, [hashlib.sha256(fingerprint.encode()).hexdigest(), *params]
 
@@ -271,8 +275,9 @@ def select_candidates(conn: psycopg.Connection, definition: TransferDefinition, 
         log.info("transfer %s: run %s already selected its contacts (a retry): keeping them", definition.name, run_id)
         return run_counts(conn, run_id)
     # no erasure between reading the candidates and writing them to the ledger (read committed: the
-    # reads after the lock see an erasure that committed while it was awaited; the counts and the
-    # rows come from one statement, so from one snapshot)
+    # reads after the lock see an erasure that committed while it was awaited). The counts come
+    # with the rows, from one statement; only when no row is left are they read by another one
+    # (_selection_counts), which a dbt build committing in between could make count a newer table
     block_erasures_in_transaction(conn)
     counts = RunCounts()
     counted: tuple[int, int] | None = None  # the target group's size and its unchanged, from the database
