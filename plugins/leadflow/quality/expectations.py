@@ -5,12 +5,13 @@ Only where GX's own does more than we ask: a suite names them in its JSON like a
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from great_expectations.compatibility import pydantic
 from great_expectations.core.result_format import ResultFormat
 from great_expectations.expectations import UnexpectedRowsExpectation
+
+from leadflow.sources.feed import IDENTIFIER
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
@@ -54,8 +55,6 @@ UNIQUE_BY_INDEX_QUERY = (
     " and i.indisunique and i.indisvalid and i.indnkeyatts = 1 and i.indpred is null"
     ') group by "{column}" having count(*) > 1'
 )
-NAME = re.compile(r"[a-z][a-z0-9_]*")
-QUALIFIED_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 
 
 class ExpectColumnValuesToBeUniqueByIndex(ExpectQueryToReturnNoRows):
@@ -72,9 +71,10 @@ class ExpectColumnValuesToBeUniqueByIndex(ExpectQueryToReturnNoRows):
         column, table = values.get("column"), values.get("table")
         # both become part of the query: plain lower-case identifiers only (the column quoted too,
         # so that a name such as "user" is the column, not a function)
-        if not isinstance(column, str) or not NAME.fullmatch(column):
+        if not isinstance(column, str) or not IDENTIFIER.fullmatch(column):
             raise ValueError(f"column must be a plain lower-case identifier, got {column!r}")
-        if not isinstance(table, str) or not QUALIFIED_NAME.fullmatch(table):
+        parts = table.split(".") if isinstance(table, str) else []
+        if len(parts) != 2 or not all(IDENTIFIER.fullmatch(part) for part in parts):
             raise ValueError(f"table must be schema.table in plain lower-case identifiers, got {table!r}")
         query = UNIQUE_BY_INDEX_QUERY.format(column=column, table=table)
         # a stored suite gives the derived query back (GX keeps it with the kwargs); another one is

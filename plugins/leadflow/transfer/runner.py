@@ -217,6 +217,12 @@ def _scope(
     return scope, [definition.name, *params] + ([list(contact_ids)] if contact_ids is not None else [])
 
 
+# delivered as it is now (unchanged), and a dead letter with the payload it failed with (kept out
+# until `leadflow transfer retry`): the columns of _candidates' rows
+UNCHANGED = "delivered_status = 'succeeded' and delivered_hash = digest"
+SETTLED = "delivered_status in ('succeeded', 'dead_letter') and delivered_hash = digest"
+
+
 def _candidates(
     conn: psycopg.Connection,
     definition: TransferDefinition,
@@ -225,10 +231,10 @@ def _candidates(
     unsettled_only: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Candidates of the target group with their digest and delivery state, streamed (server-side
-    cursor). With ``unsettled_only``, the candidates delivered as they are now (unchanged) and the
-    dead letters with the payload they failed with (kept out until `leadflow transfer retry`) stay
-    in the database; each row then also says how many the target group holds (``in_group``) and
-    how many of them are unchanged (``unchanged_in_group``), counted in the same pass."""
+    cursor). With ``unsettled_only``, the unchanged and the dead letters (SETTLED) stay in the
+    database, and every row also says how many the target group holds (``in_group``) and how many
+    of them are unchanged (``unchanged_in_group``), counted by the same statement: when no row is
+    left, one row holds the counts alone (its ``digest`` null, which a candidate's never is)."""
     digest, digest_args = resend_digest_sql(definition)
     scope, scope_args = _scope(definition, contact_ids)
     columns = sql.SQL(", ").join(sql.SQL("candidates.{}").format(sql.Identifier(c)) for c in CANDIDATE_COLUMNS)
@@ -237,14 +243,15 @@ def _candidates(
         " state.status as delivered_status, state.sales_record_id as delivered_record_id{scope}"
     ).format(columns=columns, digest=digest, scope=scope)
     if unsettled_only:
-        # "offset 0" keeps the subquery whole, so each row's digest is computed once
+        # materialised: each row's digest is computed once, for the counts and the rows
         query = sql.SQL(
-            "select * from (select scoped.*, count(*) over () as in_group,"
-            " count(*) filter (where delivered_status = 'succeeded' and delivered_hash = digest) over ()"
-            " as unchanged_in_group from ({query} offset 0) as scoped) as counted"
-            " where not coalesce(delivered_status in ('succeeded', 'dead_letter') and delivered_hash = digest, false)"
-            " order by contact_id"
-        ).format(query=query)
+            "with scoped as materialized ({query}),"
+            " group_counts as (select count(*) as in_group, count(*) filter (where {unchanged})"
+            " as unchanged_in_group from scoped)"
+            " select group_counts.*, unsettled.* from group_counts"
+            " left join (select * from scoped where not coalesce({settled}, false)) as unsettled on true"
+            " order by unsettled.contact_id"
+        ).format(query=query, unchanged=sql.SQL(UNCHANGED), settled=sql.SQL(SETTLED))
     else:
         query = sql.SQL("{query} order by candidates.contact_id").format(query=query)
     with conn.cursor(name=f"transfer_candidates_{uuid.uuid4().hex[:8]}") as cursor:
@@ -255,18 +262,6 @@ def _candidates(
             yield dict(zip(names, row, strict=True))
 
 
-def _selection_counts(conn: psycopg.Connection, definition: TransferDefinition) -> tuple[int, int]:
-    """The target group's size and how many of it are delivered unchanged, when no row of it is to
-    be sent or recorded (so that _candidates(unsettled_only=True) had no row to say it)."""
-    digest, digest_args = resend_digest_sql(definition)
-    scope, scope_args = _scope(definition)
-    query = sql.SQL(
-        "select count(*), count(*) filter (where state.status = 'succeeded' and state.payload_hash = {digest}){scope}"
-    ).format(digest=digest, scope=scope)
-    selected, unchanged = conn.execute(query, [*digest_args, *scope_args]).fetchone()
-    return selected, unchanged
-
-
 def select_candidates(conn: psycopg.Connection, definition: TransferDefinition, run_id: str) -> RunCounts:
     """Record this run's items: pending (to send), invalid (cannot succeed); count the unchanged.
 
@@ -275,18 +270,20 @@ def select_candidates(conn: psycopg.Connection, definition: TransferDefinition, 
         log.info("transfer %s: run %s already selected its contacts (a retry): keeping them", definition.name, run_id)
         return run_counts(conn, run_id)
     # no erasure between reading the candidates and writing them to the ledger (read committed: the
-    # reads after the lock see an erasure that committed while it was awaited). The counts come
-    # with the rows, from one statement; only when no row is left are they read by another one
-    # (_selection_counts), which a dbt build committing in between could make count a newer table
+    # reads after the lock see an erasure that committed while it was awaited; the counts come with
+    # the rows, from one statement)
     block_erasures_in_transaction(conn)
     counts = RunCounts()
-    counted: tuple[int, int] | None = None  # the target group's size and its unchanged, from the database
+    settled_unchanged = 0
     seen: set[str] = set()
     items: list[tuple[Any, ...]] = []
     # read everything first (streamed), then write: the named cursor lives in this transaction; the
     # unchanged and the dead letters stay in the database
     for row in _candidates(conn, definition, unsettled_only=True):
-        counted = counted or (row["in_group"], row["unchanged_in_group"])
+        # every row holds the group's counts; one without a digest nothing else (no row left)
+        counts.selected, settled_unchanged = row["in_group"], row["unchanged_in_group"]
+        if row["digest"] is None:
+            continue
         fields = build_payload(definition, row)
         digest = row["digest"]
         external_id = row["contact_id"]
@@ -311,8 +308,7 @@ def select_candidates(conn: psycopg.Connection, definition: TransferDefinition, 
         else:
             items.append((run_id, row["contact_id"], external_id, digest, "pending", None, None))
         seen.add(external_id)
-    selected, unchanged = counted or _selection_counts(conn, definition)
-    counts.selected, counts.unchanged = selected, counts.unchanged + unchanged
+    counts.unchanged += settled_unchanged
     with (
         conn.cursor() as cursor,
         cursor.copy(
