@@ -22,12 +22,19 @@ fresh database on the configured server and a fresh Airflow home, then:
 Replaying the daily run (for tuning it: minutes instead of a whole run at L):
     .venv/bin/python benchmarks/pipeline.py --size L --save-day-2     # a run that also saves
     .venv/bin/python benchmarks/pipeline.py --size L --replay-day-2   # day 2 again, as often as needed
-`--save-day-2` copies the database as it is just before day 2 (`leadflow_bench_pipeline_day_2`,
+`--save-day-2` copies the database as it is just before day 2 (`leadflow_bench_pipeline_day_2_<size>`,
 kept on the server; about 14 GB at L) and day 2's feed files (benchmarks/data/replay-<size>/);
 `--replay-day-2` runs day 2 on a fresh copy of that database and prints its table and the
 models' seconds, nothing more (no floors, no result file: the shared machine's hour moves the
 numbers, so compare replays run one after the other). A fresh copy is cold (none of its pages
 in PostgreSQL's memory), as most of the day's pages are in the real run too.
+Is the daily run's work proportional to its new data? (What a day costs whatever its data, and
+what each 1 % of new interactions adds:)
+    .venv/bin/python benchmarks/pipeline.py --size M --daily-sweep 0 1 4 2
+runs day 2 once per percent of new interactions (half as many per cent of changed contacts), each
+on a fresh copy of the saved database, and fits a line through the days' seconds: its value at 0 %
+is the day's fixed cost (start-ups, checks, tables rebuilt whole), its slope the cost of the data;
+the same per stage and per model. Writes benchmarks/results/pipeline_sweep-<size>-<timestamp>.json.
 
 Stage times are the Airflow tasks' own (`[DAG TEST]` events); "orchestration" is the rest of the
 wall time (Airflow start-up, DAG parsing, task start). Inside the dbt tasks, each layer's span
@@ -65,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     DATA,
     GENERATOR_AS_OF,
+    RESULTS,
     ROOT,
     drop_database,
     fresh_database,
@@ -85,7 +93,13 @@ from leadflow.warehouse import database_url  # noqa: E402
 
 SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
 DATABASE = "leadflow_bench_pipeline"
-SAVED_BEFORE_DAY_2 = f"{DATABASE}_day_2"
+
+
+def saved_before_day_2(label: str) -> str:
+    """The database --save-day-2 keeps for a size (its feed folder, replay-<size>, is per size too)."""
+    return f"{DATABASE}_day_2_{label.lower()}"
+
+
 TRANSFER = "emea_sales_ready"
 # Airflow task → stage; the first matching prefix wins
 STAGES = (
@@ -484,8 +498,8 @@ def replay_day_2(label: str, server: DatabaseUrl, keep: bool) -> int:
     if not increment.is_dir():
         raise SystemExit(f"nothing saved for {label}: run with --save-day-2 first ({increment} is missing)")
     started = time.perf_counter()
-    database = fresh_database(server, DATABASE, copy_of=SAVED_BEFORE_DAY_2)
-    print(f"copied {SAVED_BEFORE_DAY_2} in {time.perf_counter() - started:.1f} s", flush=True)
+    database = fresh_database(server, DATABASE, copy_of=saved_before_day_2(label))
+    print(f"copied {saved_before_day_2(label)} in {time.perf_counter() - started:.1f} s", flush=True)
     try:
         with sandboxed_airflow(database, f"{label}-replay") as (env, logs, _):
             day = run_scenario("day-2", env, database, increment, GENERATOR_AS_OF + timedelta(days=2), logs)
@@ -502,6 +516,127 @@ def replay_day_2(label: str, server: DatabaseUrl, keep: bool) -> int:
     return 0
 
 
+def fitted(points: list[tuple[float, float]]) -> dict[str, float]:
+    """Least squares over (percent, seconds): the seconds a day takes whatever its data (`fixed`,
+    the line at 0 %) and those each 1 % of new interactions adds (`per_percent`)."""
+    slope, intercept = statistics.linear_regression([p for p, _ in points], [s for _, s in points])
+    return {"fixed": round(intercept, 2), "per_percent": round(slope, 2)}
+
+
+def latest_full_run(label: str) -> tuple[str, float] | None:
+    """The newest result file of a whole run at this size and its full run's seconds, if any."""
+    for path in sorted(RESULTS.glob(f"pipeline-{label}-*.json"), reverse=True):
+        result = json.loads(path.read_text())["result"]
+        if "full" in result:
+            return path.name, result["full"]["seconds"]
+    return None
+
+
+def daily_sweep(label: str, server: DatabaseUrl, percents: list[float]) -> int:
+    """Day 2 again, once per percent of new interactions (half as many per cent of changed contacts),
+    each on a fresh copy of the database saved before it (--save-day-2), with the records chosen
+    by a hash (scoring_incremental.write_increment): the smaller days' records are part of the
+    larger ones'. A line through the days' seconds splits a day into what it costs whatever its
+    data (the fixed part: start-ups, checks, tables rebuilt whole) and what each 1 % of new data
+    adds; the same per stage and per model."""
+    if len(set(percents)) < 2:
+        raise SystemExit("--daily-sweep needs at least two different percents (e.g. 0 1 4)")
+    day = GENERATOR_AS_OF + timedelta(days=2)
+    points: list[dict[str, Any]] = []
+    try:
+        for n, percent in enumerate(percents):
+            # each day on its own copy, in its own Airflow home: the same logical date every time
+            database = fresh_database(server, DATABASE, copy_of=saved_before_day_2(label))
+            with sandboxed_airflow(database, f"{label}-sweep-{n}") as (env, logs, _):
+                increment = logs / "increment"
+                with psycopg.connect(database.url()) as conn:
+                    written = write_increment(conn, increment, day, percent)
+                scenario = run_scenario(f"day-2-{n}", env, database, increment, day, logs)
+                stages = {row["stage"]: row["seconds"] for row in table(scenario, {}, 0)}
+                points.append(
+                    {
+                        "percent": percent,
+                        "new_rows": written,
+                        "seconds": round(scenario.wall_s, 1),
+                        "stages": stages,
+                        "model_seconds": by_duration(scenario.model_seconds),
+                    }
+                )
+                print(f"  {percent:g} %: {sum(written.values()):,} new or changed records, {scenario.wall_s:.1f} s")
+    finally:
+        drop_database(server, DATABASE)
+
+    result: dict[str, Any] = {"size": label, "day": day.isoformat(), "points": points, "fit": sweep_fit(points)}
+    full = latest_full_run(label)
+    if full:
+        result["full_run"] = {"result_file": full[0], "seconds": full[1]}
+    print_sweep(result)
+    path = write_results("pipeline_sweep", result, label)
+    print(f"written {path.relative_to(path.parents[2])}")
+    return 0
+
+
+def sweep_fit(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sweep's lines (the day, each stage, each model): fitted over the days with new data when
+    there are two sizes of them — a day without any skips work a day with some always does, so it
+    does not lie on their line — and that day's own seconds (`quiet_day`) when it was run."""
+    with_data = [p for p in points if p["percent"] > 0]
+    over = with_data if len({p["percent"] for p in with_data}) >= 2 else points
+    stage_names = list(dict.fromkeys(stage for point in points for stage in point["stages"]))
+    model_names = list(dict.fromkeys(model for point in points for model in point["model_seconds"]))
+
+    def line(seconds_of: Any) -> dict[str, float]:
+        return fitted([(p["percent"], seconds_of(p)) for p in over])
+
+    fit: dict[str, Any] = {
+        "over_percents": sorted({p["percent"] for p in over}),
+        "day": line(lambda p: p["seconds"]),
+        "stages": {s: line(lambda p, s=s: p["stages"].get(s, 0.0)) for s in stage_names},
+        "models": {m: line(lambda p, m=m: p["model_seconds"].get(m, 0.0)) for m in model_names},
+    }
+    if quiet := [p for p in points if p["percent"] == 0]:
+
+        def mean(seconds_of: Any) -> float:
+            return round(statistics.fmean(seconds_of(p) for p in quiet), 2)
+
+        fit["quiet_day"] = {
+            "seconds": mean(lambda p: p["seconds"]),
+            "stages": {s: mean(lambda p, s=s: p["stages"].get(s, 0.0)) for s in stage_names},
+            "models": {m: mean(lambda p, m=m: p["model_seconds"].get(m, 0.0)) for m in model_names},
+        }
+    return fit
+
+
+def print_sweep(result: dict[str, Any]) -> None:
+    points, fit = result["points"], result["fit"]
+    quiet = fit.get("quiet_day")
+    percents = ", ".join(f"{p['percent']:g} %" for p in points)
+    print(f"\ndaily sweep at {result['size']}: day 2 with {percents} new interactions")
+    print(f"  {'percent':>7} {'records':>9} {'seconds':>8}")
+    for point in points:
+        print(f"  {point['percent']:>7g} {sum(point['new_rows'].values()):>9,} {point['seconds']:>8.1f}")
+    over = ", ".join(f"{p:g}" for p in fit["over_percents"])
+    print(f"\n  {'line through the days of ' + over + ' %':<40} {'no data s':>9} {'at 0 % s':>9} {'per 1 % s':>10}")
+
+    def row(name: str, line: dict[str, float], quiet_s: float | None, width: int = 40) -> None:
+        measured = f"{quiet_s:.1f}" if quiet_s is not None else "–"
+        print(f"  {name:<{width}} {measured:>9} {line['fixed']:>9.1f} {line['per_percent']:>10.2f}")
+
+    row("the day", fit["day"], quiet and quiet["seconds"])
+    for name, line in fit["stages"].items():
+        row(name, line, quiet and quiet["stages"][name])
+    print("  models, the costliest without data first:")
+    ranked = sorted(fit["models"], key=lambda m: -(quiet["models"][m] if quiet else fit["models"][m]["fixed"]))
+    for name in ranked[:20]:
+        row(name, fit["models"][name], quiet and quiet["models"][name], width=38)
+    if full := result.get("full_run"):
+        seconds = full["seconds"]
+        parts = [f"at 0 % {fit['day']['fixed'] / seconds:.1%}", f"each 1 % {fit['day']['per_percent'] / seconds:.1%}"]
+        if quiet:
+            parts.insert(0, f"a day without data {quiet['seconds'] / seconds:.1%}")
+        print(f"\n  against the full run of {full['result_file']} ({seconds:.1f} s, another hour): {', '.join(parts)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=SIZES, default=os.environ.get("SIZE", "S"))
@@ -511,14 +646,29 @@ def main() -> int:
     parser.add_argument("--report", nargs="+", type=Path, help="print result files as one Markdown table, run nothing")
     parser.add_argument("--save-day-2", action="store_true", help="save the database and feed just before day 2")
     parser.add_argument("--replay-day-2", action="store_true", help="run day 2 again on what --save-day-2 saved")
+    parser.add_argument(
+        "--daily-sweep",
+        nargs="+",
+        type=float,
+        metavar="PERCENT",
+        help="day 2 again once per percent of new interactions (e.g. 0 1 4), on what --save-day-2 saved;"
+        " fits fixed seconds and seconds per 1 %%",
+    )
     args = parser.parse_args()
     if args.report:
-        print(markdown_report(args.report))
+        sweeps = [path for path in args.report if json.loads(path.read_text())["benchmark"] == "pipeline_sweep"]
+        for path in sweeps:  # fitted again, by this version's rules
+            result = json.loads(path.read_text())["result"]
+            print_sweep({**result, "fit": sweep_fit(result["points"])})
+        if runs := [path for path in args.report if path not in sweeps]:
+            print(markdown_report(runs))
         return 0
     people = args.contacts or SIZES[args.size]
     label = args.size if not args.contacts else f"{people}"
     if args.replay_day_2:
         return replay_day_2(label, database_url(), args.keep)
+    if args.daily_sweep:
+        return daily_sweep(label, database_url(), args.daily_sweep)
     if args.save_day_2 and args.no_daily:
         parser.error("--save-day-2 needs the daily runs")
     folder = generated_feed(people)
@@ -557,8 +707,8 @@ def main() -> int:
                         saved = DATA / f"replay-{label}" / "day-2"
                         shutil.rmtree(saved, ignore_errors=True)
                         shutil.copytree(increment, saved)
-                        fresh_database(server, SAVED_BEFORE_DAY_2, copy_of=DATABASE)
-                        print(f"saved for --replay-day-2: {SAVED_BEFORE_DAY_2} and {saved}", flush=True)
+                        fresh_database(server, saved_before_day_2(label), copy_of=DATABASE)
+                        print(f"saved for --replay-day-2: {saved_before_day_2(label)} and {saved}", flush=True)
                     # the floor again just before the day, as the speed of a shared machine moves
                     # from hour to hour (a scan tracks the day's index lookups only loosely)
                     day_floor = min(group_by_floor(database) for _ in range(3))

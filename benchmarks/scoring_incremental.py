@@ -44,15 +44,26 @@ from leadflow.sources.files import find_feed_files, land_files
 from leadflow.warehouse import database_url
 
 
-def write_increment(conn: psycopg.Connection, folder: Path, day: datetime) -> dict[str, int]:
-    """A day's new data as feed files: 1 % of the interactions again under new ids, dated that day,
-    and 0.5 % of the contact records with a new job title."""
+def fraction_of(column: sql.Composable, salt: str) -> sql.Composable:
+    """A number in [0, 1] from a hash of the column's value and the salt: the same for the same
+    value, spread evenly over values."""
+    return sql.SQL("abs(cast(hashtext({} || {}) as float8)) / 2147483648").format(column, sql.Literal("@" + salt))
+
+
+def write_increment(conn: psycopg.Connection, folder: Path, day: datetime, percent: float = 1.0) -> dict[str, int]:
+    """A day's new data as feed files: `percent` % of the interactions (1 % unless told) again under
+    new ids, dated that day, and half as many per cent of the contact records with a new job title.
+    Which records is decided by a hash of their id and the day, not by random(): the same day on the
+    same data takes the same records, and a smaller percent's records are part of a larger one's
+    (`pipeline.py --daily-sweep` compares such days); another day takes others."""
     folder.mkdir(parents=True, exist_ok=True)
     changed = {
         "interactions": {
             "source_interaction_id": sql.SQL("'D-' || source_interaction_id"),
-            "occurred_at": sql.SQL("to_char({} - random() * interval '1 day', {})").format(
-                sql.Literal(day), sql.Literal('YYYY-MM-DD"T"HH24:MI:SS"Z"')
+            "occurred_at": sql.SQL("to_char({} - {} * interval '1 day', {})").format(
+                sql.Literal(day),
+                fraction_of(sql.Identifier("source_interaction_id"), f"{day:%Y-%m-%d}#time"),
+                sql.Literal('YYYY-MM-DD"T"HH24:MI:SS"Z"'),
             ),
         },
         "contacts": {
@@ -60,7 +71,7 @@ def write_increment(conn: psycopg.Connection, folder: Path, day: datetime) -> di
             "job_title": sql.SQL("coalesce(job_title, '') || ' (new role)'"),
         },
     }
-    share = {"interactions": 0.01, "contacts": 0.005}
+    share = {"interactions": percent / 100, "contacts": percent / 200}
     written: dict[str, int] = {}
     for (table,) in conn.execute("select tablename from pg_tables where schemaname = 'raw' order by 1").fetchall():
         source, _, entity = table.partition("__")
@@ -70,7 +81,7 @@ def write_increment(conn: psycopg.Connection, folder: Path, day: datetime) -> di
         # each id once (raw holds every version of a record): two versions of one contact with the
         # same new timestamp in one load are refused by the raw checks, as they should be
         query = sql.SQL(
-            "copy (select distinct on ({id}) {columns} from raw.{table} where {id} is not null and random() < {share}"
+            "copy (select distinct on ({id}) {columns} from raw.{table} where {id} is not null and {fraction} < {share}"
             " order by {id}) to stdout (format csv, header true)"
         ).format(
             columns=sql.SQL(", ").join(
@@ -79,6 +90,7 @@ def write_increment(conn: psycopg.Connection, folder: Path, day: datetime) -> di
             ),
             table=sql.Identifier(table),
             id=sql.Identifier(spec.id_field),
+            fraction=fraction_of(sql.Identifier(spec.id_field), f"{day:%Y-%m-%d}"),
             share=sql.Literal(share[entity]),
         )
         path = folder / f"{source}__{entity}.csv"
