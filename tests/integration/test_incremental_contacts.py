@@ -408,3 +408,45 @@ def test_builds_minutes_apart_read_each_load_once(fresh_database, tmp_path):
             "  where logged_by = 'int_contact_changes')"
         ).fetchall()
     assert read == [("fair", "contacts")]  # the last day's one load, none of the bulk load again
+
+
+def _analyzes(database: DatabaseUrl) -> dict[str, int]:
+    with psycopg.connect(database.url()) as conn:
+        rows = conn.execute(
+            "select schemaname || '.' || relname, analyze_count from pg_stat_user_tables"
+            " where schemaname in ('intermediate', 'marts')"
+        ).fetchall()
+    return dict(rows)
+
+
+def test_a_build_that_wrote_nothing_into_a_table_keeps_its_statistics(fresh_database, tmp_path):
+    """The layers' analyze (macros/bi_access.sql, analyze_if_written): an incremental model with
+    nothing to do leaves its statistics as they are; one that wrote a row, and every table built
+    whole, is analyzed again."""
+    Generator(200, seed=9).write(tmp_path / "feed", progress=False)
+    land_folder(fresh_database, tmp_path / "feed")
+    target = tmp_path / "target"
+    _dbt(fresh_database, target, "build")
+    first = _analyzes(fresh_database)
+    assert first["marts.contact_origins"] >= 1 and first["marts.fct_interactions"] >= 1
+
+    written = _dbt(fresh_database, target, "build")  # nothing new landed
+    again = _analyzes(fresh_database)
+    assert written["contact_origins"] == 0 and written["fct_interactions"] == 0, written
+    assert again["marts.contact_origins"] == first["marts.contact_origins"]
+    assert again["marts.fct_interactions"] == first["marts.fct_interactions"]
+    assert again["intermediate.int_contact_changes"] > first["intermediate.int_contact_changes"]  # always
+    assert again["marts.contact_scores"] >= 1  # a new table each build, analyzed
+
+    drop = tmp_path / "day"
+    drop.mkdir()
+    write_feed_file(
+        drop / "fair__contacts.csv",
+        "contacts",
+        [{"source_system": "fair", "source_record_id": "F-1", "updated_at": "2026-11-01T09:00:00Z",
+          "email": "new.person@fresh-start.example", "first_name": "Neu", "last_name": "Person"}],
+    )  # fmt: skip
+    land_folder(fresh_database, drop)
+    written = _dbt(fresh_database, target, "build")
+    assert written["contact_origins"] == 1, written
+    assert _analyzes(fresh_database)["marts.contact_origins"] == first["marts.contact_origins"] + 1

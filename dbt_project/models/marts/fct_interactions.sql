@@ -47,7 +47,7 @@
             "drop index if exists {{ this.schema }}.{{ this.name }}__record",
             "drop index if exists {{ this.schema }}.{{ this.name }}__cookie",
             "drop index if exists {{ this.schema }}.{{ this.name }}__occurred_at",
-            "analyze {{ this }}",
+            "{{ analyze_if_written() }}",
         ],
     )
 }}

@@ -20,7 +20,7 @@
             "drop index if exists {{ this.schema }}.{{ this.name }}__contact",
             "{{ ensure_index('entered_at', '(entered_at)') }}",
             "{{ record_stage_history_build() }}",
-            "analyze {{ this }}",
+            "{{ analyze_if_written() }}",
         ],
     )
 }}
