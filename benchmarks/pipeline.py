@@ -100,6 +100,15 @@ def saved_before_day_2(label: str) -> str:
     return f"{DATABASE}_day_2_{label.lower()}"
 
 
+def require_saved(label: str, server: DatabaseUrl) -> None:
+    """Stop with a clear message when --save-day-2 has not run at this size on this server."""
+    saved = saved_before_day_2(label)
+    with psycopg.connect(server.url(dbname="postgres")) as conn:
+        found = conn.execute("select from pg_database where datname = %s", (saved,)).fetchone()
+    if found is None:
+        raise SystemExit(f"nothing saved for {label}: run with --save-day-2 first (the database {saved} is missing)")
+
+
 TRANSFER = "emea_sales_ready"
 # Airflow task → stage; the first matching prefix wins
 STAGES = (
@@ -497,6 +506,7 @@ def replay_day_2(label: str, server: DatabaseUrl, keep: bool) -> int:
     increment = DATA / f"replay-{label}" / "day-2"
     if not increment.is_dir():
         raise SystemExit(f"nothing saved for {label}: run with --save-day-2 first ({increment} is missing)")
+    require_saved(label, server)
     started = time.perf_counter()
     database = fresh_database(server, DATABASE, copy_of=saved_before_day_2(label))
     print(f"copied {saved_before_day_2(label)} in {time.perf_counter() - started:.1f} s", flush=True)
@@ -541,6 +551,7 @@ def daily_sweep(label: str, server: DatabaseUrl, percents: list[float]) -> int:
     adds; the same per stage and per model."""
     if len(set(percents)) < 2:
         raise SystemExit("--daily-sweep needs at least two different percents (e.g. 0 1 4)")
+    require_saved(label, server)
     day = GENERATOR_AS_OF + timedelta(days=2)
     points: list[dict[str, Any]] = []
     try:

@@ -57,6 +57,7 @@ def write_increment(conn: psycopg.Connection, folder: Path, day: datetime, perce
     same data takes the same records, and a smaller percent's records are part of a larger one's
     (`pipeline.py --daily-sweep` compares such days); another day takes others."""
     folder.mkdir(parents=True, exist_ok=True)
+    conn.execute("set time zone 'UTC'")  # the new times are written with a Z
     changed = {
         "interactions": {
             "source_interaction_id": sql.SQL("'D-' || source_interaction_id"),
@@ -79,10 +80,12 @@ def write_increment(conn: psycopg.Connection, folder: Path, day: datetime, perce
             continue
         spec = ENTITIES[entity]
         # each id once (raw holds every version of a record): two versions of one contact with the
-        # same new timestamp in one load are refused by the raw checks, as they should be
+        # same new timestamp in one load are refused by the raw checks, as they should be. The
+        # version landed last (ctid: a copied database keeps it), so the same day on the same data
+        # writes the same rows.
         query = sql.SQL(
             "copy (select distinct on ({id}) {columns} from raw.{table} where {id} is not null and {fraction} < {share}"
-            " order by {id}) to stdout (format csv, header true)"
+            " order by {id}, ctid desc) to stdout (format csv, header true)"
         ).format(
             columns=sql.SQL(", ").join(
                 sql.SQL("{} as {}").format(changed[entity].get(c, sql.Identifier(c)), sql.Identifier(c))

@@ -86,11 +86,13 @@
     with nothing to do costs nothing here (a day without new data at L: 18 s of analyzes, 3.5 s
     for contact_origins alone; runs more often than daily have many such models). A build that
     wrote any row still analyzes, as the plans of the models after it need (benchmarks/HISTORY.md:
-    skipping it after small changes was tried and reverted). Rows written by another transaction
-    (an erasure, another model's log) are not looked for: PostgreSQL's count of changes since the
-    last analyze also counts those the analyze saw in its own transaction, and autovacuum's
-    analyze covers what drifts. Statistics are read through pg_stats (pg_statistic needs a
-    superuser). -#}
+    skipping it after small changes was tried and reverted). Not seen here: what the model's own
+    post-hooks write after this hook (the layers' hooks run first: rows of redone contacts left
+    with none, campaign_attribution's dates), and rows another transaction wrote (an erasure):
+    the next build that writes a row analyzes them, as the build after them did before, and
+    autovacuum's analyze when they are many. PostgreSQL's count of changes since the last analyze
+    cannot tell: it also counts the rows an analyze in the same transaction saw. Statistics are
+    read through pg_stats (pg_statistic needs a superuser). -#}
 {% macro analyze_if_written() -%}
     do $analyze$ begin
         if exists (

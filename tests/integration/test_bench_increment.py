@@ -61,14 +61,17 @@ def test_a_day_takes_the_same_records_each_time_and_a_larger_percent_takes_more(
         write_increment(conn, tmp_path / "b", DAY, 10)
         four_tenths = write_increment(conn, tmp_path / "c", DAY, 40)
         none = write_increment(conn, tmp_path / "d", DAY, 0)
-        write_increment(conn, tmp_path / "e", DAY.replace(day=4), 10)
+        next_day = write_increment(conn, tmp_path / "e", DAY.replace(day=4), 10)
 
     assert 250 < tenth["web__interactions.csv"] < 550  # about 400 of 4,000
     assert 1350 < four_tenths["web__interactions.csv"] < 1850  # about 1,600
     assert ids(tmp_path / "a") == ids(tmp_path / "b")
     assert set(ids(tmp_path / "a")) < set(ids(tmp_path / "c"))
     assert none["web__interactions.csv"] == 0
+    assert 250 < next_day["web__interactions.csv"] < 550
     assert len(set(ids(tmp_path / "a")) & set(ids(tmp_path / "e"))) < 100  # another day, other records (~40 alike)
+    same_day = [(tmp_path / folder / "web__interactions.csv").read_bytes() for folder in ("a", "b")]
+    assert same_day[0] == same_day[1]  # the same rows, times included
     with open(tmp_path / "a" / "web__interactions.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert all(row["source_interaction_id"].startswith("D-i") for row in rows)
