@@ -22,6 +22,10 @@
     after the earliest time among the interactions (previous_occurred_at: the time a re-sent
     version moved one from), as an interaction is a touch only of opportunities created after it.
 
+    Indexed by interaction_type for the negative points' interaction rules (unsubscribes, bounces,
+    spam complaints: 0.4 % of the rows), which otherwise scanned every interaction each day (at L
+    2.6 GB, 4.0 s; by the index 0.14-0.45 s, for 76 MB of index built in 8 s on a full build).
+
     Merge joins are off for its build: the planner cannot size the latest versions (distinct on
     over staging's expressions; it guesses 40,000 rows for 11 M) and sorted them twice on disk for
     merge joins, where hash joins take 40 s less at 1 M contacts. -#}
@@ -38,6 +42,7 @@
             "{{ ensure_index('contact_id', '(contact_id, occurred_at)') }}",
             "{{ ensure_index('load_id', '(load_id)') }}",
             "{{ ensure_index('occurred_on', '((' ~ utc_day('occurred_at') ~ '))') }}",
+            "{{ ensure_index('interaction_type', '(interaction_type)') }}",
             "{{ ensure_index('written_at', '(written_at)') }}",
             "{{ ensure_contract_checks() }}",
             "{{ log_contacts_written_here(readers=['dim_contacts', 'campaign_attribution'], columns=['contact_id', 'previous_contact_id'], changed_from='least(occurred_at, previous_occurred_at)', appended=appended_contacts()) }}",

@@ -34,6 +34,7 @@ rules as not materialized (
     select * from {{ ref('score_negative_rules') }}
 ),
 
+-- the rules' few interaction types looked up by fct_interactions' interaction_type index
 by_interaction as (
     select
         interactions.contact_id,
