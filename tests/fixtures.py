@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import subprocess
@@ -21,6 +23,17 @@ from leadflow.settings import DatabaseUrl, conn_env_var, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+@contextlib.contextmanager
+def benchmark_script(name: str) -> Iterator[Any]:
+    """A script of benchmarks/ imported as a module, its own imports (common, …) found beside it."""
+    folder = str(ROOT / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)
 
 
 def create_database(server: DatabaseUrl, prefix: str = "leadflow_test") -> DatabaseUrl:

@@ -5,27 +5,21 @@ day takes the same records, a smaller percent's records are part of a larger one
 from __future__ import annotations
 
 import csv
-import importlib
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.fixtures import land_folder, write_feed_file
+from tests.fixtures import benchmark_script, land_folder, write_feed_file
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 DAY = datetime(2026, 11, 3, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def write_increment():  # noqa: ANN201 (a function of the benchmark script)
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("scoring_incremental").write_increment
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_script("scoring_incremental") as module:
+        yield module.write_increment
 
 
 @pytest.fixture

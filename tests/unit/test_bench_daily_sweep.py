@@ -3,23 +3,17 @@ days' seconds splits a day into its fixed cost and the cost of each 1 % of new d
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.fixtures import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def pipeline():  # noqa: ANN201 (the benchmark script as a module)
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("pipeline")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_script("pipeline") as module:
+        yield module
 
 
 def test_the_line_through_the_days_gives_the_fixed_seconds_and_those_per_percent(pipeline):

@@ -3,22 +3,15 @@ built one node at a time (benchmarks/pipeline.py)."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.fixtures import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def pipeline():  # noqa: ANN201 (the benchmark script as a module)
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("pipeline")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_script("pipeline") as module:
+        yield module
 
 
 def test_node_builds_are_read_from_dbts_done_lines_across_midnight(pipeline, tmp_path):
