@@ -339,7 +339,7 @@ def test_a_full_refresh_keeps_the_indexes_the_post_hooks_build(fresh_database, t
     with psycopg.connect(fresh_database.url()) as conn:
         land_records(conn, feed.source_system, feed.entity, feed.records())
     built = {
-        "marts.fct_interactions": {"key", "contact_id", "load_id", "occurred_on", "written_at"},
+        "marts.fct_interactions": {"key", "contact_id", "load_id", "occurred_on", "interaction_type", "written_at"},
         "intermediate.int_contact_origins_current": {"origin", "run", "contact"},
     }
 
