@@ -32,9 +32,10 @@ Is the daily run's work proportional to its new data? (What a day costs whatever
 what each 1 % of new interactions adds:)
     .venv/bin/python benchmarks/pipeline.py --size M --daily-sweep 0 1 4 2
 runs day 2 once per percent of new interactions (half as many per cent of changed contacts), each
-on a fresh copy of the saved database, and fits a line through the days' seconds: its value at 0 %
-is the day's fixed cost (start-ups, checks, tables rebuilt whole), its slope the cost of the data;
-the same per stage and per model. Writes benchmarks/results/pipeline_sweep-<size>-<timestamp>.json.
+on a fresh copy of the saved database, and fits a line through the days with data: its slope is
+the cost of the data; the day without data, which skips work every day with data does, is reported
+as it ran: the day's own cost (start-ups, checks, tables rebuilt whole). The same per stage and per
+model. Writes benchmarks/results/pipeline_sweep-<size>-<timestamp>.json.
 
 Stage times are the Airflow tasks' own (`[DAG TEST]` events); "orchestration" is the rest of the
 wall time (Airflow start-up, DAG parsing, task start). Inside the dbt tasks, each layer's span
@@ -546,9 +547,9 @@ def daily_sweep(label: str, server: DatabaseUrl, percents: list[float]) -> int:
     """Day 2 again, once per percent of new interactions (half as many per cent of changed contacts),
     each on a fresh copy of the database saved before it (--save-day-2), with the records chosen
     by a hash (scoring_incremental.write_increment): the smaller days' records are part of the
-    larger ones'. A line through the days' seconds splits a day into what it costs whatever its
-    data (the fixed part: start-ups, checks, tables rebuilt whole) and what each 1 % of new data
-    adds; the same per stage and per model."""
+    larger ones'. The day without data gives what a day costs whatever its data (start-ups,
+    checks, tables rebuilt whole), a line through the days with data what each 1 % of new data
+    adds (sweep_fit); the same per stage and per model."""
     if len(set(percents)) < 2:
         raise SystemExit("--daily-sweep needs at least two different percents (e.g. 0 1 4)")
     require_saved(label, server)
@@ -667,9 +668,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.report:
-        sweeps = [path for path in args.report if json.loads(path.read_text())["benchmark"] == "pipeline_sweep"]
+        files = {path: json.loads(path.read_text()) for path in args.report}
+        sweeps = [path for path, content in files.items() if content["benchmark"] == "pipeline_sweep"]
         for path in sweeps:  # fitted again, by this version's rules
-            result = json.loads(path.read_text())["result"]
+            result = files[path]["result"]
             print_sweep({**result, "fit": sweep_fit(result["points"])})
         if runs := [path for path in args.report if path not in sweeps]:
             print(markdown_report(runs))
