@@ -76,6 +76,53 @@ def fresh_database(server: DatabaseUrl, name: str, copy_of: str | None = None) -
     return server.with_database(name)
 
 
+# A database's block I/O (pg_stat_database): blocks read from outside PostgreSQL's buffers (from the
+# OS's cache or the disk: the counters cannot tell which), blocks found in the buffers, the
+# milliseconds queries waited on reads and writes (counted only with track_io_timing on), and the
+# temporary files sorts and hashes spilled to.
+IO_COUNTERS = ("blks_read", "blks_hit", "blk_read_time", "blk_write_time", "temp_files", "temp_bytes")
+
+
+def time_io(database: DatabaseUrl) -> bool:
+    """track_io_timing on for the database's new sessions (a superuser's setting, kept with the
+    database and gone with it); False where the server's user may not set it."""
+    statement = sql.SQL("alter database {} set track_io_timing = on").format(sql.Identifier(database.dbname))
+    try:
+        with psycopg.connect(database.url(dbname="postgres"), autocommit=True) as conn:
+            conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
+
+
+def io_counters(database: DatabaseUrl) -> dict[str, float]:
+    """The database's I/O counters now (since the server's statistics were last reset)."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, IO_COUNTERS))
+    query = sql.SQL("select {} from pg_stat_database where datname = %s").format(columns)
+    with psycopg.connect(database.url(dbname="postgres")) as conn:
+        row = conn.execute(query, (database.dbname,)).fetchone()
+    return dict(zip(IO_COUNTERS, (float(v or 0) for v in row), strict=True))
+
+
+def io_between(before: dict[str, float], after: dict[str, float], timed: bool) -> dict[str, Any]:
+    """What happened between two readings of io_counters: blocks read (and their GB) and found in
+    the buffers, the share found, the seconds queries waited on reads and writes (None when
+    track_io_timing was off: then PostgreSQL counts no time) and the temporary files' GB. A
+    database created between the readings counts from zero."""
+    change = {key: after[key] - before.get(key, 0.0) for key in IO_COUNTERS}
+    reads, hits = int(change["blks_read"]), int(change["blks_hit"])
+    return {
+        "blocks_read": reads,
+        "gb_read": round(reads * 8192 / 1e9, 2),
+        "blocks_hit": hits,
+        "hit_share": round(hits / (hits + reads), 4) if hits + reads else None,
+        "read_wait_seconds": round(change["blk_read_time"] / 1000, 1) if timed else None,
+        "write_wait_seconds": round(change["blk_write_time"] / 1000, 1) if timed else None,
+        "temp_files": int(change["temp_files"]),
+        "temp_gb": round(change["temp_bytes"] / 1e9, 2),
+    }
+
+
 def drop_database(server: DatabaseUrl, name: str) -> None:
     with psycopg.connect(server.url(dbname="postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

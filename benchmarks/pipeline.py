@@ -41,8 +41,12 @@ Stage times are the Airflow tasks' own (`[DAG TEST]` events); "orchestration" is
 wall time (Airflow start-up, DAG parsing, task start). Inside the dbt tasks, each layer's span
 (seeds, staging, each intermediate area, marts: first start to last end, from dbt's log) and its
 models' summed seconds are printed under the table; they overlap. Peak RSS is the largest single process of
-the run, sampled every 0.2 s and charged to the stage running at that moment. Prints a table and
-writes benchmarks/results/pipeline-<size>-<timestamp>.json with the machine's description.
+the run, sampled every 0.2 s and charged to the stage running at that moment. Under each table,
+the run's block I/O in its database (pg_stat_database, with track_io_timing set on the database):
+blocks read from outside PostgreSQL's buffers and the seconds queries waited on them (summed over
+processes: compare them with the models' thread time, not the wall time), so a run that waited
+on the disk tells itself from one that used the cores. Prints a table and writes
+benchmarks/results/pipeline-<size>-<timestamp>.json with the machine's description.
 """
 
 from __future__ import annotations
@@ -79,7 +83,10 @@ from common import (  # noqa: E402
     fresh_database,
     generated_feed,
     group_by_floor,
+    io_between,
+    io_counters,
     server_version,
+    time_io,
     write_results,
 )
 from scoring_incremental import write_increment  # noqa: E402
@@ -209,6 +216,7 @@ class Scenario:
     model_seconds: dict[str, float]
     dbt_layers: dict[str, dict[str, float]]
     dbt_alone: dict[str, Any]
+    io: dict[str, Any]
 
 
 def copy_floor(server: DatabaseUrl, folder: Path) -> tuple[float, int]:
@@ -334,6 +342,8 @@ def run_scenario(
 
     definition = next(d for d in load_transfers() if d.name == TRANSFER)
     clock = StageClock(exclude_pids={int(env["LEADFLOW_BENCH_SANDBOX_PID"])})
+    timed = time_io(database)
+    io_before = io_counters(database)
     started = time.perf_counter()
     print(f"\n[{name}] pipeline, then transfer {TRANSFER}, as of {day:%Y-%m-%d} on {feed_dir}", flush=True)
     with clock.sampling():
@@ -349,6 +359,7 @@ def run_scenario(
                 raise SystemExit(f"a run ended {run.state}: see {log}")
         run_id, transfer_run = pipeline.run_id, transfer.run_id
     wall = time.perf_counter() - started
+    io = io_between(io_before, io_counters(database), timed)  # (the runs' processes have ended: counted)
     with psycopg.connect(database.url()) as conn:
         landed = conn.execute("select coalesce(sum(fetched), 0) from ops.loads where airflow_run_id = %s", (run_id,))
         landed_rows = int(landed.fetchone()[0])
@@ -366,6 +377,7 @@ def run_scenario(
         dbt_model_seconds(log),
         dbt_layer_spans(builds),
         dbt_alone_seconds(builds),
+        io,
     )
 
 
@@ -408,6 +420,17 @@ def print_table(title: str, rows: list[dict[str, Any]], wall: float) -> None:
         print(
             f"  {row['stage']:<28} {row['seconds']:>8.1f} {rate:>10} {floor_s:>8} {ratio:>6} {row['peak_rss_mb']:>6} MB"
         )
+
+
+def print_io(io: dict[str, Any]) -> None:
+    """Whether the run waited on the disk: blocks read from outside PostgreSQL's buffers (from the
+    OS's cache or the disk) and the time queries spent waiting on them, summed over processes."""
+    waited = f"; queries waited {io['read_wait_seconds']:.1f} s on them" if io["read_wait_seconds"] is not None else ""
+    found = f", {io['hit_share']:.1%} of the blocks read were in the buffers" if io["hit_share"] is not None else ""
+    print(
+        f"  I/O: {io['blocks_read']:,} blocks read from outside PostgreSQL's buffers ({io['gb_read']:.1f} GB{waited})"
+        f"{found}; {io['temp_gb']:.1f} GB of temporary files"
+    )
 
 
 def print_layers(layers: dict[str, dict[str, float]]) -> None:
@@ -518,6 +541,7 @@ def replay_day_2(label: str, server: DatabaseUrl, keep: bool) -> int:
         if not keep:
             drop_database(server, DATABASE)
     print_table("day-2 replayed", table(day, {}, 0), day.wall_s)
+    print_io(day.io)
     print_layers(day.dbt_layers)
     print_alone(day.dbt_alone)
     models = by_duration(day.model_seconds)
@@ -572,8 +596,10 @@ def daily_sweep(label: str, server: DatabaseUrl, percents: list[float]) -> int:
                         "seconds": round(scenario.wall_s, 1),
                         "stages": stages,
                         "model_seconds": by_duration(scenario.model_seconds),
+                        "io": scenario.io,
                     }
                 )
+                print_io(scenario.io)
                 print(f"  {percent:g} %: {sum(written.values()):,} new or changed records, {scenario.wall_s:.1f} s")
     finally:
         drop_database(server, DATABASE)
@@ -743,11 +769,13 @@ def main() -> int:
             "dbt_layers": full.dbt_layers,
             "dbt_one_at_a_time": full.dbt_alone,
             "model_seconds": by_duration(full.model_seconds),
+            "io": full.io,
         },
     }
     print_table(
         f"full run ({interactions:,} interactions, {contacts:,} contacts)", result["full"]["stages"], full.wall_s
     )
+    print_io(full.io)
     print_layers(full.dbt_layers)
     print_alone(full.dbt_alone)
     for scenario, written, day_floor in days:
@@ -761,12 +789,14 @@ def main() -> int:
             "dbt_layers": scenario.dbt_layers,
             "dbt_one_at_a_time": scenario.dbt_alone,
             "model_seconds": by_duration(scenario.model_seconds),
+            "io": scenario.io,
         }
         print_table(f"{scenario.name} ({sum(written.values()):,} new or changed records)", rows, scenario.wall_s)
         print(
             f"  floor: GROUP BY just before the day {day_floor:.2f} s, {day_floor / floors['group_by'][0]:.2f}×"
             " the one after the full run (the day's dbt and checks are compared with it)"
         )
+        print_io(scenario.io)
         print_layers(scenario.dbt_layers)
         print_alone(scenario.dbt_alone)
     if days:
