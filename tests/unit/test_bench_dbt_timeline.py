@@ -48,7 +48,7 @@ def test_no_builds_no_alone_time(pipeline):
 def test_a_stage_is_compared_with_its_floor_only_when_both_did_the_same_work(pipeline):
     def scenario(landed: int, sent: int):  # noqa: ANN202
         clock = pipeline.StageClock(seconds={"ingest": 2.0, "transfer": 4.0})
-        return pipeline.Scenario("day", 10.0, clock, "run", landed, sent, {}, {}, {})
+        return pipeline.Scenario("day", 10.0, clock, "run", landed, sent, {}, {}, {}, {})
 
     floors = {"copy": (1.0, 1000), "http": (2.0, 500), "group_by": (0.5, 10)}
 
