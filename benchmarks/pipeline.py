@@ -433,6 +433,14 @@ def print_io(io: dict[str, Any]) -> None:
     )
 
 
+def print_details(scenario: Scenario) -> None:
+    """What every run prints under its table: its block I/O, the dbt layers' spans, the time dbt
+    built one model at a time."""
+    print_io(scenario.io)
+    print_layers(scenario.dbt_layers)
+    print_alone(scenario.dbt_alone)
+
+
 def print_layers(layers: dict[str, dict[str, float]]) -> None:
     spans = ", ".join(
         f"{layer} {span['span_seconds']:.0f} s ({span['thread_seconds']:.0f} s of builds)"
@@ -541,9 +549,7 @@ def replay_day_2(label: str, server: DatabaseUrl, keep: bool) -> int:
         if not keep:
             drop_database(server, DATABASE)
     print_table("day-2 replayed", table(day, {}, 0), day.wall_s)
-    print_io(day.io)
-    print_layers(day.dbt_layers)
-    print_alone(day.dbt_alone)
+    print_details(day)
     models = by_duration(day.model_seconds)
     print(f"  models' thread time {sum(models.values()):.1f} s; the longest:")
     for name, seconds in list(models.items())[:15]:
@@ -775,9 +781,7 @@ def main() -> int:
     print_table(
         f"full run ({interactions:,} interactions, {contacts:,} contacts)", result["full"]["stages"], full.wall_s
     )
-    print_io(full.io)
-    print_layers(full.dbt_layers)
-    print_alone(full.dbt_alone)
+    print_details(full)
     for scenario, written, day_floor in days:
         rows = table(scenario, {**floors, "group_by": (day_floor, interactions)}, interactions)
         result[scenario.name] = {
@@ -796,9 +800,7 @@ def main() -> int:
             f"  floor: GROUP BY just before the day {day_floor:.2f} s, {day_floor / floors['group_by'][0]:.2f}×"
             " the one after the full run (the day's dbt and checks are compared with it)"
         )
-        print_io(scenario.io)
-        print_layers(scenario.dbt_layers)
-        print_alone(scenario.dbt_alone)
+        print_details(scenario)
     if days:
         print(f"\ndaily run (day 2): {result['day-2']['share_of_full']:.1%} of the full run")
     peak = max(rss for scenario in (full, *(s for s, _, _ in days)) for rss in scenario.clock.peak_rss.values())
