@@ -426,7 +426,7 @@ def print_io(io: dict[str, Any]) -> None:
     """Whether the run waited on the disk: blocks read from outside PostgreSQL's buffers (from the
     OS's cache or the disk) and the time queries spent waiting on them, summed over processes."""
     waited = f"; queries waited {io['read_wait_seconds']:.1f} s on them" if io["read_wait_seconds"] is not None else ""
-    found = f", {io['hit_share']:.1%} of the blocks read were in the buffers" if io["hit_share"] is not None else ""
+    found = f", the buffers served {io['hit_share']:.1%} of the blocks asked for" if io["hit_share"] is not None else ""
     print(
         f"  I/O: {io['blocks_read']:,} blocks read from outside PostgreSQL's buffers ({io['gb_read']:.1f} GB{waited})"
         f"{found}; {io['temp_gb']:.1f} GB of temporary files"
