@@ -144,21 +144,16 @@
     where {{ everything_changed() }}
 {%- endmacro %}
 
-{#- dim_contacts: the logged contacts (by the log, addresses and survivorship), every contact when
-    it has no watermark, and those whose account changed (int_contact_accounts is rebuilt whole: an
-    account depends on the other contacts of the email domain). The contacts fct_interactions
-    alone logged are not rebuilt but updated (dim_contacts_interactions_update()). -#}
+{#- dim_contacts: the logged contacts (by the log, addresses, survivorship and the accounts: an
+    account depends on the other contacts of the email domain, and int_contact_accounts logs the
+    contacts it redid for that), every contact when it has no watermark. The contacts
+    fct_interactions alone logged are not rebuilt but updated (dim_contacts_interactions_update()).
+    (Before the accounts were per contact, every contact's account was compared with the stored
+    one each run.) -#}
 {% macro dim_contacts_rebuild() -%}
     {{ logged_contacts_rebuild(
-        upstream=['int_contact_addresses', 'int_contact_attributes_survived'], restated=false
+        upstream=['int_contact_addresses', 'int_contact_attributes_survived', 'int_contact_accounts'], restated=false
     ) }}
-
-    union all
-
-    select previous.contact_id
-    from {{ this }} as previous
-    left join {{ ref('int_contact_accounts') }} as accounts on previous.contact_id = accounts.contact_id
-    where previous.account_id is distinct from accounts.account_id
 {%- endmacro %}
 
 {#- dim_contacts' post-hook, before its watermark moves: the contacts whose only news is

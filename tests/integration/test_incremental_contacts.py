@@ -28,12 +28,12 @@ PER_CONTACT = {
     "intermediate.int_contact_engagement_points": "contact_id, rule",
     "intermediate.int_contact_interests_weighted": "contact_id, interest",
     "intermediate.int_contact_interest_lists": "contact_id",
+    "intermediate.int_contact_accounts": "contact_id",
 }
 # built whole from them: they must not notice the difference either (the key owners: incremental
 # by the keys whose holders changed; compared with their own full refresh)
 DOWNSTREAM = {
     "intermediate.int_contact_key_owners": "key_type, key_value",
-    "intermediate.int_contact_accounts": "contact_id",
     "marts.dim_accounts": "account_id",
     "marts.contact_scores": "contact_id",
 }
@@ -156,6 +156,10 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
             {"source_system": "fair", "source_record_id": "F-5", "updated_at": "2026-11-01T14:00:00Z",
              "email": "boss@lonely.example", "first_name": "Bo", "last_name": "Ss",
              "company": "Lonely Industries Ltd"},
+            # a third company on the trio's domain: it no longer names one company
+            {"source_system": "fair", "source_record_id": "F-6", "updated_at": "2026-11-01T14:30:00Z",
+             "email": "gil@trio.example", "first_name": "Gil", "last_name": "Three",
+             "company": "Gamma Drei GmbH"},
         ],
     )  # fmt: skip
     write_feed_file(
@@ -205,17 +209,29 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
 def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would(fresh_database, tmp_path):
     Generator(300, seed=5).write(tmp_path / "feed", progress=False)
     named_cookie = _name_a_cookie_without_email(tmp_path / "feed")
-    # a contact without a company, alone on its email domain: its account is the domain
+    # a contact without a company, alone on its email domain: its account is the domain; and one on
+    # a domain whose contacts name two companies: its account is the first of them
     write_feed_file(
         tmp_path / "feed" / "solo__contacts.csv",
         "contacts",
         [{"source_system": "solo", "source_record_id": "S-1", "updated_at": "2026-10-01T09:00:00Z",
-          "email": "reader@lonely.example", "first_name": "Lone", "last_name": "Reader"}],
+          "email": "reader@lonely.example", "first_name": "Lone", "last_name": "Reader"},
+         {"source_system": "solo", "source_record_id": "S-2", "updated_at": "2026-10-01T09:00:00Z",
+          "email": "ada@trio.example", "first_name": "Ada", "last_name": "One", "company": "Alpha Eins AG"},
+         {"source_system": "solo", "source_record_id": "S-3", "updated_at": "2026-10-01T09:00:00Z",
+          "email": "bea@trio.example", "first_name": "Bea", "last_name": "Two", "company": "Beta Zwei AG"},
+         {"source_system": "solo", "source_record_id": "S-4", "updated_at": "2026-10-01T09:00:00Z",
+          "email": "cy@trio.example", "first_name": "Cy", "last_name": "Nocompany"}],
     )  # fmt: skip
     land_folder(fresh_database, tmp_path / "feed")
     target = tmp_path / "target"
     _dbt(fresh_database, target, "build")
     contacts = len(table_rows(fresh_database, "marts.dim_contacts", "contact_id"))
+    with psycopg.connect(fresh_database.url()) as conn:
+        trio_before = dict(
+            conn.execute("select email, account_id from marts.dim_contacts where email like '%@trio.example'")
+        )
+    assert trio_before["cy@trio.example"] == trio_before["ada@trio.example"] is not None, trio_before
 
     nothing = _dbt(fresh_database, target, "run", "-s", "tag:per_contact")
     assert all(nothing[name.split(".")[1]] == 0 for name in PER_CONTACT), nothing  # nothing changed
@@ -255,6 +271,12 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
             conn.execute("select email, account_id from marts.dim_contacts where email like '%@lonely.example'")
         )
     assert accounts["reader@lonely.example"] == accounts["boss@lonely.example"] is not None, accounts
+    with psycopg.connect(fresh_database.url()) as conn:
+        # the trio's domain names three companies now: its contact without a company has no account
+        trio = dict(conn.execute("select email, account_id from marts.dim_contacts where email like '%@trio.example'"))
+    assert trio["cy@trio.example"] is None and trio["gil@trio.example"] is not None, trio
+    # the accounts redid the contacts concerned, not every contact
+    assert 0 < written["int_contact_accounts"] < contacts / 5, written
     with psycopg.connect(fresh_database.url()) as conn:  # the visitor's visits count now
         for scored in ("intermediate.int_contact_engagement_points", "marts.contact_interests"):
             rows = conn.execute(f"select count(*) from {scored} where contact_id = %s", (fair["F-3"],))

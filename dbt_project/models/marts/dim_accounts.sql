@@ -9,6 +9,7 @@ with
 
 contact_accounts as (
     select * from {{ ref('int_contact_accounts') }}
+    where account_key is not null
 ),
 
 contacts as (

@@ -3,8 +3,8 @@
     contact). Attributes by survivorship, best address and consent from int_contact_addresses. -#}
 {#- Per contact incremental (macros/contact_changes.sql): a run rebuilds the contacts logged in
     int_contact_changes since its last build (by int_contact_addresses too: best address and
-    consent), and those whose account changed (int_contact_accounts is rebuilt whole: an account
-    depends on the other contacts of the email domain): the rebuild set of dim_contacts_rebuild()
+    consent; by int_contact_accounts: the contacts whose account moved with their email domain's
+    company): the rebuild set of dim_contacts_rebuild()
     (macros/rebuild_sets.sql). The contacts whose only news is interactions (logged by
     fct_interactions) get their first and last interaction by an update instead
     (dim_contacts_interactions_update()). A new column needs --full-refresh (on_schema_change:
@@ -22,7 +22,9 @@
         post_hook=[
             "{{ dim_contacts_interactions_update() }}",
             "{{ contact_rebuild_post_hook(
-                upstream=['fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived']
+                upstream=[
+                    'fct_interactions', 'int_contact_addresses', 'int_contact_attributes_survived', 'int_contact_accounts'
+                ]
             ) }}",
             "{{ ensure_unique_index(['contact_id']) }}",
             "{{ ensure_contract_checks() }}",

@@ -8,8 +8,7 @@
     CRM ids' owners and the accounts' members: a few seconds at 1 M contacts, far less than their
     touches), compares each opportunity's contacts and version with the table's, and writes only
     the opportunities that differ, stamped with the build's number (link_build, from a sequence of
-    its own). A contact that left or joined an account is found so too: nothing logs it
-    (int_contact_accounts is rebuilt whole). -#}
+    its own). A contact that left or joined an account is found so too, whatever logged it. -#}
 {{
     config(
         materialized="incremental",

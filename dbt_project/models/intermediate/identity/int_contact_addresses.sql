@@ -15,8 +15,8 @@
     - was blocked or unblocked as a shared key;
     every contact when source_priorities changed: the rebuild set of contact_addresses_rebuild()
     (macros/rebuild_sets.sql). It logs the contacts it rebuilt beyond the logged ones, for
-    dim_contacts, contact_origins and contact_addresses: as 'restated' those whose addresses
-    changed only in dates and counts (addresses_read_by_best_record()), which only
+    dim_contacts, contact_origins, contact_addresses and the accounts: as 'restated' those whose
+    addresses changed only in dates and counts (addresses_read_by_best_record()), which only
     contact_addresses rebuilds. -#}
 {{
     config(
@@ -33,7 +33,7 @@
             "{{ addresses_restated_post_hook() }}",
             "{{ contact_rebuild_post_hook(
                 rules=[ref('source_priorities')],
-                log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses'],
+                log_own_for=['dim_contacts', 'contact_origins', 'contact_addresses', 'int_contact_accounts'],
                 restated=addresses_restated()
             ) }}",
         ],

@@ -5,7 +5,7 @@
 
     Per contact incremental (macros/contact_changes.sql): a run rebuilds the contacts logged in
     int_contact_changes since its last build, every contact when source_priorities changed (and
-    then logs them for dim_contacts, contact_origins and the profile points). -#}
+    then logs them for dim_contacts, contact_origins, the profile points and the accounts). -#}
 {{
     config(
         materialized="incremental",
@@ -14,7 +14,9 @@
         unique_key="contact_id",
         indexes=[{"columns": ["contact_id"]}],
         post_hook="{{ contact_rebuild_post_hook(
-            rules=[ref('source_priorities')], log_own_for=['dim_contacts', 'contact_origins', 'int_contact_profile_points']
+            rules=[ref('source_priorities')], log_own_for=[
+                'dim_contacts', 'contact_origins', 'int_contact_profile_points', 'int_contact_accounts'
+            ]
         ) }}",
     )
 }}
