@@ -110,15 +110,12 @@
         create temporary table {{ contact_accounts_temp('logged') }} on commit drop as
         select distinct q.contact_id
         from (
-            {{ contacts_to_rebuild(
-                upstream=['int_contact_addresses', 'int_contact_attributes_survived'], restated=false
+            {{ logged_contacts_rebuild(
+                upstream=['int_contact_addresses', 'int_contact_attributes_survived'],
+                restated=false,
+                rules=[ref('free_mail_domains')],
+                settings=contact_accounts_settings()
             ) }}
-
-            union all
-
-            select current_contacts.contact_id
-            from {{ ref('int_contact_origins_current') }} as current_contacts
-            where {{ everything_changed(rules=[ref('free_mail_domains')], settings=contact_accounts_settings()) }}
         ) as q;
         analyze {{ contact_accounts_temp('logged') }};
 

@@ -133,15 +133,16 @@
 {%- endmacro %}
 
 {#- the contacts logged since this model's last build (by the log and by the models named in
-    `upstream`), or every contact when it has no watermark -#}
-{% macro logged_contacts_rebuild(upstream, restated=true) -%}
+    `upstream`), or every contact when it has no watermark or the seeds `rules` and vars
+    `settings` it applies changed -#}
+{% macro logged_contacts_rebuild(upstream, restated=true, rules=[], settings=none) -%}
     {{ contacts_to_rebuild(upstream=upstream, restated=restated) }}
 
     union all
 
     select current_contacts.contact_id
     from {{ ref('int_contact_origins_current') }} as current_contacts
-    where {{ everything_changed() }}
+    where {{ everything_changed(rules=rules, settings=settings) }}
 {%- endmacro %}
 
 {#- dim_contacts: the logged contacts (by the log, addresses, survivorship and the accounts: an
@@ -358,11 +359,7 @@
     (those logged by the log and fct_interactions, and those it logged for reasons of its own), or
     every contact when the taxonomy changed or the model has no watermark -#}
 {% macro interest_lists_rebuild() -%}
-    {{ contacts_to_rebuild(upstream=['fct_interactions', 'int_contact_interests_weighted']) }}
-
-    union all
-
-    select current_contacts.contact_id
-    from {{ ref('int_contact_origins_current') }} as current_contacts
-    where {{ everything_changed(rules=[ref('interest_taxonomy')]) }}
+    {{ logged_contacts_rebuild(
+        upstream=['fct_interactions', 'int_contact_interests_weighted'], rules=[ref('interest_taxonomy')]
+    ) }}
 {%- endmacro %}
