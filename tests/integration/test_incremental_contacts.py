@@ -34,6 +34,7 @@ PER_CONTACT = {
 # by the keys whose holders changed; compared with their own full refresh)
 DOWNSTREAM = {
     "intermediate.int_contact_key_owners": "key_type, key_value",
+    "intermediate.int_accounts_consolidated": "account_id",
     "marts.dim_accounts": "account_id",
     "marts.contact_scores": "contact_id",
 }

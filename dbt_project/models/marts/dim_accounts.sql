@@ -1,11 +1,16 @@
 {#- The golden account (company): one row per account found in the contacts' companies and email
-    domains and in the CRM's opportunities. Name, industry, size and country are the values most
-    of its contacts' best records hold (CRM opportunities name the account first); the main contact
-    is the one the CRM flags, else the most recently active. Its engagement score is the sum of its
-    contacts' (as of the run's logical date); its top interests those its contacts show most. -#}
+    domains and in the CRM's opportunities. Its best record (name, industry, size, country, main
+    contact, members) is int_accounts_consolidated's, which does not depend on the run's date; what
+    does is added here: the engagement score, the sum of its contacts' (as of the run's logical
+    date), the contacts recently active up to it, and its top interests, those its contacts show
+    most. -#}
 {{ config(pre_hook="{{ cheap_parallel_gather() }}") }}
 
 with
+
+accounts as (
+    select * from {{ ref('int_accounts_consolidated') }}
+),
 
 contact_accounts as (
     select * from {{ ref('int_contact_accounts') }}
@@ -16,17 +21,15 @@ contacts as (
     select * from {{ ref('dim_contacts') }}
 ),
 
-origins as (
-    select * from {{ ref('int_identity_origins') }}
-),
-
-current_contacts as (
-    select * from {{ ref('int_contact_origins_current') }}
-),
-
-opportunities as (
-    select * from {{ ref('stg_feed__opportunities') }}
-    where account_key is not null
+-- not materialized: each use reads the tables again, on both cores (a materialised CTE's rows are
+-- read by one process)
+members as not materialized (
+    select
+        contact_accounts.account_key,
+        contacts.contact_id,
+        contacts.last_interaction_at
+    from contact_accounts
+    inner join contacts on contact_accounts.contact_id = contacts.contact_id
 ),
 
 scores as (
@@ -45,177 +48,64 @@ interests as (
     inner join {{ ref('interest_taxonomy') }} as taxonomy on weighted.interest = taxonomy.interest
 ),
 
--- only the columns used: it is materialised (read five times)
-members as (
+activity as (
     select
-        contact_accounts.account_key,
-        contacts.account_id,
-        contacts.contact_id,
-        contacts.company,
-        contacts.industry,
-        contacts.company_size,
-        contacts.country,
-        contacts.first_seen_at,
-        contacts.last_interaction_at,
-        -- up to the logical date (macros/last_inbound.sql)
-        {{ last_inbound_at('contacts.contact_id', 'contacts.last_interaction_at') }} as last_inbound_at
-    from contact_accounts
-    inner join contacts on contact_accounts.contact_id = contacts.contact_id
-),
-
-crm_accounts as (
-    select
-        'company:' || account_key as account_key,
-        mode() within group (order by account) as name
-    from opportunities
-    group by account_key
-),
-
-flagged as (
-    select current_contacts.contact_id
-    from origins
-    inner join current_contacts on origins.origin_key = current_contacts.origin_key
-    where origins.is_main_contact
-    group by current_contacts.contact_id
+        members.account_key,
+        -- at least one inbound interaction in the last vars.recent_activity_days, up to the logical
+        -- date (macros/last_inbound.sql)
+        count(*) filter (
+            where {{ last_inbound_at('members.contact_id', 'members.last_interaction_at') }}
+            > {{ as_of() }} - interval '{{ var("recent_activity_days") }} days'
+        ) as recently_active_contacts,
+        sum(scores.engagement_score) as engagement_score
+    from members
+    left join scores on members.contact_id = scores.contact_id
+    group by members.account_key
 ),
 
 account_interests as (
     select
-        account_id,
+        account_key,
         string_agg(interest, '|' order by weight desc, interest asc) as interests
     from (
         select
-            members.account_id,
+            members.account_key,
             interests.interest,
             sum(interests.weight) as weight,
             row_number() over (
-                partition by members.account_id order by sum(interests.weight) desc, interests.interest asc
+                partition by members.account_key order by sum(interests.weight) desc, interests.interest asc
             ) as interest_rank
         from members
         inner join interests on members.contact_id = interests.contact_id
-        group by members.account_id, interests.interest
+        group by members.account_key, interests.interest
     ) as ranked
     where interest_rank <= {{ var("interests")["account_top"] }}
-    group by account_id
-),
-
--- the value most of its members hold, per attribute (as mode(): nulls aside, a tie to the first
--- in order), counted in one hashed pass: mode() sorted every account's members once per attribute
--- (920 k rows at L)
-value_counts as (
-    select
-        account_id,
-        company,
-        industry,
-        company_size,
-        country,
-        count(*) as holders
-    from members
-    group by grouping sets (
-        (account_id, company), (account_id, industry), (account_id, company_size), (account_id, country)
-    )
-),
-
-most_common as (
-    select
-        account_id,
-        (array_agg(company order by holders desc, company asc) filter (where company is not null))[1]
-            as name,
-        (array_agg(industry order by holders desc, industry asc) filter (where industry is not null))[1]
-            as industry,
-        (
-            array_agg(company_size order by holders desc, company_size asc)
-            filter (where company_size is not null)
-        )[1] as company_size,
-        (array_agg(country order by holders desc, country asc) filter (where country is not null))[1]
-            as country
-    from value_counts
-    group by account_id
-),
-
-totals as (
-    select
-        members.account_id,
-        members.account_key,
-        count(*) as number_of_contacts,
-        -- at least one inbound interaction in the last vars.recent_activity_days
-        count(*) filter (
-            where members.last_inbound_at > {{ as_of() }} - interval '{{ var("recent_activity_days") }} days'
-        ) as recently_active_contacts,
-        sum(scores.engagement_score) as engagement_score,
-        max(members.last_interaction_at) as last_interaction_at
-    from members
-    left join scores on members.contact_id = scores.contact_id
-    group by members.account_id, members.account_key
-),
-
--- the main contact: a flagged member, else the most recently active (then the newest, then the
--- first id); only the flagged members and those with their account's latest interaction are
--- sorted (a "distinct on" over all members sorted 920 k rows at L, 2.3 s)
-main_contacts as (
-    select distinct on (members.account_id)
-        members.account_id,
-        members.contact_id
-    from members
-    inner join totals on members.account_id = totals.account_id
-    left join flagged on members.contact_id = flagged.contact_id
-    where
-        flagged.contact_id is not null
-        or members.last_interaction_at = totals.last_interaction_at
-        or totals.last_interaction_at is null
-    order by
-        members.account_id asc,
-        flagged.contact_id is not null desc,
-        members.last_interaction_at desc nulls last,
-        members.first_seen_at desc,
-        members.contact_id asc
-),
-
-from_contacts as (
-    select
-        totals.*,
-        most_common.name,
-        most_common.industry,
-        most_common.company_size,
-        most_common.country
-    from totals
-    left join most_common on totals.account_id = most_common.account_id
-),
-
-all_accounts as (
-    select account_key from from_contacts
-    union
-    select account_key from crm_accounts
+    group by account_key
 ),
 
 final as (
     select
         -- ids
-        'acc_' || left(md5(all_accounts.account_key), 16) as account_id,
-        main_contacts.contact_id as main_contact_id,
+        accounts.account_id,
+        accounts.main_contact_id,
 
         -- best record
-        coalesce(crm_accounts.name, from_contacts.name, split_part(all_accounts.account_key, ':', 2)) as name,
-        from_contacts.industry,
-        from_contacts.company_size,
-        from_contacts.country,
-        case
-            when all_accounts.account_key like 'domain:%' then split_part(all_accounts.account_key, ':', 2)
-        end
-            as email_domain,
+        accounts.name,
+        accounts.industry,
+        accounts.company_size,
+        accounts.country,
+        accounts.email_domain,
 
         -- members and activity
-        cast(coalesce(from_contacts.number_of_contacts, 0) as integer) as number_of_contacts,
-        cast(coalesce(from_contacts.recently_active_contacts, 0) as integer) as recently_active_contacts,
-        cast(coalesce(from_contacts.engagement_score, 0) as numeric(12, 2)) as engagement_score,
+        accounts.number_of_contacts,
+        cast(coalesce(activity.recently_active_contacts, 0) as integer) as recently_active_contacts,
+        cast(coalesce(activity.engagement_score, 0) as numeric(12, 2)) as engagement_score,
         account_interests.interests as top_interests,
-        from_contacts.last_interaction_at
+        accounts.last_interaction_at
 
-    from all_accounts
-    left join from_contacts on all_accounts.account_key = from_contacts.account_key
-    left join crm_accounts on all_accounts.account_key = crm_accounts.account_key
-    left join main_contacts on from_contacts.account_id = main_contacts.account_id
-    left join account_interests on from_contacts.account_id = account_interests.account_id
+    from accounts
+    left join activity on accounts.account_key = activity.account_key
+    left join account_interests on accounts.account_key = account_interests.account_key
 )
 
 select * from final
