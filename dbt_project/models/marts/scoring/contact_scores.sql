@@ -102,22 +102,58 @@ banded as (
         bands.levels[width_bucket(combined.engagement_score, bands.level_from)] as engagement_level
     from combined
     cross join bands
+),
+
+-- the engagement percentile as percent_rank() computes it, (peers scoring lower) / (peers - 1) in
+-- double precision (0 for a contact without peers), from the contacts counted per marketing area
+-- and engagement score (a few thousand pairs): the window over every contact sorted them all
+-- (945 k rows at L: 1.3 s, then 0.9 s for the window, on the run's longest path)
+score_counts as (
+    select
+        marketing_area,
+        engagement_score,
+        count(*) as contacts
+    from banded
+    group by marketing_area, engagement_score
+),
+
+percentiles as (
+    select
+        marketing_area,
+        engagement_score,
+        case
+            when peers > 1 then cast(scoring_lower as double precision) / cast(peers - 1 as double precision)
+            else 0
+        end as percent_rank
+    from (
+        select
+            marketing_area,
+            engagement_score,
+            coalesce(
+                sum(contacts) over (
+                    partition by marketing_area order by engagement_score
+                    rows between unbounded preceding and 1 preceding
+                ),
+                0
+            ) as scoring_lower,
+            sum(contacts) over (partition by marketing_area) as peers
+        from score_counts
+    ) as counted
 )
 
 select
-    contact_id,
-    cast(profile_score as numeric(6, 2)) as profile_score,
-    profile_grade,
-    cast(engagement_score as numeric(6, 2)) as engagement_score,
-    cast(engagement_level as integer) as engagement_level,
-    profile_grade || engagement_level as rating,
-    cast(lead_score as numeric(6, 2)) as lead_score,
-    cast(
-        100 * percent_rank() over (partition by marketing_area order by engagement_score) as numeric(5, 2)
-    ) as engagement_percentile,
-    marketing_area,
+    banded.contact_id,
+    cast(banded.profile_score as numeric(6, 2)) as profile_score,
+    banded.profile_grade,
+    cast(banded.engagement_score as numeric(6, 2)) as engagement_score,
+    cast(banded.engagement_level as integer) as engagement_level,
+    banded.profile_grade || banded.engagement_level as rating,
+    cast(banded.lead_score as numeric(6, 2)) as lead_score,
+    cast(100 * percentiles.percent_rank as numeric(5, 2)) as engagement_percentile,
+    banded.marketing_area,
     {{ as_of() }} as scored_at
--- a subquery kept apart (offset 0), so the percentile's sort carries its narrow rows, not the
--- weights' and bands' values they were computed from (1 M contacts: a 261 MB sort on disk became
--- 87 MB in memory, 10.1 and 11.6 s → 8.7 and 8.8 s alone)
-from (select * from banded offset 0) as banded  -- noqa: AM09
+from banded
+inner join percentiles
+    on
+        banded.engagement_score = percentiles.engagement_score
+        and banded.marketing_area is not distinct from percentiles.marketing_area
