@@ -106,7 +106,7 @@ banded as (
 
 -- the engagement percentile as percent_rank() computes it, (peers scoring lower) / (peers - 1) in
 -- double precision (0 for a contact without peers), from the contacts counted per marketing area
--- and engagement score (a few thousand pairs): the window over every contact sorted them all
+-- and engagement score (34 k pairs at L): the window over every contact sorted them all
 -- (945 k rows at L: 1.3 s, then 0.9 s for the window, on the run's longest path)
 score_counts as (
     select
