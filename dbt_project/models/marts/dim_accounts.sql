@@ -12,25 +12,16 @@ accounts as (
     select * from {{ ref('int_accounts_consolidated') }}
 ),
 
-contact_accounts as (
-    select * from {{ ref('int_contact_accounts') }}
-    where account_key is not null
-),
-
-contacts as (
-    select * from {{ ref('dim_contacts') }}
-),
-
--- only the columns used: it is materialised (read twice). The model runs beside the lead stages
--- (both after contact_scores, before transfer_candidates), where the join read again for each use
--- on both cores took as long and the stages' cores with it.
+-- its members: dim_contacts holds each contact's account (int_contact_accounts', the relationship
+-- test holds it), so no second join of the accounts to the contacts (int_accounts_consolidated
+-- has one already)
 members as (
     select
-        contact_accounts.account_key,
-        contacts.contact_id,
-        contacts.last_interaction_at
-    from contact_accounts
-    inner join contacts on contact_accounts.contact_id = contacts.contact_id
+        contact_id,
+        account_id,
+        last_interaction_at
+    from {{ ref('dim_contacts') }}
+    where account_id is not null
 ),
 
 scores as (
@@ -51,7 +42,7 @@ interests as (
 
 activity as (
     select
-        members.account_key,
+        members.account_id,
         -- at least one inbound interaction in the last vars.recent_activity_days, up to the logical
         -- date (macros/last_inbound.sql)
         count(*) filter (
@@ -61,27 +52,27 @@ activity as (
         sum(scores.engagement_score) as engagement_score
     from members
     left join scores on members.contact_id = scores.contact_id
-    group by members.account_key
+    group by members.account_id
 ),
 
 account_interests as (
     select
-        account_key,
+        account_id,
         string_agg(interest, '|' order by weight desc, interest asc) as interests
     from (
         select
-            members.account_key,
+            members.account_id,
             interests.interest,
             sum(interests.weight) as weight,
             row_number() over (
-                partition by members.account_key order by sum(interests.weight) desc, interests.interest asc
+                partition by members.account_id order by sum(interests.weight) desc, interests.interest asc
             ) as interest_rank
         from members
         inner join interests on members.contact_id = interests.contact_id
-        group by members.account_key, interests.interest
+        group by members.account_id, interests.interest
     ) as ranked
     where interest_rank <= {{ var("interests")["account_top"] }}
-    group by account_key
+    group by account_id
 ),
 
 final as (
@@ -105,8 +96,8 @@ final as (
         accounts.last_interaction_at
 
     from accounts
-    left join activity on accounts.account_key = activity.account_key
-    left join account_interests on accounts.account_key = account_interests.account_key
+    left join activity on accounts.account_id = activity.account_id
+    left join account_interests on accounts.account_id = account_interests.account_id
 )
 
 select * from final
