@@ -40,7 +40,9 @@ model. Writes benchmarks/results/pipeline_sweep-<size>-<timestamp>.json.
 Stage times are the Airflow tasks' own (`[DAG TEST]` events); "orchestration" is the rest of the
 wall time (Airflow start-up, DAG parsing, task start). Inside the dbt tasks, each layer's span
 (seeds, staging, each intermediate area, marts: first start to last end, from dbt's log) and its
-models' summed seconds are printed under the table; they overlap. Peak RSS is the largest single process of
+models' summed seconds are printed under the table; they overlap. So is the machine's idle CPU
+while dbt built, in all and where it built one node at a time (a chain of models each waiting for
+the last: the cores it leaves unused). Peak RSS is the largest single process of
 the run, sampled every 0.2 s and charged to the stage running at that moment. Under each table,
 the run's block I/O in its database (pg_stat_database, with track_io_timing set on the database):
 blocks read from outside PostgreSQL's buffers and the seconds queries waited on them (summed over
@@ -162,6 +164,9 @@ class StageClock:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss: dict[str, int] = field(default_factory=dict)
     current: str = ORCHESTRATION
+    # the machine's CPU, sampled with the RSS: (end of the interval in seconds of the day, as dbt's
+    # log counts them; its seconds; idle share; share waiting on the disk)
+    cpu: list[tuple[float, float, float, float]] = field(default_factory=list)
     _began: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -181,7 +186,16 @@ class StageClock:
 
     def _sample(self) -> None:
         me = psutil.Process()
+        midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))  # dbt logs local times
+        before, then = psutil.cpu_times(), time.time()
         while not self._stop.wait(0.2):
+            now, times = time.time(), psutil.cpu_times()
+            total = sum(times) - sum(before)
+            if total > 0:
+                idle = (times.idle - before.idle) / total
+                iowait = (getattr(times, "iowait", 0.0) - getattr(before, "iowait", 0.0)) / total
+                self.cpu.append((now - midnight, now - then, idle, iowait))
+            before, then = times, now
             largest = 0
             for proc in me.children(recursive=True):
                 if proc.pid in self.exclude_pids:
@@ -217,6 +231,7 @@ class Scenario:
     dbt_layers: dict[str, dict[str, float]]
     dbt_alone: dict[str, Any]
     io: dict[str, Any]
+    dbt_cpu: dict[str, Any] = field(default_factory=dict)
 
 
 def copy_floor(server: DatabaseUrl, folder: Path) -> tuple[float, int]:
@@ -333,6 +348,40 @@ def dbt_alone_seconds(builds: list[tuple[str, float, float]]) -> dict[str, Any]:
     }
 
 
+def dbt_cpu_idle(
+    builds: list[tuple[str, float, float]], samples: list[tuple[float, float, float, float]]
+) -> dict[str, Any]:
+    """The machine's idle CPU while dbt built, and while it built one node at a time (the cores a
+    chain of models leaves unused), from the CPU samples whose middle falls in dbt's span; each
+    sample weighed by its length. Shares of all cores; waiting on the disk counted apart."""
+    if not builds:
+        return {}
+    first, last = min(b for _, b, _ in builds), max(e for _, _, e in builds)
+    if samples and first < samples[0][0] - 43200:  # dbt's clock passed midnight before its first node
+        builds = [(name, began + 86400, ended + 86400) for name, began, ended in builds]
+        first, last = first + 86400, last + 86400
+    spans: dict[str, list[float]] = {"all": [0.0, 0.0, 0.0], "alone": [0.0, 0.0, 0.0]}
+    for end, length, idle, iowait in samples:
+        middle = end - length / 2
+        if not first <= middle <= last:
+            continue
+        running = sum(1 for _, began, ended in builds if began <= middle < ended)
+        for key in ("all", "alone") if running == 1 else ("all",):
+            spans[key][0] += length
+            spans[key][1] += idle * length
+            spans[key][2] += iowait * length
+
+    def shares(key: str) -> dict[str, float | None]:
+        seconds, idle, iowait = spans[key]
+        return {
+            "seconds": round(seconds, 1),
+            "idle_share": round(idle / seconds, 3) if seconds else None,
+            "iowait_share": round(iowait / seconds, 3) if seconds else None,
+        }
+
+    return {"while_building": shares("all"), "one_node_at_a_time": shares("alone")}
+
+
 def run_scenario(
     name: str, env: dict[str, str], database: DatabaseUrl, feed_dir: Path, day: Any, logs: Path
 ) -> Scenario:
@@ -378,6 +427,7 @@ def run_scenario(
         dbt_layer_spans(builds),
         dbt_alone_seconds(builds),
         io,
+        dbt_cpu_idle(builds, clock.cpu),
     )
 
 
@@ -439,6 +489,21 @@ def print_details(scenario: Scenario) -> None:
     print_io(scenario.io)
     print_layers(scenario.dbt_layers)
     print_alone(scenario.dbt_alone)
+    print_cpu(scenario.dbt_cpu)
+
+
+def print_cpu(cpu: dict[str, Any]) -> None:
+    """How much of the machine dbt left idle, in all and where it built one node at a time."""
+    if not cpu or cpu["while_building"]["idle_share"] is None:
+        return
+    every, alone = cpu["while_building"], cpu["one_node_at_a_time"]
+    line = (
+        f"  CPU while dbt built: {every['idle_share']:.0%} idle, {every['iowait_share']:.0%} waiting on the disk"
+        f" ({every['seconds']:.0f} s sampled)"
+    )
+    if alone["idle_share"] is not None:
+        line += f"; while it built one node at a time: {alone['idle_share']:.0%} idle ({alone['seconds']:.0f} s)"
+    print(line)
 
 
 def print_layers(layers: dict[str, dict[str, float]]) -> None:
@@ -774,6 +839,7 @@ def main() -> int:
             "stages": table(full, floors, interactions),
             "dbt_layers": full.dbt_layers,
             "dbt_one_at_a_time": full.dbt_alone,
+            "dbt_cpu": full.dbt_cpu,
             "model_seconds": by_duration(full.model_seconds),
             "io": full.io,
         },
@@ -792,6 +858,7 @@ def main() -> int:
             "stages": rows,
             "dbt_layers": scenario.dbt_layers,
             "dbt_one_at_a_time": scenario.dbt_alone,
+            "dbt_cpu": scenario.dbt_cpu,
             "model_seconds": by_duration(scenario.model_seconds),
             "io": scenario.io,
         }

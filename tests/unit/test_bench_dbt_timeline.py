@@ -59,3 +59,34 @@ def test_a_stage_is_compared_with_its_floor_only_when_both_did_the_same_work(pip
     # a day lands other files and sends fewer leads than the floors measured: no ratio
     assert (day["ingest"]["ratio_to_floor"], day["transfer"]["ratio_to_floor"]) == (None, None)
     assert day["transfer"]["rows"] == 80
+
+
+def test_idle_cpu_is_shared_out_over_dbts_span_and_its_one_node_stretches(pipeline):
+    # a builds 0–10, b 2–5: one node at a time 0–2 and 5–10, two at once 2–5
+    builds = [("a", 100.0, 110.0), ("b", 102.0, 105.0)]
+    samples = [  # (end, length, idle, iowait), each placed by its middle
+        (99.0, 1.0, 0.9, 0.0),  # before dbt's span: left out
+        (102.0, 2.0, 0.5, 0.1),  # middle 101: a alone
+        (105.0, 3.0, 0.0, 0.0),  # middle 103.5: a and b
+        (110.0, 5.0, 0.4, 0.0),  # middle 107.5: a alone
+        (112.0, 2.0, 1.0, 0.0),  # after it: left out
+    ]
+    cpu = pipeline.dbt_cpu_idle(builds, samples)
+    assert cpu["while_building"] == {"seconds": 10.0, "idle_share": 0.3, "iowait_share": 0.02}
+    assert cpu["one_node_at_a_time"] == {
+        "seconds": 7.0,
+        "idle_share": pytest.approx(0.429, abs=1e-3),
+        "iowait_share": 0.029,
+    }
+
+
+def test_idle_cpu_follows_dbts_clock_past_midnight(pipeline):
+    # sampling began before midnight (seconds of that day), dbt's first node after it (00:00:01)
+    builds = [("a", 1.0, 3.0)]
+    samples = [(86399.0, 1.0, 0.0, 0.0), (86403.0, 2.0, 0.5, 0.0)]
+    cpu = pipeline.dbt_cpu_idle(builds, samples)
+    assert cpu["one_node_at_a_time"] == {"seconds": 2.0, "idle_share": 0.5, "iowait_share": 0.0}
+
+
+def test_no_builds_no_cpu_report(pipeline):
+    assert pipeline.dbt_cpu_idle([], [(1.0, 1.0, 0.5, 0.0)]) == {}
