@@ -187,14 +187,16 @@ class StageClock:
     def _sample(self) -> None:
         me = psutil.Process()
         midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))  # dbt logs local times
+        # (deltas of psutil.cpu_times(): its cpu_times_percent() divides by at least one CPU-second,
+        # so over 0.2 s on 2 cores its shares add up to 40 %, not 100 %)
         before, then = psutil.cpu_times(), time.time()
         while not self._stop.wait(0.2):
             now, times = time.time(), psutil.cpu_times()
-            total = sum(times) - sum(before)
+            delta = {name: getattr(times, name) - getattr(before, name) for name in times._fields}
+            # on Linux guest time is counted in user and nice already
+            total = sum(delta.values()) - delta.get("guest", 0.0) - delta.get("guest_nice", 0.0)
             if total > 0:
-                idle = (times.idle - before.idle) / total
-                iowait = (getattr(times, "iowait", 0.0) - getattr(before, "iowait", 0.0)) / total
-                self.cpu.append((now - midnight, now - then, idle, iowait))
+                self.cpu.append((now - midnight, now - then, delta["idle"] / total, delta.get("iowait", 0.0) / total))
             before, then = times, now
             largest = 0
             for proc in me.children(recursive=True):
@@ -329,6 +331,11 @@ def dbt_layer_spans(builds: list[tuple[str, float, float]]) -> dict[str, dict[st
     }
 
 
+def nodes_building_at(builds: list[tuple[str, float, float]], moment: float) -> list[str]:
+    """The nodes dbt was building at a moment (a build runs from its start, up to its end)."""
+    return [name for name, began, ended in builds if began <= moment < ended]
+
+
 def dbt_alone_seconds(builds: list[tuple[str, float, float]]) -> dict[str, Any]:
     """How long dbt built one node at a time (the other threads idle: a chain of models each
     waiting for the last), and which nodes those were, longest first. With two threads on two
@@ -337,7 +344,8 @@ def dbt_alone_seconds(builds: list[tuple[str, float, float]]) -> dict[str, Any]:
     edges = sorted({t for _, began, ended in builds for t in (began, ended)})
     alone: dict[str, float] = {}
     for start, end in zip(edges, edges[1:], strict=False):
-        running = [name for name, began, ended in builds if began < end and ended > start]
+        # (no build starts or ends inside the stretch: those building at its middle build all of it)
+        running = nodes_building_at(builds, (start + end) / 2)
         if len(running) == 1:
             alone[running[0]] = alone.get(running[0], 0.0) + end - start
     span = (max(e for _, _, e in builds) - min(b for _, b, _ in builds)) if builds else 0.0
@@ -365,8 +373,8 @@ def dbt_cpu_idle(
         middle = end - length / 2
         if not first <= middle <= last:
             continue
-        running = sum(1 for _, began, ended in builds if began <= middle < ended)
-        for key in ("all", "alone") if running == 1 else ("all",):
+        alone = len(nodes_building_at(builds, middle)) == 1
+        for key in ("all", "alone") if alone else ("all",):
             spans[key][0] += length
             spans[key][1] += idle * length
             spans[key][2] += iowait * length
