@@ -33,6 +33,12 @@
     {{ generate_schema_name('intermediate', none) }}.identity_key_changes
 {%- endmacro %}
 
+{#- the origins a reader's build reaches, computed once for the readers that consumed the same
+    builds (see identity_scope_pre_hook) -#}
+{% macro identity_reached_nodes() -%}
+    {{ generate_schema_name('intermediate', none) }}.identity_reached_nodes
+{%- endmacro %}
+
 {#- on-run-start: the two tables (written by hooks, not models) -#}
 {% macro create_identity_change_tables() -%}
     create schema if not exists {{ generate_schema_name('intermediate', none) }};
@@ -43,6 +49,12 @@
         key_value text not null
     );
     create index if not exists identity_key_changes__build on {{ identity_key_changes() }} (identity_build);
+    {#- (unlogged: a cache, emptied by a crash, which only makes the next reader compute it) #}
+    create unlogged table if not exists {{ identity_reached_nodes() }} (
+        consumed_build bigint not null,
+        newest_build bigint not null,
+        node_id bigint
+    );
     create sequence if not exists {{ identity_builds_sequence() }};
     create sequence if not exists {{ cluster_builds_sequence() }}
 {%- endmacro %}
@@ -83,35 +95,82 @@
     coalesce((select w.identity_build from {{ identity_watermarks() }} as w where w.model = '{{ this.name }}'), -1)
 {%- endmacro %}
 
-{#- The scope of an incremental build, in two temporary tables of its transaction that the
-    pre-hook `identity_scope_pre_hook()` fills and analyzes (so the planner knows how few rows
-    they hold and looks them up by index, instead of scanning every key):
-    - `changed_keys`: the key values logged since this model's watermark;
+{#- The scope of an incremental build, in temporary tables of its transaction that the pre-hook
+    `identity_scope_pre_hook(scopes)` fills and analyzes (so the planner knows how few rows they
+    hold and looks them up by index, instead of scanning every key):
+    - `changed_keys`: the key values logged since this model's watermark (int_identity_keys_blocked);
     - `reached_nodes`: the origins written since then, and every holder of a changed value (its
-      hub, the value's lowest node, may have changed). -#}
+      hub, the value's lowest node, may have changed) (int_identity_edges, int_identity_clusters).
+    The reached nodes are the same for every reader that consumed the same builds, which the
+    models one after the other on the identity's single-threaded path normally did: the first
+    computes them into intermediate.identity_reached_nodes under its watermark and the newest
+    origins build (the holders' lookups, 0.7-0.9 s a day at L), the next copies them. The table
+    keeps the last scope computed; int_identity_key_values' pre-hook empties it, as its keys may
+    change. -#}
 {% macro identity_scope(name) -%}
     pg_temp.{{ this.name }}__{{ name }}
 {%- endmacro %}
 
-{% macro identity_scope_pre_hook(always=false) -%}
+{#- (the newest origins build, read from the index of identity_build) -#}
+{% macro identity_newest_build() -%}
+    (select max(o.identity_build) from {{ ref('int_identity_origins') }} as o)
+{%- endmacro %}
+
+{#- whether the reached nodes since this model's watermark are computed already (when rendered) -#}
+{% macro identity_reached_nodes_shared() -%}
+    {%- set query -%}
+        select exists (
+            select from {{ identity_reached_nodes() }} as shared
+            where
+                shared.consumed_build = {{ identity_consumed_build() }}
+                and shared.newest_build = {{ identity_newest_build() }}
+        )
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0]) }}
+{%- endmacro %}
+
+{% macro identity_scope_pre_hook(always=false, scopes=["changed_keys", "reached_nodes"]) -%}
     {%- if not identity_builds_everything(always) %}
-        create temporary table {{ identity_scope('changed_keys') }} on commit drop as
-        select distinct
-            changes.key_type,
-            changes.key_value
-        from {{ identity_key_changes() }} as changes
-        where changes.identity_build > {{ identity_consumed_build() }};
-        analyze {{ identity_scope('changed_keys') }};
-        create temporary table {{ identity_scope('reached_nodes') }} on commit drop as
-        select o.node_id
-        from {{ ref('int_identity_origins') }} as o
-        where o.identity_build > {{ identity_consumed_build() }}
-        union
-        select keys.node_id
-        from {{ ref('int_identity_key_values') }} as keys
-        inner join {{ identity_scope('changed_keys') }} as changed
-            on keys.key_type = changed.key_type and keys.key_value = changed.key_value;
-        analyze {{ identity_scope('reached_nodes') }};
+        {%- set shared = "reached_nodes" in scopes and identity_reached_nodes_shared() %}
+        {%- if "changed_keys" in scopes or not shared %}
+            create temporary table {{ identity_scope('changed_keys') }} on commit drop as
+            select distinct
+                changes.key_type,
+                changes.key_value
+            from {{ identity_key_changes() }} as changes
+            where changes.identity_build > {{ identity_consumed_build() }};
+            analyze {{ identity_scope('changed_keys') }};
+        {%- endif %}
+        {%- if "reached_nodes" in scopes %}
+            {%- if not shared %}
+                {#- (a row without a node says the scope was computed: it may be empty) #}
+                delete from {{ identity_reached_nodes() }};
+                insert into {{ identity_reached_nodes() }} (consumed_build, newest_build, node_id)
+                select {{ identity_consumed_build() }}, {{ identity_newest_build() }}, reached.node_id
+                from (
+                    select cast(null as bigint) as node_id
+                    union all
+                    (
+                        select o.node_id
+                        from {{ ref('int_identity_origins') }} as o
+                        where o.identity_build > {{ identity_consumed_build() }}
+                        union
+                        select keys.node_id
+                        from {{ ref('int_identity_key_values') }} as keys
+                        inner join {{ identity_scope('changed_keys') }} as changed
+                            on keys.key_type = changed.key_type and keys.key_value = changed.key_value
+                    )
+                ) as reached;
+            {%- endif %}
+            create temporary table {{ identity_scope('reached_nodes') }} on commit drop as
+            select shared.node_id
+            from {{ identity_reached_nodes() }} as shared
+            where
+                shared.consumed_build = {{ identity_consumed_build() }}
+                and shared.newest_build = {{ identity_newest_build() }}
+                and shared.node_id is not null;
+            analyze {{ identity_scope('reached_nodes') }};
+        {%- endif %}
     {%- endif %}
 {%- endmacro %}
 
@@ -149,6 +208,7 @@
     {%- set changed_origins = "pg_temp." ~ this.name ~ "__changed_origins" -%}
     create temporary table {{ this.name }}__build on commit drop as
     select {{ not is_incremental() }} as full_build;
+    delete from {{ identity_reached_nodes() }};
     {%- if is_incremental() %}
         {#- (a table the planner knows the size of: the origins' keys are then looked up by index;
             with a condition on a subquery's max it guessed a third of all origins and hashed

@@ -75,6 +75,21 @@ def _state(database: DatabaseUrl) -> tuple[list[tuple], ...]:
     )
 
 
+def _assert_graph_as_a_full_build_gives_it(database: DatabaseUrl, target: Path) -> None:
+    """Blocking, edges and clusters hold what a full build of the same origins gives."""
+    graph = {
+        table: _rows(database, f"select {columns} from {table} order by {order}")
+        for table, (columns, order) in GRAPH.items()
+    }
+    rebuilt = run_dbt(
+        database, target, "run", "-s", "int_identity_keys_blocked int_identity_edges int_identity_clusters",
+        "--full-refresh",
+    )  # fmt: skip
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    for table, (columns, order) in GRAPH.items():
+        assert _rows(database, f"select {columns} from {table} order by {order}") == graph[table], table
+
+
 def test_origins_merge_the_new_loads_as_a_full_refresh_would(fresh_database, tmp_path):
     Generator(300, seed=7).write(tmp_path / "feed", progress=False)
     land_folder(fresh_database, tmp_path / "feed")
@@ -194,17 +209,7 @@ def test_origins_merge_the_new_loads_as_a_full_refresh_would(fresh_database, tmp
     assert clusters["fair:Q-2"] == clusters["fair:Q-1"] == clusters["fair:Q-3"]
 
     # blocking, edges and clusters as a full build of the same origins gives them
-    graph = {
-        table: _rows(fresh_database, f"select {columns} from {table} order by {order}")
-        for table, (columns, order) in GRAPH.items()
-    }
-    rebuilt = run_dbt(
-        fresh_database, target, "run", "-s", "int_identity_keys_blocked int_identity_edges int_identity_clusters",
-        "--full-refresh",
-    )  # fmt: skip
-    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
-    for table, (columns, order) in GRAPH.items():
-        assert _rows(fresh_database, f"select {columns} from {table} order by {order}") == graph[table], table
+    _assert_graph_as_a_full_build_gives_it(fresh_database, target)
 
     incremental = _state(fresh_database)
     # a full refresh of the origins alone numbers the nodes again: everything downstream follows
@@ -213,3 +218,68 @@ def test_origins_merge_the_new_loads_as_a_full_refresh_would(fresh_database, tmp
     assert _state(fresh_database) == incremental
     stale = "select count(*) from intermediate.int_identity_key_values k join intermediate.int_identity_origins o"
     assert _rows(fresh_database, f"{stale} using (origin_key) where k.node_id <> o.node_id") == [(0,)]
+
+
+def _fair_records(database: DatabaseUrl, folder: Path, day: str, offset: int) -> None:
+    """A file drop of four new trade-fair records, each with a known origin's email (it joins that
+    origin's contact) and a new phone."""
+    with psycopg.connect(database.url()) as conn:
+        emails = conn.execute(
+            "select email from intermediate.int_identity_origins where email is not null"
+            " and email not like 'info@%%' order by origin_key offset %s limit 4",
+            (offset,),
+        ).fetchall()
+    rows = [
+        {"source_system": "fair", "source_record_id": f"{day}-{n}", "updated_at": f"{day}T10:00:00Z",
+         "email": email, "phone": f"+49 40 {offset:04d} {n:04d}", "first_name": "Fair", "last_name": f"Visitor {n}"}
+        for n, (email,) in enumerate(emails)
+    ]  # fmt: skip
+    folder.mkdir()
+    write_feed_file(folder / "fair__contacts.csv", "contacts", rows)
+    land_folder(database, folder)
+
+
+def _reached_nodes_inserted(database: DatabaseUrl) -> int:
+    (inserted,) = _rows(
+        database,
+        "select coalesce(sum(n_tup_ins), 0) from pg_stat_user_tables"
+        " where schemaname = 'intermediate' and relname = 'identity_reached_nodes'",
+    )[0]
+    return int(inserted)
+
+
+def test_edges_and_clusters_share_the_scope_they_reach_and_one_behind_computes_its_own(fresh_database, tmp_path):
+    Generator(200, seed=11).write(tmp_path / "feed", progress=False)
+    land_folder(fresh_database, tmp_path / "feed")
+    target = tmp_path / "target"
+    assert run_dbt(fresh_database, target, "seed").returncode == 0
+    _run(fresh_database, target)
+
+    # a day's changes: edges computes the origins they reach, clusters takes them as they are
+    _fair_records(fresh_database, tmp_path / "day-1", "2026-11-01", offset=0)
+    inserted = _reached_nodes_inserted(fresh_database)
+    _run(fresh_database, target)
+    shared = _rows(
+        fresh_database,
+        "select consumed_build, newest_build, count(node_id) from intermediate.identity_reached_nodes group by 1, 2",
+    )
+    assert len(shared) == 1 and shared[0][2] > 0, shared
+    assert _reached_nodes_inserted(fresh_database) - inserted == shared[0][2] + 1  # once (and its marker row)
+
+    # clusters falls a day behind (its build did not run), then both build the next day's changes:
+    # edges and clusters now reach from different builds, and clusters computes its own region
+    _fair_records(fresh_database, tmp_path / "day-2", "2026-11-02", offset=10)
+    result = run_dbt(fresh_database, target, "run", "-s", "+int_identity_edges")
+    assert result.returncode == 0, result.stdout[-3000:]
+    _fair_records(fresh_database, tmp_path / "day-3", "2026-11-03", offset=20)
+    _run(fresh_database, target)
+    watermarks = dict(
+        _rows(
+            fresh_database,
+            "select model, identity_build from intermediate.identity_watermarks"
+            " where model in ('int_identity_edges', 'int_identity_clusters')",
+        )
+    )
+    assert watermarks["int_identity_edges"] == watermarks["int_identity_clusters"]
+
+    _assert_graph_as_a_full_build_gives_it(fresh_database, target)

@@ -25,7 +25,7 @@
         unique_key="node_id",
         on_schema_change="append_new_columns",
         indexes=[{"columns": ["node_id"], "unique": true}, {"columns": ["component"]}],
-        pre_hook="{{ identity_scope_pre_hook(always=fuzzy_match_enabled()) }}",
+        pre_hook="{{ identity_scope_pre_hook(always=fuzzy_match_enabled(), scopes=['reached_nodes']) }}",
         post_hook=[
             "{{ identity_post_hook('false', always=fuzzy_match_enabled()) }}",
             "{{ ensure_unique_index(['origin_key'], deferred=true) }}",

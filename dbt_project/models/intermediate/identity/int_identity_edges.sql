@@ -24,7 +24,7 @@
         unique_key="source_node_id",
         on_schema_change="fail",
         indexes=[{"columns": ["source_node_id"]}],
-        pre_hook="{{ identity_scope_pre_hook(always=fuzzy_match_enabled()) }}",
+        pre_hook="{{ identity_scope_pre_hook(always=fuzzy_match_enabled(), scopes=['reached_nodes']) }}",
         post_hook="{{ identity_post_hook(
             'source_node_id in (select node_id from ' ~ identity_scope('reached_nodes') ~ ')',
             always=fuzzy_match_enabled()

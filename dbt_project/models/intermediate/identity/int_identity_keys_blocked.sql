@@ -17,7 +17,7 @@
         incremental_strategy="delete+insert",
         unique_key=["key_type", "key_value"],
         on_schema_change="fail",
-        pre_hook="{{ identity_scope_pre_hook() }}",
+        pre_hook="{{ identity_scope_pre_hook(scopes=['changed_keys']) }}",
         post_hook="{{ identity_post_hook(
             '(key_type, key_value) in (select key_type, key_value from ' ~ identity_scope('changed_keys') ~ ')'
         ) }}",
