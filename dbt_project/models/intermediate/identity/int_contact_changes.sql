@@ -69,7 +69,9 @@
 
 with
 
-ledger as (
+-- not materialized: read three times, PostgreSQL would materialise all of it (2.4 M rows at L,
+-- 1 s of a day on the identity's single-threaded path), where each use reads a few rows by index
+ledger as not materialized (
     select * from {{ ref('int_contact_id_ledger') }}
 ),
 
