@@ -75,6 +75,16 @@ def _state(database: DatabaseUrl) -> tuple[list[tuple], ...]:
     )
 
 
+def _built_from_generated(database: DatabaseUrl, tmp_path: Path, people: int, seed: int) -> Path:
+    """Generated feeds landed and the identity models built on them once; the dbt target."""
+    Generator(people, seed=seed).write(tmp_path / "feed", progress=False)
+    land_folder(database, tmp_path / "feed")
+    target = tmp_path / "target"
+    assert run_dbt(database, target, "seed").returncode == 0
+    _run(database, target)
+    return target
+
+
 def _assert_graph_as_a_full_build_gives_it(database: DatabaseUrl, target: Path) -> None:
     """Blocking, edges and clusters hold what a full build of the same origins gives."""
     graph = {
@@ -91,11 +101,7 @@ def _assert_graph_as_a_full_build_gives_it(database: DatabaseUrl, target: Path) 
 
 
 def test_origins_merge_the_new_loads_as_a_full_refresh_would(fresh_database, tmp_path):
-    Generator(300, seed=7).write(tmp_path / "feed", progress=False)
-    land_folder(fresh_database, tmp_path / "feed")
-    target = tmp_path / "target"
-    assert run_dbt(fresh_database, target, "seed").returncode == 0
-    _run(fresh_database, target)
+    target = _built_from_generated(fresh_database, tmp_path, 300, seed=7)
     assert set(_run(fresh_database, target).values()) == {0}  # nothing new
     node_ids = dict(_rows(fresh_database, "select origin_key, node_id from intermediate.int_identity_origins"))
     companies = dict(_rows(fresh_database, "select origin_key, company from intermediate.int_identity_origins"))
@@ -249,11 +255,7 @@ def _reached_nodes_inserted(database: DatabaseUrl) -> int:
 
 
 def test_edges_and_clusters_share_the_scope_they_reach_and_one_behind_computes_its_own(fresh_database, tmp_path):
-    Generator(200, seed=11).write(tmp_path / "feed", progress=False)
-    land_folder(fresh_database, tmp_path / "feed")
-    target = tmp_path / "target"
-    assert run_dbt(fresh_database, target, "seed").returncode == 0
-    _run(fresh_database, target)
+    target = _built_from_generated(fresh_database, tmp_path, 200, seed=11)
 
     # a day's changes: edges computes the origins they reach, clusters takes them as they are
     _fair_records(fresh_database, tmp_path / "day-1", "2026-11-01", offset=0)
