@@ -498,6 +498,28 @@ def print_details(scenario: Scenario) -> None:
     print_layers(scenario.dbt_layers)
     print_alone(scenario.dbt_alone)
     print_cpu(scenario.dbt_cpu)
+    print_identity_chain(scenario.model_seconds)
+
+
+# the identity models dbt builds one after another (each reads the one before), on a day the
+# longest stretch where it builds one model at a time
+IDENTITY_CHAIN = (
+    "int_identity_origins",
+    "int_identity_key_values",
+    "int_identity_keys_blocked",
+    "int_identity_edges",
+    "int_identity_clusters",
+    "int_contact_id_ledger",
+    "int_contact_origins_current",
+    "int_contact_changes",
+)
+
+
+def print_identity_chain(model_seconds: dict[str, float]) -> None:
+    chain = {name.removeprefix("int_"): model_seconds[name] for name in IDENTITY_CHAIN if name in model_seconds}
+    if chain:
+        models = ", ".join(f"{name} {seconds:.1f}" for name, seconds in chain.items())
+        print(f"  identity chain: {sum(chain.values()):.1f} s of builds ({models})")
 
 
 def print_cpu(cpu: dict[str, Any]) -> None:

@@ -4,11 +4,13 @@
     changed can reach, instead of the whole graph.
 
     - int_identity_origins numbers its builds (identity_build) and writes only the origins a load
-      changed; int_identity_key_values replaces their keys and logs, in
+      changed, marking those whose keys, name key, type or first_seen_at changed
+      (keys_changed_build); int_identity_key_values replaces the keys of those and logs, in
       intermediate.identity_key_changes, every key value they held before or hold now.
     - int_identity_keys_blocked redoes the logged key values (who holds a value decides whether
-      it is blocked); int_identity_edges the edges of every origin that changed or holds a logged
-      value; int_identity_clusters the components those origins were in and are in now. Each
+      it is blocked); int_identity_edges the edges of every origin whose keys changed or that
+      holds a logged value; int_identity_clusters the components those origins were in and are
+      in now (an origin whose first_seen_at changed is rewritten there: the id ledger reads it). Each
       keeps a watermark (intermediate.identity_watermarks: the last identity_build it consumed and
       a hash of its rules) written in its own transaction, so a failed build catches up.
     - A model without a watermark, with changed rules, or after a full refresh of the origins
@@ -99,7 +101,7 @@
     `identity_scope_pre_hook(scopes)` fills and analyzes (so the planner knows how few rows they
     hold and looks them up by index, instead of scanning every key):
     - `changed_keys`: the key values logged since this model's watermark (int_identity_keys_blocked);
-    - `reached_nodes`: the origins written since then, and every holder of a changed value (its
+    - `reached_nodes`: the origins whose keys changed since then, and every holder of a changed value (its
       hub, the value's lowest node, may have changed) (int_identity_edges, int_identity_clusters).
     The reached nodes are the same for every reader that consumed the same builds, which the
     models one after the other on the identity's single-threaded path normally did: the first
@@ -153,7 +155,7 @@
                     (
                         select o.node_id
                         from {{ ref('int_identity_origins') }} as o
-                        where o.identity_build > {{ identity_consumed_build() }}
+                        where {{ identity_keys_changed_after('o', identity_consumed_build()) }}
                         union
                         select keys.node_id
                         from {{ ref('int_identity_key_values') }} as keys
@@ -196,27 +198,53 @@
         rules_hash = excluded.rules_hash, built_at = excluded.built_at
 {%- endmacro %}
 
+{#- Whether an origin's keys changed after `build`: it was written since, and what matching reads
+    of it changed (keys_changed_build; null in rows from before that column: identity_build). The
+    index of identity_build finds the origins written since. -#}
+{% macro identity_keys_changed_after(origin, build) -%}
+    {{ origin }}.identity_build > {{ build }}
+    and coalesce({{ origin }}.keys_changed_build, {{ origin }}.identity_build) > {{ build }}
+{%- endmacro %}
+
+{#- int_identity_origins: the keys_changed_build an origin written again keeps (`previous`: its row
+    as it was). In a table from before that column, its identity_build: the rows written count as
+    changed then, those not written stay null, which the readers take for identity_build. -#}
+{% macro kept_keys_changed_build(previous) -%}
+    {%- set columns = adapter.get_columns_in_relation(this) if execute else [] -%}
+    {%- if "keys_changed_build" in columns | map(attribute="name") | list -%}
+        coalesce({{ previous }}.keys_changed_build, {{ previous }}.identity_build)
+    {%- else -%}
+        {{ previous }}.identity_build
+    {%- endif -%}
+{%- endmacro %}
+
 {#- int_identity_key_values' hooks. The pre-hook (rendered when it runs: is_incremental() is false
-    on a first or full build) logs and deletes the old keys of the origins written since the
-    table's newest build, prunes the log rows every reader has consumed, and notes whether this is
-    a full build (the post-hook logs the keys written by an incremental build only: after a full
-    build the readers build everything, or nothing changed). -#}
+    on a first or full build) lists the origins whose keys changed since the model's watermark
+    (or, in a table from before it, since its newest build), logs and deletes their old keys,
+    prunes the log rows every reader has consumed, and notes whether this is a full build (the
+    post-hook logs the keys written by an incremental build only: after a full build the readers
+    build everything, or nothing changed). -#}
 {% macro identity_key_values_pre_hook() -%}
     {%- set readers = [
         'int_identity_keys_blocked', 'int_identity_edges', 'int_identity_clusters', 'int_contact_key_owners'
     ] -%}
-    {%- set changed_origins = "pg_temp." ~ this.name ~ "__changed_origins" -%}
+    {%- set changed_origins = identity_scope('changed_origins') -%}
+    {%- set watermark -%}
+        coalesce(
+            (select w.identity_build from {{ identity_watermarks() }} as w where w.model = '{{ this.name }}'),
+            (select coalesce(max(this.identity_build), 0) from {{ this }} as this)
+        )
+    {%- endset -%}
     create temporary table {{ this.name }}__build on commit drop as
     select {{ not is_incremental() }} as full_build;
     delete from {{ identity_reached_nodes() }};
     {%- if is_incremental() %}
         {#- (a table the planner knows the size of: the origins' keys are then looked up by index;
             with a condition on a subquery's max it guessed a third of all origins and hashed
-            every key, 3.8 M at L, twice: 2.5 s a day, on the identity's single-threaded path.
-            The newest build is read from the index of identity_build.) #}
+            every key, 3.8 M at L, twice: 2.5 s a day, on the identity's single-threaded path) #}
         create temporary table {{ changed_origins }} on commit drop as
         select o.origin_key, o.identity_build from {{ ref('int_identity_origins') }} as o
-        where o.identity_build > (select coalesce(max(this.identity_build), 0) from {{ this }} as this);
+        where {{ identity_keys_changed_after('o', watermark) }};
         analyze {{ changed_origins }};
         insert into {{ identity_key_changes() }} (identity_build, key_type, key_value)
         select changed.identity_build, this.key_type, this.key_value

@@ -6,6 +6,7 @@ what those changes reach. Every step ends with the rows a full refresh gives."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -224,6 +225,69 @@ def test_origins_merge_the_new_loads_as_a_full_refresh_would(fresh_database, tmp
     assert _state(fresh_database) == incremental
     stale = "select count(*) from intermediate.int_identity_key_values k join intermediate.int_identity_origins o"
     assert _rows(fresh_database, f"{stale} using (origin_key) where k.node_id <> o.node_id") == [(0,)]
+
+
+def test_origins_written_again_without_new_keys_leave_the_graph_alone(fresh_database, tmp_path):
+    target = _built_from_generated(fresh_database, tmp_path, 200, seed=13)
+    with psycopg.connect(fresh_database.url()) as conn:
+        record = conn.execute(
+            "select distinct on (source_record_id) * from raw.crm__contacts order by source_record_id, updated_at desc"
+        ).fetchone()
+        columns = [c.name for c in conn.execute("select * from raw.crm__contacts limit 0").description]
+        # two cookies tied to an email: one visits again, the other shows a visit from before its first
+        (visitor, visitor_seen), (early, early_seen) = conn.execute(
+            "select cookie_id, updated_at from intermediate.int_identity_origins"
+            " where origin_type = 'cookie' and source_system = 'web' and email is not null order by origin_key limit 2"
+        ).fetchall()
+        early_key = f"web:cookie:{early}"
+        (early_first_seen,) = conn.execute(
+            "select first_seen_at from intermediate.int_identity_origins where origin_key = %s", (early_key,)
+        ).fetchone()
+        (early_keys,) = conn.execute(
+            "select count(*) from intermediate.int_identity_key_values where origin_key = %s", (early_key,)
+        ).fetchone()
+    known = {c: v for c, v in zip(columns, record, strict=True) if c in ENTITIES["contacts"].columns}
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    # the record lands again with a new job title: its keys are those it had
+    again = known | {"updated_at": "2026-11-01T12:00:00Z", "job_title": "Chief Bee"}
+    write_feed_file(drop / "crm__contacts.csv", "contacts", [again])
+    write_feed_file(
+        drop / "web__interactions.csv",
+        "interactions",
+        [
+            {"source_system": "web", "source_interaction_id": "AGAIN-1", "interaction_type": "web_visit",
+             "occurred_at": (visitor_seen + timedelta(days=1)).isoformat(), "cookie_id": visitor},
+            {"source_system": "web", "source_interaction_id": "EARLY-1", "interaction_type": "web_visit",
+             "occurred_at": (early_first_seen - timedelta(days=1)).isoformat(), "cookie_id": early},
+        ],
+    )  # fmt: skip
+    land_folder(fresh_database, drop)
+
+    written = _run(fresh_database, target)
+    assert written["int_identity_origins"] == 3, written
+    # only the early cookie's keys are written again (its first_seen_at counts for the id ledger)
+    assert written["int_identity_key_values"] == early_keys, written
+    changes = _rows(fresh_database, "select key_type, key_value from intermediate.identity_key_changes")
+    assert len(changes) == 2 * early_keys, changes  # each value held before and now
+    origins = {
+        key: (identity_build, keys_changed_build)
+        for key, identity_build, keys_changed_build in _rows(
+            fresh_database,
+            "select origin_key, identity_build, keys_changed_build from intermediate.int_identity_origins",
+        )
+    }
+    for key in (f"crm:{known['source_record_id']}", f"web:cookie:{visitor}"):
+        assert origins[key] == (2, 1), key
+    assert origins[early_key] == (2, 2)
+    # clustering rewrites the early cookie's component only; its first_seen_at as a full build gives it
+    (component_size,) = _rows(
+        fresh_database,
+        "select count(*) from intermediate.int_identity_clusters where component ="
+        f" (select component from intermediate.int_identity_clusters where origin_key = '{early_key}')",
+    )[0]
+    assert written["int_identity_clusters"] == component_size, written
+    _assert_graph_as_a_full_build_gives_it(fresh_database, target)
 
 
 def _fair_records(database: DatabaseUrl, folder: Path, day: str, offset: int) -> None:

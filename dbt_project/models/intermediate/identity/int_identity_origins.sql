@@ -8,7 +8,11 @@
       updated_at), a cookie the lowest and highest email key of its forms, so "one email" still
       means one across all its interactions;
     - it writes an origin again only when the merge changed it (a load read twice changes
-      nothing), with identity_build = this build's number; int_identity_key_values reads those;
+      nothing), with identity_build = this build's number; and keys_changed_build = that number
+      too when what matching reads changed (its keys, name key, type or first_seen_at; or it is
+      new), else the number it had: a cookie with new visits or a record with a new job title is
+      written again, but int_identity_key_values and the identity models after it redo only the
+      origins whose keys_changed_build is newer than their watermark;
     - a new origin gets the next node ids (an origin keeps its node id; a full refresh numbers
       them again in origin_key order, which changes ids, not clusters).
     A full refresh gives the same origins (and numbers their nodes again; its build number, from
@@ -20,7 +24,7 @@
         materialized="incremental",
         incremental_strategy="delete+insert",
         unique_key="origin_key",
-        on_schema_change="fail",
+        on_schema_change="append_new_columns",
         indexes=[
             {"columns": ["origin_key"], "unique": true},
             {"columns": ["identity_build"]},
@@ -44,6 +48,11 @@
     "industry", "company_size", "country", "marketing_area", "email_opt_in", "phone_opt_in",
     "is_main_contact", "first_seen_at", "updated_at", "loaded_at",
     "cookie_email_key_min", "cookie_email_key_max", "cookie_email_min",
+] %}
+{#- what matching and the id ledger read of an origin (int_identity_key_values, the ledger's
+    founders by first_seen_at, through int_identity_clusters) -#}
+{%- set match_columns = [
+    "origin_type", "email_key", "phone", "crm_id", "cookie_id", "name_key", "first_seen_at",
 ] %}
 {#- (the loads the pre-hook will list, also as a bound for raw's BRIN index: macros/loads_read.sql) -#}
 {%- set landed = "true" %}
@@ -267,6 +276,11 @@ landed_origins as (
         order by candidates.origin_key asc, candidates.updated_at desc, candidates.loaded_at desc
     ),
 
+    this_build as (
+        -- (a volatile CTE runs once: one number for the two columns)
+        select nextval('{{ identity_builds_sequence() }}') as identity_build
+    ),
+
     origins as (
         -- those the new loads changed (a load read again changes nothing), with their node ids
         select
@@ -278,7 +292,21 @@ landed_origins as (
             {%- for column in origin_columns %}
                 merged.{{ column }},
             {%- endfor %}
-            (select nextval('{{ identity_builds_sequence() }}')) as identity_build
+            (select this_build.identity_build from this_build) as identity_build,
+            case
+                when (
+                    (
+                        {%- for column in match_columns %}
+                            merged.{{ column }}{{ "," if not loop.last }}
+                        {%- endfor %}
+                    ) is distinct from (
+                        {%- for column in match_columns %}
+                            previous.{{ column }}{{ "," if not loop.last }}
+                        {%- endfor %}
+                    )
+                ) then (select this_build.identity_build from this_build)
+                else {{ kept_keys_changed_build('previous') }}
+            end as keys_changed_build
         from merged
         left join {{ this }} as previous on merged.origin_key = previous.origin_key
         where
@@ -298,11 +326,16 @@ landed_origins as (
 
     ,
 
+    this_build as (
+        select nextval('{{ identity_builds_sequence() }}') as identity_build
+    ),
+
     origins as (
         select
             row_number() over (order by landed_origins.origin_key) as node_id,
             landed_origins.*,
-            (select nextval('{{ identity_builds_sequence() }}')) as identity_build
+            (select this_build.identity_build from this_build) as identity_build,
+            (select this_build.identity_build from this_build) as keys_changed_build
         from landed_origins
     )
 
