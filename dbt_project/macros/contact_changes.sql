@@ -150,8 +150,9 @@
 {#- the contacts logged since this model's last build: by the log's build, and by the models
     named in `upstream` (for their own reasons). Never those whose only change is a cookie's visit
     ('visited': its timestamps moved, nothing it supplies; contact_origins, which shows them, sets
-    them by an update: macros/origin_visits.sql); fct_interactions logs the contacts of new
-    interactions apart. `restated`: with the contacts a model logged as 'restated' (rows written
+    them by an update: macros/origin_visits.sql; 'seen': the same for a cookie holding an email,
+    which int_contact_addresses rebuilds and logs for the others as it finds them);
+    fct_interactions logs the contacts of new interactions apart. `restated`: with the contacts a model logged as 'restated' (rows written
     again that changed only in what one reader shows; macros/address_changes.sql), for that
     reader. -#}
 {% macro contacts_to_rebuild(upstream=[], restated=true) -%}
@@ -161,22 +162,22 @@
         changes.change_sequence > {{ consumed_sequence() }}
         and changes.contact_id is not null
         and changes.logged_by in ('int_contact_changes'{% for model in upstream %}, '{{ model }}'{% endfor %})
-        and changes.reason <> 'visited'
+        and changes.reason not in ('visited', 'seen')
         {%- if not restated %}
         and changes.reason <> 'restated'
         {%- endif %}
 {%- endmacro %}
 
 {#- the filter of the log's rows (as `changes`) that a post-hook updates in place rather than
-    rebuilds: logged since this model's last build by `logged_by` (with `reason`, when given), for
-    contacts outside its rebuild set (dim_contacts_interactions_update(),
+    rebuilds: logged since this model's last build by `logged_by` (with one of `reasons`, when
+    given), for contacts outside its rebuild set (dim_contacts_interactions_update(),
     contact_origins_visits_update()) -#}
-{% macro logged_outside_rebuild_set(logged_by, reason=none) -%}
+{% macro logged_outside_rebuild_set(logged_by, reasons=none) -%}
     changes.change_sequence > {{ consumed_sequence() }}
     and changes.contact_id is not null
     and changes.logged_by = '{{ logged_by }}'
-    {%- if reason %}
-    and changes.reason = '{{ reason }}'
+    {%- if reasons %}
+    and changes.reason in ('{{ reasons | join("', '") }}')
     {%- endif %}
     and not exists (
         select from {{ rebuild_set() }} as rebuilt

@@ -93,7 +93,7 @@
             changes.change_sequence > {{ consumed_sequence() }}
             and changes.contact_id is not null
             and (
-                (changes.logged_by = 'int_contact_changes' and changes.reason not in ('landed', 'visited'))
+                (changes.logged_by = 'int_contact_changes' and changes.reason not in ('landed', 'seen', 'visited'))
                 or changes.logged_by = 'fct_interactions'
             )
         group by changes.contact_id

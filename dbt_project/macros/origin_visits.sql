@@ -1,7 +1,7 @@
 -- noqa: disable=LT02
 -- (sqlfluff lints the macros' bodies as one query; their indentation follows the Jinja blocks)
-{#- contact_origins' post-hook, before its watermark moves: the contacts logged as 'visited' alone
-    (a cookie without an email had new interactions without one: its first_seen_at and updated_at
+{#- contact_origins' post-hook, before its watermark moves: the contacts logged as 'visited' or
+    'seen' alone (a cookie had new interactions naming no email: its first_seen_at and updated_at
     moved, nothing it supplies or matches on; int_contact_changes) and not in the rebuild set get
     those two times of their origins again, from int_identity_origins as the model shows them.
     Rebuilding them redid every origin's keys, match and supplied attributes for two timestamps:
@@ -18,7 +18,7 @@
     from (
         select distinct changes.contact_id
         from {{ ref('int_contact_changes') }} as changes
-        where {{ logged_outside_rebuild_set('int_contact_changes', reason='visited') }}
+        where {{ logged_outside_rebuild_set('int_contact_changes', reasons=['visited', 'seen']) }}
     ) as visited
     cross join
         lateral (

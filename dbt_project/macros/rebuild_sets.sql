@@ -228,7 +228,9 @@
 
 {#- int_contact_addresses: the logged contacts, every holder of an address that one of them holds
     or held before, that has new unsubscribes, spam complaints or bounces, or that was blocked or
-    unblocked as a shared key; every contact when source_priorities changed -#}
+    unblocked as a shared key; the contacts logged as 'seen' (a cookie holding an email came back:
+    its address's last_seen_at moved, in that contact's rows only, as a cookie states no
+    consent); every contact when source_priorities changed -#}
 {% macro contact_addresses_rebuild() -%}
     {%- set origins = ref('int_identity_origins') -%}
     {%- set current_contacts = ref('int_contact_origins_current') -%}
@@ -296,6 +298,15 @@
         offset 0  -- noqa: AM09
     ) as holders
     inner join {{ current_contacts }} as current_contacts on holders.origin_key = current_contacts.origin_key
+
+    union all
+
+    select changes.contact_id
+    from {{ ref('int_contact_changes') }} as changes
+    where
+        changes.change_sequence > {{ consumed_sequence() }}
+        and changes.logged_by = 'int_contact_changes'
+        and changes.reason = 'seen'
 
     union all
 

@@ -119,7 +119,7 @@
         where
             changes.change_sequence > {{ consumed_sequence() }}
             and changes.logged_by in ('int_contact_changes', 'fct_interactions')
-            and changes.reason not in ('visited', 'appended', 'landed')
+            and changes.reason not in ('visited', 'seen', 'appended', 'landed')
         union all
         -- a record landed again changes no contact's interactions (what moves them is logged as
         -- identity or by fct_interactions) and takes no contact's golden status away; it makes one

@@ -79,10 +79,14 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
         " and contact_id not in (%s, %s) order by contact_id limit 2",
         (merged, crm[0]),
     ).fetchall()
-    # a known visitor's cookie comes back
+    # a known visitor's cookie, tied to an email by its forms, comes back
     cookie = conn.execute(
         "select o.contact_id, split_part(o.source_record_id, ':', 2) from marts.contact_origins o"
-        " where o.origin_type = 'cookie' and o.source_system = 'web' order by o.contact_id limit 1"
+        " join intermediate.int_identity_origins i on i.source_system = o.source_system"
+        " and i.source_record_id = o.source_record_id"
+        " where o.origin_type = 'cookie' and o.source_system = 'web' and i.email is not null"
+        " and o.contact_id not in (%s, %s, %s, %s, %s) order by o.contact_id limit 1",
+        (merged, merged_other, crm[0], unsubscribed[0], bounced[0]),
     ).fetchone()
     # an anonymous visitor (a cookie that never filled a form) with recent visits showing
     # interests fills one now: its visits start to count for a golden contact
@@ -197,6 +201,7 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
         "unsubscribed": unsubscribed[0],
         "bounced": bounced[0],
         "cookie": cookie[0],
+        "cookie_id": cookie[1],
         "left": left,
         "joined": joined[0],
         "moved": f"email:{left_interaction}",
@@ -297,6 +302,22 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
             "select first_seen_at, last_interaction_at from marts.dim_contacts where contact_id = %s", (owner,)
         ).fetchone()
     assert reasons == [("visited",)], reasons
+    with psycopg.connect(fresh_database.url()) as conn:
+        # the cookie that holds an email: 'seen'; its address's last visit moved, which the
+        # addresses redo (and log for the best record only if that changed)
+        logged = conn.execute(
+            "select logged_by, reason from intermediate.int_contact_changes where contact_id = %s"
+            " and logged_by in ('int_contact_changes', 'int_contact_addresses') and change_sequence > 1",
+            (concerned["cookie"],),
+        ).fetchall()
+        (last_seen,) = conn.execute(
+            "select a.last_seen_at from intermediate.int_contact_addresses a join intermediate.int_identity_origins o"
+            " on a.channel = 'email' and o.email_key = a.address_key where a.contact_id = %s and o.origin_key = %s",
+            (concerned["cookie"], f"web:cookie:{concerned['cookie_id']}"),
+        ).fetchone()
+    assert ("int_contact_changes", "seen") in logged and ("int_contact_changes", "landed") not in logged, logged
+    assert {"restated", "rebuilt"} & {reason for by, reason in logged if by == "int_contact_addresses"}, logged
+    assert last_seen >= datetime(2026, 11, 1, 11, 0, tzinfo=UTC)  # the visit's, or a later statement's
     assert updated_at == last_interaction == datetime(2026, 11, 1, 11, 30, tzinfo=UTC)
     assert first_seen == datetime(2019, 3, 1, 10, 0, tzinfo=UTC)
     with psycopg.connect(fresh_database.url()) as conn:

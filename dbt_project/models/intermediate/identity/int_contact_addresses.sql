@@ -13,6 +13,8 @@
     - one of those contacts holds, or held before,
     - has new unsubscribes, spam complaints or bounces (int_email_events),
     - was blocked or unblocked as a shared key;
+    and the contacts logged as 'seen', which no model before rebuilds (a cookie holding an email
+    came back: the address's last_seen_at moved, which may pick another best address);
     every contact when source_priorities changed: the rebuild set of contact_addresses_rebuild()
     (macros/rebuild_sets.sql). It logs the contacts it rebuilt beyond the logged ones, for
     dim_contacts, contact_origins, contact_addresses and the accounts: as 'restated' those whose
