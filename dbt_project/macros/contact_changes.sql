@@ -152,9 +152,9 @@
     ('visited': its timestamps moved, nothing it supplies; contact_origins, which shows them, sets
     them by an update: macros/origin_visits.sql; 'seen': the same for a cookie holding an email,
     which int_contact_addresses rebuilds and logs for the others as it finds them);
-    fct_interactions logs the contacts of new interactions apart. `restated`: with the contacts a model logged as 'restated' (rows written
-    again that changed only in what one reader shows; macros/address_changes.sql), for that
-    reader. -#}
+    fct_interactions logs the contacts of new interactions apart. `restated`: with the contacts a
+    model logged as 'restated' (rows written again that changed only in what one reader shows;
+    macros/address_changes.sql), for that reader. -#}
 {% macro contacts_to_rebuild(upstream=[], restated=true) -%}
     select changes.contact_id
     from {{ ref('int_contact_changes') }} as changes

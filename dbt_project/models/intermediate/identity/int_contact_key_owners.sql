@@ -31,8 +31,20 @@
 with
 
 keys as (
-    select * from {{ ref('int_identity_keys') }}
-    where key_type in ('crm_id', 'email') and {{ 'true' if everything else key_owners_scope() }}
+    {%- if everything %}
+        select * from {{ ref('int_identity_keys') }}
+        where key_type in ('crm_id', 'email')
+    {%- else %}
+        -- the keys to redo (CRM ids and emails only), each looked up by the key values' index: a
+        -- semi join hashed all 2.4 M CRM ids and emails at L, 1.5 s warm for 18 k keys (0.4 s so)
+        select keys.*
+        from {{ identity_scope('redo_keys') }} as redo
+        cross join lateral (
+            select held.* from {{ ref('int_identity_keys') }} as held
+            where held.key_type = redo.key_type and held.key_value = redo.key_value
+            offset 0  -- noqa: AM09
+        ) as keys
+    {%- endif %}
 ),
 
 current_contacts as (
