@@ -168,17 +168,21 @@
         {%- endif %}
 {%- endmacro %}
 
-{#- the filter of the log's rows (as `changes`) that a post-hook updates in place rather than
-    rebuilds: logged since this model's last build by `logged_by` (with one of `reasons`, when
-    given), for contacts outside its rebuild set (dim_contacts_interactions_update(),
-    contact_origins_visits_update()) -#}
-{% macro logged_outside_rebuild_set(logged_by, reasons=none) -%}
+{#- the filter of the log's rows (as `changes`) logged since this model's last build by
+    `logged_by` (with one of `reasons`, when given) -#}
+{% macro logged_since_last_build(logged_by, reasons=none) -%}
     changes.change_sequence > {{ consumed_sequence() }}
     and changes.contact_id is not null
     and changes.logged_by = '{{ logged_by }}'
     {%- if reasons %}
     and changes.reason in ('{{ reasons | join("', '") }}')
     {%- endif %}
+{%- endmacro %}
+
+{#- the same, for contacts outside this model's rebuild set: the rows a post-hook updates in place
+    rather than rebuilds (dim_contacts_interactions_update(), contact_origins_visits_update()) -#}
+{% macro logged_outside_rebuild_set(logged_by, reasons=none) -%}
+    {{ logged_since_last_build(logged_by, reasons) }}
     and not exists (
         select from {{ rebuild_set() }} as rebuilt
         where rebuilt.contact_id = changes.contact_id

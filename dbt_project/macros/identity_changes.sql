@@ -206,6 +206,19 @@
     and coalesce({{ origin }}.keys_changed_build, {{ origin }}.identity_build) > {{ build }}
 {%- endmacro %}
 
+{#- whether any of `columns` differs between the rows `left` and `right` (nulls compared as values) -#}
+{% macro columns_differ(left, right, columns) -%}
+    (
+        {%- for column in columns %}
+            {{ left }}.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ) is distinct from (
+        {%- for column in columns %}
+            {{ right }}.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
 {#- int_identity_origins: the keys_changed_build an origin written again keeps (`previous`: its row
     as it was). In a table from before that column, its identity_build: the rows written count as
     changed then, those not written stay null, which the readers take for identity_build. -#}

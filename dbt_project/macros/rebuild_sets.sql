@@ -303,10 +303,7 @@
 
     select changes.contact_id
     from {{ ref('int_contact_changes') }} as changes
-    where
-        changes.change_sequence > {{ consumed_sequence() }}
-        and changes.logged_by = 'int_contact_changes'
-        and changes.reason = 'seen'
+    where {{ logged_since_last_build('int_contact_changes', reasons=['seen']) }}
 
     union all
 

@@ -128,9 +128,7 @@
         select changes.contact_id
         from {{ ref('int_contact_changes') }} as changes
         where
-            changes.change_sequence > {{ consumed_sequence() }}
-            and changes.logged_by = 'int_contact_changes'
-            and changes.reason = 'landed'
+            {{ logged_since_last_build('int_contact_changes', reasons=['landed']) }}
             and not exists (
                 select from {{ this }} as kept
                 where kept.contact_id = changes.contact_id

@@ -212,6 +212,14 @@ def _day_of_changes(conn: psycopg.Connection, drop: Path, named_cookie: str) -> 
     }
 
 
+def _logged_after_first_build(conn: psycopg.Connection, contact_id: str) -> list[tuple[str, str]]:
+    """The change log's (logged_by, reason) rows of a contact after the first build's."""
+    return conn.execute(
+        "select logged_by, reason from intermediate.int_contact_changes where contact_id = %s and change_sequence > 1",
+        (contact_id,),
+    ).fetchall()
+
+
 def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would(fresh_database, tmp_path):
     Generator(300, seed=5).write(tmp_path / "feed", progress=False)
     named_cookie = _name_a_cookie_without_email(tmp_path / "feed")
@@ -293,23 +301,17 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
             "select contact_id, updated_at from marts.contact_origins where source_record_id = %s",
             (concerned["named_cookie"],),
         ).fetchone()
-        reasons = conn.execute(
-            "select reason from intermediate.int_contact_changes where contact_id = %s"
-            " and logged_by = 'int_contact_changes' and change_sequence > 1",
-            (owner,),
-        ).fetchall()
+        reasons = [(reason,) for by, reason in _logged_after_first_build(conn, owner) if by == "int_contact_changes"]
         first_seen, last_interaction = conn.execute(
             "select first_seen_at, last_interaction_at from marts.dim_contacts where contact_id = %s", (owner,)
         ).fetchone()
     assert reasons == [("visited",)], reasons
+    assert updated_at == last_interaction == datetime(2026, 11, 1, 11, 30, tzinfo=UTC)
+    assert first_seen == datetime(2019, 3, 1, 10, 0, tzinfo=UTC)
     with psycopg.connect(fresh_database.url()) as conn:
         # the cookie that holds an email: 'seen'; its address's last visit moved, which the
         # addresses redo (and log for the best record only if that changed)
-        logged = conn.execute(
-            "select logged_by, reason from intermediate.int_contact_changes where contact_id = %s"
-            " and logged_by in ('int_contact_changes', 'int_contact_addresses') and change_sequence > 1",
-            (concerned["cookie"],),
-        ).fetchall()
+        logged = _logged_after_first_build(conn, concerned["cookie"])
         (last_seen,) = conn.execute(
             "select a.last_seen_at from intermediate.int_contact_addresses a join intermediate.int_identity_origins o"
             " on a.channel = 'email' and o.email_key = a.address_key where a.contact_id = %s and o.origin_key = %s",
@@ -318,16 +320,10 @@ def test_per_contact_models_rebuild_the_changed_contacts_as_a_full_refresh_would
     assert ("int_contact_changes", "seen") in logged and ("int_contact_changes", "landed") not in logged, logged
     assert {"restated", "rebuilt"} & {reason for by, reason in logged if by == "int_contact_addresses"}, logged
     assert last_seen >= datetime(2026, 11, 1, 11, 0, tzinfo=UTC)  # the visit's, or a later statement's
-    assert updated_at == last_interaction == datetime(2026, 11, 1, 11, 30, tzinfo=UTC)
-    assert first_seen == datetime(2019, 3, 1, 10, 0, tzinfo=UTC)
     with psycopg.connect(fresh_database.url()) as conn:
         # the shared address's other holder: its consent's date moved, nothing the best record shows,
         # so contact_addresses rebuilds it and dim_contacts and contact_origins do not
-        restated = conn.execute(
-            "select logged_by, reason from intermediate.int_contact_changes"
-            " where contact_id = %s and change_sequence > 1",
-            (concerned["restated"],),
-        ).fetchall()
+        restated = _logged_after_first_build(conn, concerned["restated"])
         stated_at = conn.execute(
             "select permission_stated_at from marts.contact_addresses where contact_id = %s and address = %s",
             (concerned["restated"], concerned["shared_address"]),

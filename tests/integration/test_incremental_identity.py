@@ -235,7 +235,7 @@ def test_origins_written_again_without_new_keys_leave_the_graph_alone(fresh_data
         ).fetchone()
         columns = [c.name for c in conn.execute("select * from raw.crm__contacts limit 0").description]
         # two cookies tied to an email: one visits again, the other shows a visit from before its first
-        (visitor, visitor_seen), (early, early_seen) = conn.execute(
+        (visitor, visitor_seen), (early, _) = conn.execute(
             "select cookie_id, updated_at from intermediate.int_identity_origins"
             " where origin_type = 'cookie' and source_system = 'web' and email is not null order by origin_key limit 2"
         ).fetchall()

@@ -294,32 +294,15 @@ landed_origins as (
             {%- endfor %}
             (select this_build.identity_build from this_build) as identity_build,
             case
-                when (
-                    (
-                        {%- for column in match_columns %}
-                            merged.{{ column }}{{ "," if not loop.last }}
-                        {%- endfor %}
-                    ) is distinct from (
-                        {%- for column in match_columns %}
-                            previous.{{ column }}{{ "," if not loop.last }}
-                        {%- endfor %}
-                    )
-                ) then (select this_build.identity_build from this_build)
+                when ({{ columns_differ('merged', 'previous', match_columns) }})
+                    then (select this_build.identity_build from this_build)
                 else {{ kept_keys_changed_build('previous') }}
             end as keys_changed_build
         from merged
         left join {{ this }} as previous on merged.origin_key = previous.origin_key
         where
             previous.origin_key is null
-            or (
-                {%- for column in origin_columns %}
-                    merged.{{ column }}{{ "," if not loop.last }}
-                {%- endfor %}
-            ) is distinct from (
-                {%- for column in origin_columns %}
-                    previous.{{ column }}{{ "," if not loop.last }}
-                {%- endfor %}
-            )
+            or {{ columns_differ('merged', 'previous', origin_columns) }}
     )
 
 {%- else %}
